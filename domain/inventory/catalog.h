@@ -1,0 +1,32 @@
+// Where the initial stock comes from: a CSV file or a synthetic catalog.
+#ifndef DOMAIN_INVENTORY_CATALOG_H_
+#define DOMAIN_INVENTORY_CATALOG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "domain/inventory/inventory_store.h"
+
+namespace inventory {
+
+// Parses `product_id,quantity` lines. Blank lines and lines starting with '#'
+// are skipped; a first line `product_id,quantity` is taken as a header.
+// Every id is validated, quantities must be integers in [0, 2^31-1], and a
+// repeated id is an error. Errors are INVALID_ARGUMENT naming the line.
+absl::StatusOr<std::vector<CatalogEntry>> ParseCatalogCsv(absl::string_view text);
+
+// Reads and parses a CSV file; NOT_FOUND if it cannot be read.
+absl::StatusOr<std::vector<CatalogEntry>> LoadCatalogFile(const std::string& path);
+
+// `count` products named sku-00000000, sku-00000001, ... with quantities
+// spread deterministically over 0..999 (about one in a thousand out of stock).
+std::vector<CatalogEntry> SyntheticCatalog(int count);
+
+// The catalog used when no flag says otherwise: the seed example's product.
+std::vector<CatalogEntry> DefaultCatalog();
+
+}  // namespace inventory
+
+#endif  // DOMAIN_INVENTORY_CATALOG_H_

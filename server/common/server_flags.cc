@@ -1,0 +1,104 @@
+#include "server/common/server_flags.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+ABSL_FLAG(int, completion_queues, 0,
+          "Completion queues, one thread each. 0 = one per CPU this process may run on.");
+ABSL_FLAG(int, requests_per_method, 512,
+          "Requests posted ahead per completion queue and per RPC method (1..100000).");
+ABSL_FLAG(absl::Duration, drain_deadline, absl::Seconds(5),
+          "On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled.");
+ABSL_FLAG(bool, reflection, false, "Serve the gRPC server reflection service.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or critical.");
+
+ABSL_FLAG(int64_t, max_receive_message_bytes, server::ServerLimits{}.max_receive_message_bytes,
+          "Largest request message accepted; larger ones get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_concurrent_streams, server::ServerLimits{}.max_concurrent_streams,
+          "HTTP/2 concurrent streams allowed per connection.");
+ABSL_FLAG(int, max_metadata_bytes, server::ServerLimits{}.max_metadata_bytes,
+          "Largest request metadata (headers) accepted per call.");
+ABSL_FLAG(absl::Duration, min_client_ping_interval, server::ServerLimits{}.min_client_ping_interval,
+          "Client pings closer together than this (without data) count as strikes.");
+ABSL_FLAG(int, max_ping_strikes, server::ServerLimits{}.max_ping_strikes,
+          "Ping strikes before the connection is closed (0 = unlimited).");
+ABSL_FLAG(absl::Duration, keepalive_time, server::ServerLimits{}.keepalive_time,
+          "Interval of server keepalive pings on an idle transport.");
+ABSL_FLAG(absl::Duration, keepalive_timeout, server::ServerLimits{}.keepalive_timeout,
+          "A keepalive ping unanswered this long closes the connection.");
+ABSL_FLAG(absl::Duration, max_connection_idle, server::ServerLimits{}.max_connection_idle,
+          "Connections without calls for this long are closed with GOAWAY.");
+ABSL_FLAG(absl::Duration, handshake_timeout, server::ServerLimits{}.handshake_timeout,
+          "Time a new connection has to complete its HTTP/2 handshake.");
+ABSL_FLAG(int64_t, memory_quota_bytes, server::ServerLimits{}.memory_quota_bytes,
+          "gRPC resource quota: memory for buffers across all connections.");
+
+namespace server {
+namespace {
+
+// Our flags are defined under these source folders; --help shows exactly
+// those, and leaves gRPC's and abseil's own to --helpfull.
+bool IsProjectFlagFile(absl::string_view file) {
+  return absl::StrContains(file, "server/") || absl::StrContains(file, "bench/") ||
+         absl::StrContains(file, "client/");
+}
+
+}  // namespace
+
+std::vector<char*> ParseServerFlags(int argc, char** argv, const char* usage) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--", 2) != 0) continue;
+    for (char* c = argv[i] + 2; *c != '\0' && *c != '='; ++c) {
+      if (*c == '-') *c = '_';
+    }
+  }
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = IsProjectFlagFile;
+  config.contains_helpshort_flags = IsProjectFlagFile;
+  config.normalize_filename = [](absl::string_view file) { return std::string(file); };
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage(usage);
+  return absl::ParseCommandLine(argc, argv);
+}
+
+absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
+  auto level = spdlog::level::from_str(absl::GetFlag(FLAGS_log_level));
+  if (level == spdlog::level::off && absl::GetFlag(FLAGS_log_level) != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log_level: unknown level '", absl::GetFlag(FLAGS_log_level), "'"));
+  }
+  spdlog::set_level(level);
+
+  ServerHostOptions options;
+  options.engine.completion_queues = absl::GetFlag(FLAGS_completion_queues);
+  options.engine.requests_per_method = absl::GetFlag(FLAGS_requests_per_method);
+  options.engine.drain_deadline = absl::GetFlag(FLAGS_drain_deadline);
+  options.reflection = absl::GetFlag(FLAGS_reflection);
+  ServerLimits& limits = options.limits;
+  limits.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
+  limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  limits.max_metadata_bytes = absl::GetFlag(FLAGS_max_metadata_bytes);
+  limits.min_client_ping_interval = absl::GetFlag(FLAGS_min_client_ping_interval);
+  limits.max_ping_strikes = absl::GetFlag(FLAGS_max_ping_strikes);
+  limits.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
+  limits.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  limits.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
+  limits.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
+  limits.memory_quota_bytes = absl::GetFlag(FLAGS_memory_quota_bytes);
+  if (absl::Status valid = engine::ValidateEngineOptions(options.engine); !valid.ok()) {
+    return valid;
+  }
+  if (absl::Status valid = ValidateServerLimits(limits); !valid.ok()) return valid;
+  return options;
+}
+
+}  // namespace server

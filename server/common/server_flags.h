@@ -1,0 +1,35 @@
+// Command-line flags shared by every server binary, and the start-up glue
+// that turns them into options. Each binary adds its own flags (--listen with
+// its own default, data sources) in its *_main.cc.
+#ifndef SERVER_COMMON_SERVER_FLAGS_H_
+#define SERVER_COMMON_SERVER_FLAGS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/declare.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/common/server_host.h"
+
+ABSL_DECLARE_FLAG(int, completion_queues);
+ABSL_DECLARE_FLAG(int, requests_per_method);
+ABSL_DECLARE_FLAG(absl::Duration, drain_deadline);
+ABSL_DECLARE_FLAG(bool, reflection);
+ABSL_DECLARE_FLAG(std::string, log_level);
+
+namespace server {
+
+// Parses argv with absl flags after rewriting `--some-flag` to
+// `--some_flag`, so both spellings work. `--help` lists every flag of this
+// project with its default. Unknown flags or bad values print an error and
+// exit with status 1. Returns the positional arguments.
+std::vector<char*> ParseServerFlags(int argc, char** argv, const char* usage);
+
+// Reads the shared flags (and sets the log level). INVALID_ARGUMENT names the
+// first flag that is out of range.
+absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags();
+
+}  // namespace server
+
+#endif  // SERVER_COMMON_SERVER_FLAGS_H_

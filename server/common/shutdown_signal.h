@@ -1,0 +1,17 @@
+// SIGTERM/SIGINT handling without async-signal-safety hazards: the signals
+// are blocked in every thread and collected synchronously with sigwait.
+#ifndef SERVER_COMMON_SHUTDOWN_SIGNAL_H_
+#define SERVER_COMMON_SHUTDOWN_SIGNAL_H_
+
+namespace server {
+
+// Blocks SIGTERM and SIGINT in the calling thread. Call first thing in
+// main(), before any thread exists, so every thread inherits the mask.
+void BlockShutdownSignals();
+
+// Waits for SIGTERM or SIGINT and returns its number.
+int WaitForShutdownSignal();
+
+}  // namespace server
+
+#endif  // SERVER_COMMON_SHUTDOWN_SIGNAL_H_

@@ -1,0 +1,112 @@
+// Internal building blocks shared by the call state machines. Not part of the
+// engine's public surface: services include engine.h, unary_responder.h and
+// server_stream.h only.
+#ifndef SERVER_ENGINE_CALL_SLOT_H_
+#define SERVER_ENGINE_CALL_SLOT_H_
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/support/async_stream.h>
+#include <grpcpp/support/async_unary_call.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "server/engine/tag.h"
+
+namespace engine::internal {
+
+// Per-(method, queue) counters. Each block is written almost only by its own
+// queue's thread, so the blocks are cache-line aligned to avoid false sharing.
+struct alignas(64) CallCounters {
+  std::atomic<std::int64_t> requests_posted{0};  // gauge: requests waiting for a call
+  std::atomic<std::int64_t> requests_failed{0};  // request completed ok=false (shutdown)
+  std::atomic<std::int64_t> calls_started{0};
+  std::atomic<std::int64_t> bad_requests{0};      // payload did not parse
+  std::atomic<std::int64_t> handlers_running{0};  // gauge: started, handler not yet finished
+  std::atomic<std::int64_t> finishes_ok{0};       // Finish completed ok=true
+  std::atomic<std::int64_t> finishes_failed{0};   // Finish completed ok=false
+  std::atomic<std::int64_t> writes_ok{0};
+  std::atomic<std::int64_t> writes_failed{0};  // stream Write completed ok=false
+  std::atomic<std::int64_t> wakes{0};
+  std::atomic<std::int64_t> cancelled{0};  // done tag with IsCancelled()
+  std::atomic<std::int64_t> abandoned{0};  // handler finished after queues closed
+  std::atomic<std::int64_t> slots_retired{0};
+
+  void Add(std::atomic<std::int64_t>& counter, std::int64_t delta = 1) {
+    counter.fetch_add(delta, std::memory_order_relaxed);
+  }
+};
+
+// One completion queue plus the gate that keeps operations off it once it
+// has been shut down: starting any operation on a shut-down queue aborts the
+// process inside gRPC, and handlers may finish calls from foreign threads at
+// any moment, so every operation start goes through StartIfOpen.
+class QueueContext {
+ public:
+  explicit QueueContext(std::unique_ptr<grpc::ServerCompletionQueue> cq) : cq_(std::move(cq)) {}
+
+  grpc::ServerCompletionQueue* cq() const { return cq_.get(); }
+
+  // Runs `start` (which starts exactly one gRPC operation on this queue)
+  // unless the queue is closed. Returns whether it ran.
+  template <class StartFn>
+  bool StartIfOpen(StartFn&& start) {
+    absl::ReaderMutexLock lock(&gate_);
+    if (closed_) return false;
+    std::forward<StartFn>(start)();
+    return true;
+  }
+
+  // After this returns no operation can be started on the queue, and the
+  // queue itself has been told to shut down.
+  void Close() {
+    absl::MutexLock lock(&gate_);
+    closed_ = true;
+    cq_->Shutdown();
+  }
+
+ private:
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  absl::Mutex gate_;
+  bool closed_ ABSL_GUARDED_BY(gate_) = false;
+};
+
+// What every call needs from its engine.
+struct CallEnvironment {
+  QueueContext* queue;
+  CallCounters* counters;
+  // False once shutdown has begun: finished calls are retired, not re-posted.
+  const std::atomic<bool>* accepting_calls;
+  std::string method_name;
+};
+
+// Base of every call state machine: a reusable slot that serves one RPC at a
+// time, forever, until shutdown retires it.
+class CallSlot : public CompletionHandler {
+ public:
+  explicit CallSlot(CallEnvironment env) : env_(std::move(env)) {}
+  CallSlot(const CallSlot&) = delete;
+  CallSlot& operator=(const CallSlot&) = delete;
+  virtual ~CallSlot() = default;
+
+  // Posts the first request. Called once, after the server has started.
+  virtual void Start() = 0;
+  // Asks a streaming call to flush and finish because the server is shutting
+  // down. Unary calls finish by themselves.
+  virtual void BeginShutdown() {}
+
+ protected:
+  bool accepting_calls() const { return env_.accepting_calls->load(std::memory_order_acquire); }
+
+  CallEnvironment env_;
+  Tag operation_tag_{this, CompletionKind::kOperation};
+  Tag done_tag_{this, CompletionKind::kCallDone};
+};
+
+}  // namespace engine::internal
+
+#endif  // SERVER_ENGINE_CALL_SLOT_H_

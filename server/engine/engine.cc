@@ -1,0 +1,200 @@
+#include "server/engine/engine.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace engine {
+namespace {
+
+// Set on queue threads so Shutdown can refuse to run on one.
+thread_local bool on_queue_thread = false;
+
+}  // namespace
+
+int UsableCpuCount() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int count = CPU_COUNT(&set);
+    if (count > 0) return count;
+  }
+  unsigned hardware = std::thread::hardware_concurrency();
+  return hardware > 0 ? static_cast<int>(hardware) : 1;
+}
+
+absl::Status ValidateEngineOptions(const EngineOptions& options) {
+  if (options.completion_queues < 0 || options.completion_queues > 256) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "completion queues must be between 0 (auto) and 256, got ", options.completion_queues));
+  }
+  if (options.requests_per_method < 1 || options.requests_per_method > 100000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("requests posted per method must be between 1 and 100000, got ",
+                     options.requests_per_method));
+  }
+  if (options.drain_deadline < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the drain deadline must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+Engine::Engine(EngineOptions options) : options_(options) {
+  if (options_.completion_queues == 0) options_.completion_queues = UsableCpuCount();
+}
+
+Engine::~Engine() { Shutdown(); }
+
+void Engine::RegisterService(grpc::Service* service) {
+  if (services_.insert(service).second) builder_.RegisterService(service);
+}
+
+void Engine::AddMethod(std::string name, bool streaming, SlotFactory make_slot,
+                       std::shared_ptr<const void> handler) {
+  Method method{std::move(name), streaming, std::move(make_slot), std::move(handler), {}};
+  for (int i = 0; i < options_.completion_queues; ++i) {
+    method.counters.push_back(std::make_unique<internal::CallCounters>());
+  }
+  methods_.push_back(std::move(method));
+}
+
+absl::StatusOr<int> Engine::Start(const std::string& listen_address,
+                                  std::shared_ptr<grpc::ServerCredentials> credentials) {
+  absl::MutexLock lock(&lifecycle_mu_);
+  if (started_) return absl::FailedPreconditionError("the engine was already started");
+  if (absl::Status valid = ValidateEngineOptions(options_); !valid.ok()) return valid;
+  int bound_port = 0;
+  builder_.AddListeningPort(listen_address, std::move(credentials), &bound_port);
+  for (int i = 0; i < options_.completion_queues; ++i) {
+    queues_.push_back(std::make_unique<internal::QueueContext>(builder_.AddCompletionQueue()));
+  }
+  server_ = builder_.BuildAndStart();
+  if (server_ == nullptr || bound_port == 0) {
+    // BuildAndStart failed: the queues were never used, so they can simply be
+    // shut down and drained here.
+    server_.reset();
+    for (auto& queue : queues_) {
+      queue->Close();
+      bool ok;
+      while (Tag::Next(queue->cq(), &ok) != nullptr) {
+      }
+    }
+    queues_.clear();
+    return absl::UnavailableError(
+        absl::StrCat("could not listen on '", listen_address,
+                     "': the address is malformed, in use, or not available on this host"));
+  }
+  started_ = true;
+  accepting_calls_.store(true, std::memory_order_release);
+  for (Method& method : methods_) {
+    for (size_t q = 0; q < queues_.size(); ++q) {
+      for (int i = 0; i < options_.requests_per_method; ++i) {
+        internal::CallEnvironment env{queues_[q].get(), method.counters[q].get(), &accepting_calls_,
+                                      method.name};
+        slots_.push_back(method.make_slot(std::move(env)));
+        if (method.streaming) stream_slots_.push_back(slots_.back().get());
+      }
+    }
+  }
+  for (auto& slot : slots_) slot->Start();
+  for (size_t q = 0; q < queues_.size(); ++q) {
+    threads_.emplace_back([this, queue = queues_[q].get(), q] {
+      pthread_setname_np(pthread_self(), absl::StrCat("cq-", q).c_str());
+      RunQueue(queue);
+    });
+  }
+  return bound_port;
+}
+
+void Engine::RunQueue(internal::QueueContext* queue) {
+  on_queue_thread = true;
+  bool ok = false;
+  while (Tag* tag = Tag::Next(queue->cq(), &ok)) tag->Complete(ok);
+}
+
+void Engine::Shutdown() {
+  absl::MutexLock lock(&lifecycle_mu_);
+  if (!started_ || shut_down_) return;
+  if (on_queue_thread) {
+    spdlog::critical("Engine::Shutdown called on a completion-queue thread; it would deadlock");
+    std::abort();
+  }
+  shut_down_ = true;
+  const absl::Time started = absl::Now();
+
+  // 1. No new requests are posted from here on; open streams flush and end.
+  accepting_calls_.store(false, std::memory_order_release);
+  for (internal::CallSlot* slot : stream_slots_) slot->BeginShutdown();
+
+  // 2. Let in-flight calls finish until the deadline, then gRPC cancels them.
+  server_->Shutdown(absl::ToChronoTime(started + options_.drain_deadline));
+
+  // 3. Handlers that still hold a responder get one more drain period.
+  const absl::Time handler_deadline = absl::Now() + options_.drain_deadline;
+  while (Stats().handlers_running > 0 && absl::Now() < handler_deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  if (int64_t running = Stats().handlers_running; running > 0) {
+    spdlog::error(
+        "{} handler(s) did not finish within the drain deadline; their answers "
+        "will be dropped",
+        running);
+  }
+
+  // 4. Close every queue and drain it; each Next() returning false proves all
+  //    tags of that queue came back.
+  for (auto& queue : queues_) queue->Close();
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+
+  // 5. Free nothing before this point. Slots hold server contexts, so they go
+  //    before the server; abandoned handlers (counted) keep their slots alive.
+  if (Stats().abandoned == 0 && Stats().handlers_running == 0) {
+    stream_slots_.clear();
+    slots_.clear();
+  }
+  spdlog::info("engine drained in {}", absl::FormatDuration(absl::Now() - started));
+}
+
+void Engine::Accumulate(const internal::CallCounters& c, EngineStats& s) {
+  auto get = [](const std::atomic<std::int64_t>& v) { return v.load(std::memory_order_relaxed); };
+  s.requests_posted += get(c.requests_posted);
+  s.requests_failed += get(c.requests_failed);
+  s.calls_started += get(c.calls_started);
+  s.bad_requests += get(c.bad_requests);
+  s.handlers_running += get(c.handlers_running);
+  s.finishes_ok += get(c.finishes_ok);
+  s.finishes_failed += get(c.finishes_failed);
+  s.writes_ok += get(c.writes_ok);
+  s.writes_failed += get(c.writes_failed);
+  s.wakes += get(c.wakes);
+  s.cancelled += get(c.cancelled);
+  s.abandoned += get(c.abandoned);
+  s.slots_retired += get(c.slots_retired);
+}
+
+EngineStats Engine::Stats() const {
+  EngineStats stats;
+  for (const Method& method : methods_) {
+    for (const auto& counters : method.counters) Accumulate(*counters, stats);
+    stats.slots += static_cast<std::int64_t>(method.counters.size()) * options_.requests_per_method;
+  }
+  return stats;
+}
+
+EngineStats Engine::MethodStats(const std::string& method_name) const {
+  EngineStats stats;
+  for (const Method& method : methods_) {
+    if (method.name != method_name) continue;
+    for (const auto& counters : method.counters) Accumulate(*counters, stats);
+    stats.slots += static_cast<std::int64_t>(method.counters.size()) * options_.requests_per_method;
+  }
+  return stats;
+}
+
+}  // namespace engine

@@ -1,0 +1,193 @@
+// The completion-queue engine shared by every server in this project.
+//
+// An Engine owns a grpc::Server, N completion queues with exactly one thread
+// each, and for every (queue, method) pair a fixed set of reusable call slots
+// whose requests are posted ahead of time. Services plug in handlers that see
+// `(responder, request)` and never a tag; see unary_responder.h and
+// server_stream.h.
+//
+// Lifecycle: construct, configure builder(), Add*Method(), Start(), ...,
+// Shutdown() (from a thread that is not a queue thread), destroy.
+//
+// Shutdown order, each step finished before the next:
+//   1. stop re-posting requests; ask open streams to flush and finish;
+//   2. grpc::Server::Shutdown(now + drain_deadline): in-flight calls may
+//      complete until the deadline, then gRPC cancels the rest;
+//   3. wait (up to drain_deadline again) for handlers still holding a
+//      responder to finish;
+//   4. close each queue and drain it until Next() returns false, which
+//      returns every outstanding tag to its slot;
+//   5. only then free slots, server and queues.
+#ifndef SERVER_ENGINE_ENGINE_H_
+#define SERVER_ENGINE_ENGINE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/engine/call_slot.h"
+#include "server/engine/server_stream.h"
+#include "server/engine/server_stream_call.h"
+#include "server/engine/unary_call.h"
+#include "server/engine/unary_responder.h"
+
+namespace engine {
+
+struct EngineOptions {
+  // Completion queues, one thread each. 0 means one per CPU this process may
+  // run on (its affinity mask, so `taskset -c 0` yields one queue).
+  int completion_queues = 0;
+  // Requests posted ahead per queue and per method. Calls arriving while all
+  // are taken wait inside gRPC until a slot is recycled.
+  int requests_per_method = 512;
+  // How long in-flight calls may run on after shutdown begins.
+  absl::Duration drain_deadline = absl::Seconds(5);
+};
+
+// Returns an error naming the bad field, or OK.
+absl::Status ValidateEngineOptions(const EngineOptions& options);
+
+// CPUs in this process's affinity mask (at least 1).
+int UsableCpuCount();
+
+// Counter snapshot; see CallCounters for the meaning of each field.
+struct EngineStats {
+  std::int64_t slots = 0;
+  std::int64_t requests_posted = 0;
+  std::int64_t requests_failed = 0;
+  std::int64_t calls_started = 0;
+  std::int64_t bad_requests = 0;
+  std::int64_t handlers_running = 0;
+  std::int64_t finishes_ok = 0;
+  std::int64_t finishes_failed = 0;
+  std::int64_t writes_ok = 0;
+  std::int64_t writes_failed = 0;
+  std::int64_t wakes = 0;
+  std::int64_t cancelled = 0;
+  std::int64_t abandoned = 0;
+  std::int64_t slots_retired = 0;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  // Shuts down first if Start() succeeded and Shutdown() was not called.
+  ~Engine();
+
+  // Before Start(): channel arguments, limits, extra (e.g. reflection) services.
+  grpc::ServerBuilder& builder() { return builder_; }
+
+  // Serves unary `method_name` of `service` (a generated
+  // `WithRawMethod_X<...>` service) with `handler`. `request_method` is the
+  // generated `&Service::RequestX`. Before Start() only.
+  template <class Request, class Response, class Service, class RequestMethod>
+  void AddUnaryMethod(Service* service, RequestMethod request_method, std::string method_name,
+                      UnaryHandler<Request, Response> handler) {
+    RegisterService(service);
+    auto shared_handler =
+        std::make_shared<const UnaryHandler<Request, Response>>(std::move(handler));
+    internal::RawUnaryRequester requester =
+        [service, request_method](grpc::ServerContext* context, grpc::ByteBuffer* request,
+                                  grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>* writer,
+                                  grpc::ServerCompletionQueue* cq, Tag* tag) {
+          (service->*request_method)(context, request, writer, cq, cq, tag->ToCompletionQueueTag());
+        };
+    AddMethod(
+        std::move(method_name), /*streaming=*/false,
+        [requester, shared_handler](internal::CallEnvironment env) {
+          return std::make_unique<internal::UnaryCall<Request, Response>>(std::move(env), requester,
+                                                                          shared_handler.get());
+        },
+        shared_handler);
+  }
+
+  // Serves server-streaming `method_name`; see AddUnaryMethod.
+  template <class Request, class Response, class Service, class RequestMethod>
+  void AddServerStreamMethod(Service* service, RequestMethod request_method,
+                             std::string method_name,
+                             ServerStreamHandler<Request, Response> handler) {
+    RegisterService(service);
+    auto shared_handler =
+        std::make_shared<const ServerStreamHandler<Request, Response>>(std::move(handler));
+    internal::RawServerStreamRequester requester =
+        [service, request_method](grpc::ServerContext* context, grpc::ByteBuffer* request,
+                                  grpc::ServerAsyncWriter<grpc::ByteBuffer>* writer,
+                                  grpc::ServerCompletionQueue* cq, Tag* tag) {
+          (service->*request_method)(context, request, writer, cq, cq, tag->ToCompletionQueueTag());
+        };
+    AddMethod(
+        std::move(method_name), /*streaming=*/true,
+        [requester, shared_handler](internal::CallEnvironment env) {
+          return std::make_unique<internal::ServerStreamCall<Request, Response>>(
+              std::move(env), requester, shared_handler.get());
+        },
+        shared_handler);
+  }
+
+  // Binds `listen_address` ("host:port"; port 0 picks a free port), starts
+  // the server, posts every request and starts the queue threads. Returns the
+  // bound port, or an error (e.g. the address cannot be bound).
+  absl::StatusOr<int> Start(
+      const std::string& listen_address,
+      std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials());
+
+  // The ordered shutdown described at the top of this file. Blocks until the
+  // queues are drained. Idempotent. Must not run on a queue thread (it would
+  // wait for itself), so it aborts if it does.
+  void Shutdown();
+
+  EngineStats Stats() const;
+  // Counters of one method; zeros for an unknown name.
+  EngineStats MethodStats(const std::string& method_name) const;
+
+  int completion_queue_count() const { return static_cast<int>(queues_.size()); }
+  const EngineOptions& options() const { return options_; }
+  grpc::Server* server() { return server_.get(); }
+
+ private:
+  using SlotFactory = std::function<std::unique_ptr<internal::CallSlot>(internal::CallEnvironment)>;
+  struct Method {
+    std::string name;
+    bool streaming;
+    SlotFactory make_slot;
+    std::shared_ptr<const void> handler;  // keeps the handler alive for the slots
+    std::vector<std::unique_ptr<internal::CallCounters>> counters;  // one per queue
+  };
+
+  void RegisterService(grpc::Service* service);
+  void AddMethod(std::string name, bool streaming, SlotFactory make_slot,
+                 std::shared_ptr<const void> handler);
+  void RunQueue(internal::QueueContext* queue);
+  static void Accumulate(const internal::CallCounters& counters, EngineStats& stats);
+
+  EngineOptions options_;
+  grpc::ServerBuilder builder_;
+  absl::flat_hash_set<grpc::Service*> services_;
+  std::vector<Method> methods_;
+  std::vector<std::unique_ptr<internal::QueueContext>> queues_;
+  std::unique_ptr<grpc::Server> server_;
+  std::vector<std::unique_ptr<internal::CallSlot>> slots_;
+  std::vector<internal::CallSlot*> stream_slots_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> accepting_calls_{false};
+
+  absl::Mutex lifecycle_mu_;
+  bool started_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
+  bool shut_down_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
+};
+
+}  // namespace engine
+
+#endif  // SERVER_ENGINE_ENGINE_H_

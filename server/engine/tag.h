@@ -1,0 +1,71 @@
+// The one type in the project that touches completion-queue tags.
+//
+// gRPC's completion queue identifies finished operations by an opaque
+// `void*`. Every other file in the engine works with `Tag` objects and the
+// `CompletionKind` they carry, so a tag can never be confused with an
+// unrelated pointer and every completion is routed by type, not by cast.
+#ifndef SERVER_ENGINE_TAG_H_
+#define SERVER_ENGINE_TAG_H_
+
+#include <grpcpp/completion_queue.h>
+
+#include <cstdint>
+
+namespace engine {
+
+// Which of its outstanding operations a completion belongs to. A call has at
+// most one operation of each kind outstanding at any time; that invariant is
+// what lets one Tag object per kind be reused for the whole life of a call.
+enum class CompletionKind : std::uint8_t {
+  // The call's main operation: the posted request, a Write, or the Finish.
+  kOperation,
+  // The AsyncNotifyWhenDone notification: the RPC is over (finished,
+  // cancelled by the client, or past its deadline).
+  kCallDone,
+  // A grpc::Alarm used to move work from another thread onto the call's
+  // completion-queue thread.
+  kWake,
+};
+
+const char* CompletionKindName(CompletionKind kind);
+
+// Receives the completions of the tags it owns. Implemented by the call
+// state machines; invoked only on the thread that drains the call's queue.
+class CompletionHandler {
+ public:
+  virtual void OnCompletion(CompletionKind kind, bool ok) = 0;
+
+ protected:
+  ~CompletionHandler() = default;
+};
+
+// A completion-queue tag: (handler, kind). Embedded by value in its handler,
+// so a tag lives exactly as long as the call object that posts it.
+class Tag {
+ public:
+  Tag(CompletionHandler* handler, CompletionKind kind) : handler_(handler), kind_(kind) {}
+  Tag(const Tag&) = delete;
+  Tag& operator=(const Tag&) = delete;
+
+  // The value handed to gRPC when the operation is started.
+  void* ToCompletionQueueTag() { return this; }
+
+  // Blocks for the next event of `cq` and returns its tag, or nullptr once
+  // the queue has been shut down and every outstanding tag was returned.
+  static Tag* Next(grpc::CompletionQueue* cq, bool* ok) {
+    void* completion_queue_tag = nullptr;
+    if (!cq->Next(&completion_queue_tag, ok)) return nullptr;
+    return static_cast<Tag*>(completion_queue_tag);
+  }
+
+  // Hands the event to the handler that owns this tag.
+  void Complete(bool ok) { handler_->OnCompletion(kind_, ok); }
+
+ private:
+  CompletionHandler* const handler_;
+  const CompletionKind kind_;
+};
+
+}  // namespace engine
+
+#endif  // SERVER_ENGINE_TAG_H_

@@ -1,0 +1,98 @@
+#include "server/health/health_service.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+
+namespace server {
+
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+// Sends the current status of one service whenever it differs from what this
+// stream sent last; a slow reader only ever gets the newest status.
+class HealthService::Watch final : public engine::StreamSource<HealthCheckResponse> {
+ public:
+  Watch(HealthService* health, std::string service, engine::StreamWaker waker)
+      : health_(health), service_(std::move(service)), waker_(waker) {
+    health_->AddWatch(service_, this);
+  }
+
+  engine::StreamStep Next(HealthCheckResponse& message) override {
+    ServingStatus current = health_->CurrentStatus(service_);
+    if (last_sent_ == current) return engine::StreamStep::kWait;
+    last_sent_ = current;
+    message.set_status(current);
+    return engine::StreamStep::kSend;
+  }
+
+  void OnClosed(bool cancelled) override { health_->RemoveWatch(service_, this); }
+
+  void Wake() const { waker_.Wake(); }
+
+ private:
+  HealthService* const health_;
+  const std::string service_;
+  const engine::StreamWaker waker_;
+  std::optional<ServingStatus> last_sent_;
+};
+
+void HealthService::Register(engine::Engine& engine) {
+  engine.AddUnaryMethod<HealthCheckRequest, HealthCheckResponse>(
+      &raw_service_, &RawHealth::RequestCheck, "grpc.health.v1.Health/Check",
+      [this](engine::UnaryResponder<HealthCheckResponse> responder,
+             const HealthCheckRequest& request) {
+        absl::MutexLock lock(&mu_);
+        auto it = statuses_.find(request.service());
+        if (it == statuses_.end()) {
+          responder.Finish(
+              absl::NotFoundError(absl::StrCat("unknown service '", request.service(), "'")));
+          return;
+        }
+        responder.response().set_status(it->second);
+        responder.Finish();
+      });
+  engine.AddServerStreamMethod<HealthCheckRequest, HealthCheckResponse>(
+      &raw_service_, &RawHealth::RequestWatch, "grpc.health.v1.Health/Watch",
+      [this](engine::StreamWaker waker, const HealthCheckRequest& request)
+          -> absl::StatusOr<std::unique_ptr<engine::StreamSource<HealthCheckResponse>>> {
+        return std::make_unique<Watch>(this, request.service(), waker);
+      });
+}
+
+void HealthService::SetStatus(const std::string& service, ServingStatus status) {
+  absl::MutexLock lock(&mu_);
+  statuses_[service] = status;
+  if (auto it = watches_.find(service); it != watches_.end()) {
+    for (Watch* watch : it->second) watch->Wake();
+  }
+}
+
+void HealthService::SetAllNotServing() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [service, status] : statuses_) status = HealthCheckResponse::NOT_SERVING;
+  for (auto& [service, watches] : watches_) {
+    for (Watch* watch : watches) watch->Wake();
+  }
+}
+
+ServingStatus HealthService::CurrentStatus(const std::string& service) const {
+  absl::MutexLock lock(&mu_);
+  auto it = statuses_.find(service);
+  return it == statuses_.end() ? HealthCheckResponse::SERVICE_UNKNOWN : it->second;
+}
+
+void HealthService::AddWatch(const std::string& service, Watch* watch) {
+  absl::MutexLock lock(&mu_);
+  watches_[service].insert(watch);
+}
+
+void HealthService::RemoveWatch(const std::string& service, Watch* watch) {
+  absl::MutexLock lock(&mu_);
+  auto it = watches_.find(service);
+  if (it == watches_.end()) return;
+  it->second.erase(watch);
+  if (it->second.empty()) watches_.erase(it);
+}
+
+}  // namespace server

@@ -1,0 +1,56 @@
+// grpc.health.v1.Health (Check and Watch) served on the engine's own queues.
+// gRPC's built-in health service is callback-based in 1.51, and a callback
+// service inside a completion-queue server costs throughput, hence this one.
+#ifndef SERVER_HEALTH_HEALTH_SERVICE_H_
+#define SERVER_HEALTH_HEALTH_SERVICE_H_
+
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "server/engine/engine.h"
+
+namespace server {
+
+using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
+
+class HealthService {
+ public:
+  HealthService() = default;
+  HealthService(const HealthService&) = delete;
+  HealthService& operator=(const HealthService&) = delete;
+
+  // Adds Check and Watch to `engine`; call before Engine::Start. This object
+  // must outlive the engine's server.
+  void Register(engine::Engine& engine);
+
+  // Sets the status of `service` ("" is the whole server) and notifies its
+  // watchers. Thread-safe.
+  void SetStatus(const std::string& service, ServingStatus status);
+
+  // Marks every known service NOT_SERVING: the first step of shutdown, so
+  // load balancers stop sending before the server stops accepting.
+  void SetAllNotServing();
+
+  class Watch;  // the stream source of one Watch call (health_service.cc)
+
+ private:
+  using RawHealth = grpc::health::v1::Health::WithRawMethod_Check<
+      grpc::health::v1::Health::WithRawMethod_Watch<grpc::health::v1::Health::Service>>;
+
+  // The status Watch reports: SERVICE_UNKNOWN for services never set.
+  ServingStatus CurrentStatus(const std::string& service) const;
+  void AddWatch(const std::string& service, Watch* watch);
+  void RemoveWatch(const std::string& service, Watch* watch);
+
+  RawHealth raw_service_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, ServingStatus> statuses_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, absl::flat_hash_set<Watch*>> watches_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace server
+
+#endif  // SERVER_HEALTH_HEALTH_SERVICE_H_
