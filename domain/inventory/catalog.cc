@@ -1,8 +1,10 @@
 #include "domain/inventory/catalog.h"
 
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -10,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "domain/inventory/product_id.h"
 
 namespace inventory {
@@ -18,11 +21,14 @@ absl::StatusOr<std::vector<CatalogEntry>> ParseCatalogCsv(absl::string_view text
   std::vector<CatalogEntry> entries;
   absl::flat_hash_set<std::string> seen;
   int line_number = 0;
+  bool header_allowed = true;
+  // Spreadsheets often save CSV with a UTF-8 byte-order mark.
+  absl::ConsumePrefix(&text, "\xEF\xBB\xBF");
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line.front() == '#') continue;
-    if (line_number == 1 && line == "product_id,quantity") continue;
+    if (std::exchange(header_allowed, false) && line == "product_id,quantity") continue;
     std::vector<absl::string_view> fields = absl::StrSplit(line, ',');
     if (fields.size() != 2) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -50,10 +56,16 @@ absl::StatusOr<std::vector<CatalogEntry>> ParseCatalogCsv(absl::string_view text
 }
 
 absl::StatusOr<std::vector<CatalogEntry>> LoadCatalogFile(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return absl::NotFoundError(absl::StrCat("catalog '", path, "' is not a readable regular file"));
+  }
   std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read catalog file '", path, "'"));
   std::stringstream contents;
   contents << file.rdbuf();
+  if (!file && !file.eof()) {
+    return absl::NotFoundError(absl::StrCat("cannot read catalog file '", path, "'"));
+  }
   auto entries = ParseCatalogCsv(contents.str());
   if (!entries.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", entries.status().message()));

@@ -12,12 +12,13 @@
 namespace inventory {
 
 // Parses `product_id,quantity` lines. Blank lines and lines starting with '#'
-// are skipped; a first line `product_id,quantity` is taken as a header.
+// are skipped; a leading UTF-8 byte-order mark is ignored; the first other
+// line may be the header `product_id,quantity`.
 // Every id is validated, quantities must be integers in [0, 2^31-1], and a
 // repeated id is an error. Errors are INVALID_ARGUMENT naming the line.
 absl::StatusOr<std::vector<CatalogEntry>> ParseCatalogCsv(absl::string_view text);
 
-// Reads and parses a CSV file; NOT_FOUND if it cannot be read.
+// Reads and parses a CSV file; NOT_FOUND if it is not a readable regular file.
 absl::StatusOr<std::vector<CatalogEntry>> LoadCatalogFile(const std::string& path);
 
 // `count` products named sku-00000000, sku-00000001, ... with quantities

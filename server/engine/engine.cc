@@ -69,6 +69,9 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
   if (started_) return absl::FailedPreconditionError("the engine was already started");
   if (absl::Status valid = ValidateEngineOptions(options_); !valid.ok()) return valid;
   int bound_port = 0;
+  // Without this gRPC sets SO_REUSEPORT, and a second server on a busy port
+  // would silently share it instead of failing.
+  builder_.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder_.AddListeningPort(listen_address, std::move(credentials), &bound_port);
   for (int i = 0; i < options_.completion_queues; ++i) {
     queues_.push_back(std::make_unique<internal::QueueContext>(builder_.AddCompletionQueue()));

@@ -103,6 +103,7 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
         if (!ok) {
           // The stream is broken (client gone); no further write can succeed.
           env_.counters->Add(env_.counters->writes_failed);
+          cancelled_ = true;  // the peer is gone, even if the done tag is still on its way
           StartFinishLocked(absl::CancelledError("the stream broke while writing"));
           return;
         }
@@ -201,6 +202,8 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
   }
 
   void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // gRPC's serializer requires an empty buffer (it still holds the last message).
+    response_bytes_.Clear();
     bool own_buffer = false;
     grpc::Status serialized =
         grpc::SerializationTraits<Response>::Serialize(response_, &response_bytes_, &own_buffer);

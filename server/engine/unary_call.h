@@ -131,6 +131,8 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
     state_ = State::kFinishing;
     bool started = env_.queue->StartIfOpen([&] {
       if (status.ok()) {
+        // gRPC's serializer requires an empty buffer (it still holds the last message).
+        response_bytes_.Clear();
         bool own_buffer = false;
         grpc::Status serialized = grpc::SerializationTraits<Response>::Serialize(
             response_, &response_bytes_, &own_buffer);

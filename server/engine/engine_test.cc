@@ -1,0 +1,571 @@
+// The engine's ugly paths, against a real server on an ephemeral loopback
+// port and real gRPC clients: slot reuse, late and dropped answers, bad
+// payloads, cancellation, deadlines, ok=false completions in every state,
+// and shutdown with calls and streams in flight.
+#include "server/engine/engine.h"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <deque>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "engine_test.grpc.pb.h"
+#include "test/test_util.h"
+
+namespace {
+
+using enginetest::Message;
+using enginetest::TestService;
+using testing_util::DeadlineIn;
+using testing_util::WaitUntil;
+
+using RawTestService =
+    TestService::WithRawMethod_Unary<TestService::WithRawMethod_Stream<TestService::Service>>;
+using Responder = engine::UnaryResponder<Message>;
+using Source = engine::StreamSource<Message>;
+
+void Echo(Responder responder, const Message& request) {
+  responder.response().set_text(request.text());
+  responder.Finish();
+}
+
+absl::StatusOr<std::unique_ptr<Source>> NoStream(engine::StreamWaker, const Message&) {
+  return absl::UnimplementedError("no stream in this test");
+}
+
+// An engine serving the test service with the handlers a test chooses.
+class TestServer {
+ public:
+  TestServer(engine::EngineOptions options, engine::UnaryHandler<Message, Message> unary,
+             engine::ServerStreamHandler<Message, Message> stream = NoStream)
+      : engine_(options) {
+    engine_.AddUnaryMethod<Message, Message>(&service_, &RawTestService::RequestUnary, "Unary",
+                                             std::move(unary));
+    engine_.AddServerStreamMethod<Message, Message>(&service_, &RawTestService::RequestStream,
+                                                    "Stream", std::move(stream));
+    absl::StatusOr<int> port = engine_.Start("127.0.0.1:0");
+    REQUIRE(port.ok());
+    port_ = *port;
+    stub_ = TestService::NewStub(testing_util::LoopbackChannel(port_));
+  }
+
+  engine::Engine& engine() { return engine_; }
+  TestService::Stub& stub() { return *stub_; }
+  int port() const { return port_; }
+
+ private:
+  RawTestService service_;  // must outlive the engine's server
+  engine::Engine engine_;
+  int port_ = 0;
+  std::unique_ptr<TestService::Stub> stub_;
+};
+
+engine::EngineOptions Options(int queues, int requests_per_method,
+                              absl::Duration drain = absl::Seconds(5)) {
+  engine::EngineOptions options;
+  options.completion_queues = queues;
+  options.requests_per_method = requests_per_method;
+  options.drain_deadline = drain;
+  return options;
+}
+
+// Responders a handler hands over for the test to answer later.
+class ParkedCalls {
+ public:
+  void Park(Responder responder) {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(std::move(responder));
+  }
+  size_t size() {
+    absl::MutexLock lock(&mu_);
+    return calls_.size();
+  }
+  bool AllCancelled() {
+    absl::MutexLock lock(&mu_);
+    for (Responder& call : calls_) {
+      if (!call.IsCancelled()) return false;
+    }
+    return true;
+  }
+  void FinishAll(const absl::Status& status, const std::string& text = "") {
+    std::deque<Responder> calls;
+    {
+      absl::MutexLock lock(&mu_);
+      calls.swap(calls_);
+    }
+    for (Responder& call : calls) {
+      call.response().set_text(text);
+      call.Finish(status);
+    }
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::deque<Responder> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+// Starts a unary call with the callback API; the future holds its status.
+struct PendingCall {
+  grpc::ClientContext context;
+  Message request;
+  Message response;
+  std::promise<grpc::Status> done;
+};
+std::future<grpc::Status> StartUnary(TestService::Stub& stub, PendingCall& call,
+                                     const std::string& text) {
+  call.request.set_text(text);
+  stub.async()->Unary(&call.context, &call.request, &call.response,
+                      [&call](grpc::Status status) { call.done.set_value(status); });
+  return call.done.get_future();
+}
+
+}  // namespace
+
+TEST_CASE("unary calls are served by a fixed set of reused slots", "[engine]") {
+  TestServer server(Options(2, 2), Echo);
+  const engine::EngineStats before = server.engine().Stats();
+  CHECK(before.slots == 2 * 2 * 2);  // queues x requests per method x methods
+  CHECK(before.requests_posted == before.slots);
+
+  for (int i = 0; i < 100; ++i) {
+    grpc::ClientContext context;
+    Message request, response;
+    request.set_text("call " + std::to_string(i));
+    REQUIRE(server.stub().Unary(&context, request, &response).ok());
+    REQUIRE(response.text() == request.text());
+  }
+  std::vector<std::thread> clients;
+  std::atomic<int> ok_calls{0};
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      auto stub = TestService::NewStub(testing_util::LoopbackChannel(server.port(), t));
+      for (int i = 0; i < 50; ++i) {
+        grpc::ClientContext context;
+        Message request, response;
+        request.set_text(std::to_string(t * 1000 + i));
+        if (stub->Unary(&context, request, &response).ok() && response.text() == request.text()) {
+          ++ok_calls;
+        }
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  CHECK(ok_calls == 400);
+
+  REQUIRE(WaitUntil([&] { return server.engine().Stats().requests_posted == before.slots; }));
+  const engine::EngineStats after = server.engine().Stats();
+  CHECK(after.calls_started == 500);
+  CHECK(after.finishes_ok == 500);
+  CHECK(after.handlers_running == 0);
+  CHECK(after.slots == before.slots);  // 500 calls, still 8 slots: each reused
+}
+
+TEST_CASE("a handler may finish its call later from another thread", "[engine]") {
+  ParkedCalls parked;
+  TestServer server(Options(1, 4), [&](Responder responder, const Message&) {
+    parked.Park(std::move(responder));
+  });
+  PendingCall call;
+  auto status = StartUnary(server.stub(), call, "hello");
+  REQUIRE(WaitUntil([&] { return parked.size() == 1; }));
+  std::thread finisher([&] { parked.FinishAll(absl::OkStatus(), "answered later"); });
+  finisher.join();
+  REQUIRE(status.get().ok());
+  CHECK(call.response.text() == "answered later");
+}
+
+TEST_CASE("a responder dropped without an answer gives INTERNAL, not a hung call", "[engine]") {
+  TestServer server(Options(1, 1), [](Responder, const Message&) {});
+  for (int i = 0; i < 3; ++i) {  // one slot: it must be recycled each time
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(absl::Seconds(30)));
+    Message request, response;
+    grpc::Status status = server.stub().Unary(&context, request, &response);
+    CHECK(status.error_code() == grpc::StatusCode::INTERNAL);
+    CHECK_THAT(status.error_message(), Catch::Contains("without answering"));
+  }
+}
+
+TEST_CASE("an error status is sent without a response body", "[engine]") {
+  TestServer server(Options(1, 1), [](Responder responder, const Message&) {
+    responder.response().set_text("must not be sent");
+    responder.Finish(absl::FailedPreconditionError("not today"));
+  });
+  grpc::ClientContext context;
+  Message request, response;
+  grpc::Status status = server.stub().Unary(&context, request, &response);
+  CHECK(status.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(status.error_message() == "not today");
+  CHECK(response.text().empty());
+}
+
+TEST_CASE("a payload that does not parse gets INVALID_ARGUMENT before any handler runs",
+          "[engine]") {
+  std::atomic<int> handled{0};
+  TestServer server(Options(1, 1), [&](Responder responder, const Message& request) {
+    ++handled;
+    Echo(std::move(responder), request);
+  });
+  grpc::ClientContext context;
+  Message request, response;
+  request.set_text("\xff\xfe not UTF-8");  // proto3 strings must be UTF-8
+  grpc::Status status = server.stub().Unary(&context, request, &response);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(status.error_message(), Catch::Contains("enginetest.Message"));
+  CHECK(handled == 0);
+  CHECK(server.engine().Stats().bad_requests == 1);
+}
+
+TEST_CASE("client cancellation reaches the handler; the late Finish completes ok=false",
+          "[engine]") {
+  ParkedCalls parked;
+  std::atomic<bool> park_calls{true};
+  TestServer server(Options(1, 1), [&](Responder responder, const Message& request) {
+    if (park_calls) {
+      parked.Park(std::move(responder));
+    } else {
+      Echo(std::move(responder), request);
+    }
+  });
+  PendingCall call;
+  auto status = StartUnary(server.stub(), call, "cancel me");
+  REQUIRE(WaitUntil([&] { return parked.size() == 1; }));
+  call.context.TryCancel();
+  CHECK(status.get().error_code() == grpc::StatusCode::CANCELLED);
+  REQUIRE(WaitUntil([&] { return parked.AllCancelled(); }));
+  CHECK(server.engine().Stats().cancelled == 1);
+
+  parked.FinishAll(absl::OkStatus());
+  REQUIRE(WaitUntil([&] { return server.engine().Stats().finishes_failed == 1; }));
+
+  // The only slot came back: a new call is served.
+  park_calls = false;
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(absl::Seconds(30)));
+  Message request, response;
+  request.set_text("after cancel");
+  REQUIRE(server.stub().Unary(&context, request, &response).ok());
+  CHECK(response.text() == "after cancel");
+}
+
+TEST_CASE("an expired deadline cancels the call on the server and frees the slot", "[engine]") {
+  ParkedCalls parked;
+  std::atomic<bool> park_calls{true};
+  TestServer server(Options(1, 1), [&](Responder responder, const Message& request) {
+    if (park_calls) {
+      parked.Park(std::move(responder));
+    } else {
+      Echo(std::move(responder), request);
+    }
+  });
+  {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(absl::Milliseconds(200)));
+    Message request, response;
+    grpc::Status status = server.stub().Unary(&context, request, &response);
+    CHECK(status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  REQUIRE(parked.size() == 1);
+  REQUIRE(WaitUntil([&] { return parked.AllCancelled(); }));
+  parked.FinishAll(absl::OkStatus());
+  park_calls = false;
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(absl::Seconds(30)));
+  Message request, response;
+  REQUIRE(server.stub().Unary(&context, request, &response).ok());
+  const engine::EngineStats stats = server.engine().Stats();
+  CHECK(stats.cancelled == 1);
+  CHECK(stats.finishes_failed == 1);
+  CHECK(stats.finishes_ok == 1);
+}
+
+TEST_CASE("at shutdown every posted request completes ok=false and retires its slot",
+          "[engine][shutdown]") {
+  TestServer server(Options(2, 16), Echo);
+  const std::int64_t slots = server.engine().Stats().slots;
+  REQUIRE(slots == 2 * 16 * 2);
+  server.engine().Shutdown();
+  const engine::EngineStats stats = server.engine().Stats();
+  CHECK(stats.requests_failed == slots);
+  CHECK(stats.slots_retired == slots);
+  CHECK(stats.requests_posted == 0);
+  CHECK(stats.calls_started == 0);
+  server.engine().Shutdown();  // idempotent
+}
+
+TEST_CASE("shutdown cancels calls still in handlers after the drain deadline",
+          "[engine][shutdown]") {
+  ParkedCalls parked;
+  TestServer server(
+      Options(2, 8, absl::Milliseconds(300)),
+      [&](Responder responder, const Message&) { parked.Park(std::move(responder)); });
+  constexpr int kCalls = 12;
+  std::vector<std::unique_ptr<PendingCall>> calls;
+  std::vector<std::future<grpc::Status>> statuses;
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(std::make_unique<PendingCall>());
+    statuses.push_back(StartUnary(server.stub(), *calls.back(), "parked"));
+  }
+  REQUIRE(WaitUntil([&] { return parked.size() == kCalls; }));
+  // A well-behaved handler: it answers as soon as it sees the cancellation.
+  std::thread handler([&] {
+    WaitUntil([&] { return parked.AllCancelled(); });
+    parked.FinishAll(absl::OkStatus());
+  });
+  server.engine().Shutdown();
+  handler.join();
+  for (auto& status : statuses) {
+    grpc::StatusCode code = status.get().error_code();
+    CHECK((code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::UNAVAILABLE));
+  }
+  const engine::EngineStats stats = server.engine().Stats();
+  CHECK(stats.cancelled == kCalls);
+  CHECK(stats.finishes_ok + stats.finishes_failed == kCalls);
+  CHECK(stats.abandoned == 0);
+  CHECK(stats.handlers_running == 0);
+  CHECK(stats.slots_retired == stats.slots);
+}
+
+TEST_CASE("a handler that answers after shutdown finished is dropped safely",
+          "[engine][shutdown]") {
+  ParkedCalls parked;
+  TestServer server(
+      Options(1, 2, absl::Milliseconds(100)),
+      [&](Responder responder, const Message&) { parked.Park(std::move(responder)); });
+  PendingCall call;
+  auto status = StartUnary(server.stub(), call, "never answered in time");
+  REQUIRE(WaitUntil([&] { return parked.size() == 1; }));
+  server.engine().Shutdown();
+  grpc::StatusCode code = status.get().error_code();
+  CHECK((code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::UNAVAILABLE));
+  parked.FinishAll(absl::OkStatus());  // queues are closed: must not crash
+  CHECK(server.engine().Stats().abandoned == 1);
+}
+
+namespace {
+
+// A stream source fed by the test: messages are pushed from the test thread
+// and Wake() tells the engine to pull them.
+struct FeedState {
+  absl::Mutex mu;
+  std::deque<std::string> pending ABSL_GUARDED_BY(mu);
+  bool end ABSL_GUARDED_BY(mu) = false;
+  engine::StreamWaker waker ABSL_GUARDED_BY(mu);
+  int opened ABSL_GUARDED_BY(mu) = 0;
+  int closed ABSL_GUARDED_BY(mu) = 0;
+  int closed_cancelled ABSL_GUARDED_BY(mu) = 0;
+
+  void Push(std::string text) {
+    absl::MutexLock lock(&mu);
+    pending.push_back(std::move(text));
+    waker.Wake();  // Wake may be called with the producer's own lock held
+  }
+  void End() {
+    absl::MutexLock lock(&mu);
+    end = true;
+    waker.Wake();
+  }
+  int Closed() {
+    absl::MutexLock lock(&mu);
+    return closed;
+  }
+  int ClosedCancelled() {
+    absl::MutexLock lock(&mu);
+    return closed_cancelled;
+  }
+  int Opened() {
+    absl::MutexLock lock(&mu);
+    return opened;
+  }
+};
+
+class FeedSource : public Source {
+ public:
+  explicit FeedSource(FeedState* state) : state_(state) {}
+  engine::StreamStep Next(Message& message) override {
+    absl::MutexLock lock(&state_->mu);
+    if (!state_->pending.empty()) {
+      message.set_text(state_->pending.front());
+      state_->pending.pop_front();
+      return engine::StreamStep::kSend;
+    }
+    return state_->end ? engine::StreamStep::kFinish : engine::StreamStep::kWait;
+  }
+  void OnClosed(bool cancelled) override {
+    absl::MutexLock lock(&state_->mu);
+    ++state_->closed;
+    if (cancelled) ++state_->closed_cancelled;
+  }
+
+ private:
+  FeedState* state_;
+};
+
+engine::ServerStreamHandler<Message, Message> FeedHandler(FeedState* state) {
+  return [state](engine::StreamWaker waker,
+                 const Message& request) -> absl::StatusOr<std::unique_ptr<Source>> {
+    if (request.text() == "reject") return absl::InvalidArgumentError("rejected by handler");
+    absl::MutexLock lock(&state->mu);
+    state->waker = waker;
+    ++state->opened;
+    for (int i = 0; i < request.count(); ++i) state->pending.push_back("hello");
+    return std::make_unique<FeedSource>(state);
+  };
+}
+
+}  // namespace
+
+TEST_CASE("a stream sends what its source produces, woken from another thread",
+          "[engine][stream]") {
+  FeedState feed;
+  TestServer server(Options(1, 2), Echo, FeedHandler(&feed));
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(absl::Seconds(30)));
+  Message request;
+  request.set_count(2);
+  auto reader = server.stub().Stream(&context, request);
+  Message message;
+  REQUIRE(reader->Read(&message));
+  CHECK(message.text() == "hello");
+  REQUIRE(reader->Read(&message));
+  std::thread producer([&] {
+    for (int i = 0; i < 50; ++i) feed.Push(std::to_string(i));
+    feed.End();
+  });
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(reader->Read(&message));
+    CHECK(message.text() == std::to_string(i));
+  }
+  producer.join();
+  CHECK_FALSE(reader->Read(&message));
+  CHECK(reader->Finish().ok());
+  REQUIRE(WaitUntil([&] { return feed.Closed() == 1; }));
+  CHECK(feed.ClosedCancelled() == 0);
+}
+
+TEST_CASE("a stream handler's error ends the call with that status", "[engine][stream]") {
+  FeedState feed;
+  TestServer server(Options(1, 1), Echo, FeedHandler(&feed));
+  grpc::ClientContext context;
+  Message request, message;
+  request.set_text("reject");
+  auto reader = server.stub().Stream(&context, request);
+  CHECK_FALSE(reader->Read(&message));
+  grpc::Status status = reader->Finish();
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() == "rejected by handler");
+}
+
+TEST_CASE("cancelling mid-stream closes the source and recycles the slot", "[engine][stream]") {
+  FeedState feed;
+  TestServer server(Options(1, 1), Echo, FeedHandler(&feed));
+  for (int round = 1; round <= 3; ++round) {  // one slot: each round needs it back
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(absl::Seconds(30)));
+    Message request, message;
+    request.set_count(1);
+    auto reader = server.stub().Stream(&context, request);
+    REQUIRE(reader->Read(&message));
+    context.TryCancel();
+    CHECK(reader->Finish().error_code() == grpc::StatusCode::CANCELLED);
+    REQUIRE(WaitUntil([&] { return feed.ClosedCancelled() == round; }));
+  }
+  REQUIRE(WaitUntil([&] { return server.engine().Stats().requests_posted == 2; }));
+  CHECK(server.engine().Stats().cancelled == 3);
+}
+
+namespace {
+
+// Never runs dry: with a reader that stops reading, flow control leaves one
+// write pending until the stream dies.
+class FloodSource : public Source {
+ public:
+  explicit FloodSource(std::atomic<int>* closed_cancelled) : closed_cancelled_(closed_cancelled) {}
+  engine::StreamStep Next(Message& message) override {
+    message.set_payload(std::string(256 * 1024, 'x'));
+    return engine::StreamStep::kSend;
+  }
+  void OnClosed(bool cancelled) override {
+    if (cancelled) ++*closed_cancelled_;
+  }
+
+ private:
+  std::atomic<int>* closed_cancelled_;
+};
+
+}  // namespace
+
+TEST_CASE("a write pending when the client goes away completes ok=false", "[engine][stream]") {
+  std::atomic<int> closed_cancelled{0};
+  TestServer server(
+      Options(1, 1), Echo,
+      [&](engine::StreamWaker, const Message&) -> absl::StatusOr<std::unique_ptr<Source>> {
+        return std::make_unique<FloodSource>(&closed_cancelled);
+      });
+  grpc::ClientContext context;
+  Message request, message;
+  auto reader = server.stub().Stream(&context, request);
+  REQUIRE(reader->Read(&message));
+  // Wait until the server is stuck on flow control: writes stop completing.
+  std::int64_t last = -1;
+  REQUIRE(WaitUntil([&] {
+    std::int64_t now = server.engine().Stats().writes_ok;
+    absl::SleepFor(absl::Milliseconds(100));
+    bool stalled = now == last && now == server.engine().Stats().writes_ok;
+    last = now;
+    return stalled;
+  }));
+  context.TryCancel();
+  reader->Finish();
+  REQUIRE(WaitUntil([&] { return server.engine().Stats().writes_failed == 1; }));
+  REQUIRE(WaitUntil([&] { return closed_cancelled == 1; }));
+  REQUIRE(WaitUntil([&] { return server.engine().Stats().requests_posted == 2; }));
+}
+
+TEST_CASE("shutdown ends open streams with UNAVAILABLE instead of waiting for the deadline",
+          "[engine][stream][shutdown]") {
+  FeedState feed;
+  // A drain deadline far longer than any test: only the engine's own flush
+  // can end these streams with UNAVAILABLE; the deadline would give CANCELLED.
+  TestServer server(Options(2, 4, absl::Seconds(120)), Echo, FeedHandler(&feed));
+  constexpr int kStreams = 3;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<Message>>> readers;
+  for (int i = 0; i < kStreams; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    Message request;
+    request.set_count(1);
+    readers.push_back(server.stub().Stream(contexts.back().get(), request));
+    Message message;
+    REQUIRE(readers.back()->Read(&message));
+  }
+  server.engine().Shutdown();
+  for (auto& reader : readers) {
+    Message message;
+    while (reader->Read(&message)) {
+    }
+    grpc::Status status = reader->Finish();
+    CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK_THAT(status.error_message(), Catch::Contains("shutting down"));
+  }
+  CHECK(feed.Closed() == kStreams);
+  CHECK(server.engine().Stats().slots_retired == server.engine().Stats().slots);
+}
+
+TEST_CASE("engine options and listen addresses are validated", "[engine]") {
+  CHECK(engine::ValidateEngineOptions(Options(-1, 1)).code() == absl::StatusCode::kInvalidArgument);
+  CHECK(engine::ValidateEngineOptions(Options(1, 0)).code() == absl::StatusCode::kInvalidArgument);
+  CHECK(engine::ValidateEngineOptions(Options(0, 512)).ok());
+  CHECK(engine::UsableCpuCount() >= 1);
+
+  TestServer first(Options(1, 1), Echo);
+  RawTestService service;
+  engine::Engine second(Options(1, 1));
+  second.AddUnaryMethod<Message, Message>(&service, &RawTestService::RequestUnary, "Unary", Echo);
+  absl::StatusOr<int> port = second.Start("127.0.0.1:" + std::to_string(first.port()));
+  REQUIRE_FALSE(port.ok());
+  CHECK_THAT(std::string(port.status().message()), Catch::Contains("could not listen"));
+}
