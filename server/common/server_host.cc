@@ -3,18 +3,30 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/impl/server_builder_option.h>
 
+#include <algorithm>
+#include <string>
+
 namespace server {
 namespace {
 
-// Adds the reflection plugin to one builder only. (The documented
-// InitProtoReflectionServerBuilderPlugin() is process-wide and would turn
-// reflection on for every server built afterwards, tests included.)
+// Turns reflection on or off for one builder. Linking grpc++_reflection
+// registers its plugin for every server in the process (a static
+// initializer), so "off" has to remove it and "on" must not add a second one.
 class ReflectionOption : public grpc::ServerBuilderOption {
  public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
   void UpdateArguments(grpc::ChannelArguments*) override {}
   void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+    auto reflection = std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>();
+    const std::string name = reflection->name();
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [&](const auto& plugin) { return plugin->name() == name; }),
+                   plugins->end());
+    if (enabled_) plugins->push_back(std::move(reflection));
   }
+
+ private:
+  const bool enabled_;
 };
 
 }  // namespace
@@ -30,7 +42,7 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
                                       const std::vector<std::string>& service_names) {
   if (absl::Status valid = ValidateServerLimits(options_.limits); !valid.ok()) return valid;
   ApplyServerLimits(options_.limits, engine_.builder());
-  if (options_.reflection) engine_.builder().SetOption(std::make_unique<ReflectionOption>());
+  engine_.builder().SetOption(std::make_unique<ReflectionOption>(options_.reflection));
   absl::StatusOr<int> port = engine_.Start(listen_address);
   if (!port.ok()) return port;
   health_.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
