@@ -276,6 +276,8 @@ TEST_CASE("an expired deadline cancels the call on the server and frees the slot
   context.set_deadline(DeadlineIn(absl::Seconds(30)));
   Message request, response;
   REQUIRE(server.stub().Unary(&context, request, &response).ok());
+  // The client can see the answer before the queue thread counts the Finish.
+  REQUIRE(WaitUntil([&] { return server.engine().Stats().finishes_ok == 1; }));
   const engine::EngineStats stats = server.engine().Stats();
   CHECK(stats.cancelled == 1);
   CHECK(stats.finishes_failed == 1);
