@@ -21,6 +21,9 @@ struct ServerHostOptions {
   bool reflection = false;
 };
 
+// Services registered on engine() are referenced, not owned: they must
+// outlive the ServerHost. Declare them before it (members are destroyed in
+// reverse order), or call Shutdown() before they go.
 class ServerHost {
  public:
   explicit ServerHost(ServerHostOptions options);

@@ -61,8 +61,9 @@ int main(int argc, char** argv) {
   if (absl::Status loaded = store.Load(*catalog); !loaded.ok()) return Fail(loaded);
   spdlog::warn("running in memory: stock changes are not kept across restarts");
 
-  server::ServerHost host(*options);
+  // The service must outlive the host (which owns the running server).
   inventory::InventoryGrpcService service(store);
+  server::ServerHost host(*options);
   service.Register(host.engine());
   absl::StatusOr<int> port =
       host.Start(absl::GetFlag(FLAGS_listen), {inventory::InventoryGrpcService::kServiceName});

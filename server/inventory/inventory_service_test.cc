@@ -39,7 +39,7 @@ class InventoryServer {
  public:
   explicit InventoryServer(std::vector<inventory::CatalogEntry> catalog,
                            server::ServerHostOptions options = DefaultOptions())
-      : host_(options), service_(store_) {
+      : service_(store_), host_(options) {
     REQUIRE(store_.Load(catalog).ok());
     service_.Register(host_.engine());
     absl::StatusOr<int> port =
@@ -79,9 +79,11 @@ class InventoryServer {
   }
 
  private:
+  // Declaration order is destruction order reversed: the service must
+  // outlive the host, whose destructor shuts the server down.
   inventory::InventoryStore store_;
-  server::ServerHost host_;
   inventory::InventoryGrpcService service_;
+  server::ServerHost host_;
   int port_ = 0;
   std::unique_ptr<InventoryService::Stub> stub_;
 };
