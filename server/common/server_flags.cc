@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -11,11 +13,13 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 ABSL_FLAG(int, completion_queues, 0,
           "Completion queues, one thread each. 0 = one per CPU this process may run on.");
-ABSL_FLAG(int, requests_per_method, 512,
-          "Requests posted ahead per completion queue and per RPC method (1..100000).");
+ABSL_FLAG(int, requests_per_method, engine::EngineOptions{}.requests_per_method,
+          "Requests posted ahead per completion queue and per RPC method (1..100000); "
+          "health methods post fewer.");
 ABSL_FLAG(absl::Duration, drain_deadline, absl::Seconds(5),
           "On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled.");
 ABSL_FLAG(bool, reflection, false, "Serve the gRPC server reflection service.");
@@ -54,6 +58,12 @@ bool IsProjectFlagFile(absl::string_view file) {
 
 }  // namespace
 
+void ConfigureServerProcess() {
+#ifdef NDEBUG
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
+}
+
 std::vector<char*> ParseServerFlags(int argc, char** argv, const char* usage) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--", 2) != 0) continue;
@@ -67,7 +77,14 @@ std::vector<char*> ParseServerFlags(int argc, char** argv, const char* usage) {
   config.normalize_filename = [](absl::string_view file) { return std::string(file); };
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(usage);
-  return absl::ParseCommandLine(argc, argv);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    const char* slash = std::strrchr(positional[0], '/');
+    std::fprintf(stderr, "%s: unexpected argument '%s' (all options are --flag=value)\n",
+                 slash != nullptr ? slash + 1 : positional[0], positional[1]);
+    std::exit(1);
+  }
+  return positional;
 }
 
 absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
@@ -94,10 +111,11 @@ absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
   limits.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
   limits.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
   limits.memory_quota_bytes = absl::GetFlag(FLAGS_memory_quota_bytes);
-  if (absl::Status valid = engine::ValidateEngineOptions(options.engine); !valid.ok()) {
-    return valid;
+  // The option names in these messages are the flag names.
+  for (const absl::Status& valid :
+       {engine::ValidateEngineOptions(options.engine), ValidateServerLimits(limits)}) {
+    if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat("--", valid.message()));
   }
-  if (absl::Status valid = ValidateServerLimits(limits); !valid.ok()) return valid;
   return options;
 }
 

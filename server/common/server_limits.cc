@@ -26,13 +26,16 @@ absl::Status ValidateServerLimits(const ServerLimits& limits) {
                      limits.max_receive_message_bytes));
   }
   if (limits.max_concurrent_streams < 1) {
-    return absl::InvalidArgumentError("max_concurrent_streams must be at least 1");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_concurrent_streams must be at least 1, got ", limits.max_concurrent_streams));
   }
   if (limits.max_metadata_bytes < 1024) {
-    return absl::InvalidArgumentError("max_metadata_bytes must be at least 1024");
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_metadata_bytes must be at least 1024, got ", limits.max_metadata_bytes));
   }
   if (limits.max_ping_strikes < 0) {
-    return absl::InvalidArgumentError("max_ping_strikes must not be negative");
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_ping_strikes must not be negative, got ", limits.max_ping_strikes));
   }
   if (limits.min_client_ping_interval < absl::ZeroDuration() ||
       limits.keepalive_time <= absl::ZeroDuration() ||
@@ -40,10 +43,12 @@ absl::Status ValidateServerLimits(const ServerLimits& limits) {
       limits.max_connection_idle <= absl::ZeroDuration() ||
       limits.handshake_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
-        "keepalive, idle and handshake durations must be positive (the ping interval may be 0)");
+        "min_client_ping_interval must not be negative, and keepalive_time, keepalive_timeout, "
+        "max_connection_idle and handshake_timeout must be positive");
   }
   if (limits.memory_quota_bytes < (std::int64_t{16} << 20)) {
-    return absl::InvalidArgumentError("memory_quota_bytes must be at least 16 MiB");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "memory_quota_bytes must be at least 16 MiB, got ", limits.memory_quota_bytes));
   }
   return absl::OkStatus();
 }

@@ -31,7 +31,7 @@ int UsableCpuCount() {
 absl::Status ValidateEngineOptions(const EngineOptions& options) {
   if (options.completion_queues < 0 || options.completion_queues > 256) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "completion queues must be between 0 (auto) and 256, got ", options.completion_queues));
+        "completion_queues must be between 0 (auto) and 256, got ", options.completion_queues));
   }
   if (options.requests_per_method < 1 || options.requests_per_method > 100000) {
     return absl::InvalidArgumentError(
@@ -39,7 +39,8 @@ absl::Status ValidateEngineOptions(const EngineOptions& options) {
                      options.requests_per_method));
   }
   if (options.drain_deadline < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("the drain deadline must not be negative");
+    return absl::InvalidArgumentError(absl::StrCat("drain_deadline must not be negative, got ",
+                                                   absl::FormatDuration(options.drain_deadline)));
   }
   return absl::OkStatus();
 }
@@ -55,8 +56,13 @@ void Engine::RegisterService(grpc::Service* service) {
 }
 
 void Engine::AddMethod(std::string name, bool streaming, SlotFactory make_slot,
-                       std::shared_ptr<const void> handler) {
-  Method method{std::move(name), streaming, std::move(make_slot), std::move(handler), {}};
+                       std::shared_ptr<const void> handler, int requests_posted) {
+  Method method{std::move(name),
+                streaming,
+                requests_posted > 0 ? requests_posted : options_.requests_per_method,
+                std::move(make_slot),
+                std::move(handler),
+                {}};
   for (int i = 0; i < options_.completion_queues; ++i) {
     method.counters.push_back(std::make_unique<internal::CallCounters>());
   }
@@ -96,7 +102,7 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
   accepting_calls_.store(true, std::memory_order_release);
   for (Method& method : methods_) {
     for (size_t q = 0; q < queues_.size(); ++q) {
-      for (int i = 0; i < options_.requests_per_method; ++i) {
+      for (int i = 0; i < method.requests_posted; ++i) {
         internal::CallEnvironment env{queues_[q].get(), method.counters[q].get(), &accepting_calls_,
                                       method.name};
         slots_.push_back(method.make_slot(std::move(env)));
@@ -185,7 +191,7 @@ EngineStats Engine::Stats() const {
   EngineStats stats;
   for (const Method& method : methods_) {
     for (const auto& counters : method.counters) Accumulate(*counters, stats);
-    stats.slots += static_cast<std::int64_t>(method.counters.size()) * options_.requests_per_method;
+    stats.slots += static_cast<std::int64_t>(method.counters.size()) * method.requests_posted;
   }
   return stats;
 }
@@ -195,7 +201,7 @@ EngineStats Engine::MethodStats(const std::string& method_name) const {
   for (const Method& method : methods_) {
     if (method.name != method_name) continue;
     for (const auto& counters : method.counters) Accumulate(*counters, stats);
-    stats.slots += static_cast<std::int64_t>(method.counters.size()) * options_.requests_per_method;
+    stats.slots += static_cast<std::int64_t>(method.counters.size()) * method.requests_posted;
   }
   return stats;
 }

@@ -47,9 +47,12 @@ struct EngineOptions {
   // Completion queues, one thread each. 0 means one per CPU this process may
   // run on (its affinity mask, so `taskset -c 0` yields one queue).
   int completion_queues = 0;
-  // Requests posted ahead per queue and per method. Calls arriving while all
-  // are taken wait inside gRPC until a slot is recycled.
-  int requests_per_method = 512;
+  // Requests posted ahead per queue and per method (methods may override it).
+  // Calls arriving while all are taken wait inside gRPC until a slot is
+  // recycled. Deeper is not better with Debian's gRPC: it is built without
+  // NDEBUG, and every completion linearly scans the queue's outstanding tags,
+  // each posted request among them (see README, Performance).
+  int requests_per_method = 64;
   // How long in-flight calls may run on after shutdown begins.
   absl::Duration drain_deadline = absl::Seconds(5);
 };
@@ -59,6 +62,21 @@ absl::Status ValidateEngineOptions(const EngineOptions& options);
 
 // CPUs in this process's affinity mask (at least 1).
 int UsableCpuCount();
+
+// Per-method settings.
+struct MethodOptions {
+  // Requests posted ahead per queue; 0 = EngineOptions::requests_per_method.
+  // Rarely called methods should post few: each posted request is an
+  // outstanding tag, which Debian's gRPC scans on every completion. For a
+  // streaming method this is also the most streams open at once per queue;
+  // further calls wait inside gRPC until a stream ends or their deadline.
+  int requests_posted = 0;
+  // Unary only: ask gRPC for a call-done notification (AsyncNotifyWhenDone)
+  // so UnaryResponder::IsCancelled() works while a handler holds the call.
+  // A handler that always answers before returning does not need it and
+  // saves one completion per call. Streams always watch.
+  bool watch_cancellation = true;
+};
 
 // Counter snapshot; see CallCounters for the meaning of each field.
 struct EngineStats {
@@ -94,7 +112,7 @@ class Engine {
   // generated `&Service::RequestX`. Before Start() only.
   template <class Request, class Response, class Service, class RequestMethod>
   void AddUnaryMethod(Service* service, RequestMethod request_method, std::string method_name,
-                      UnaryHandler<Request, Response> handler) {
+                      UnaryHandler<Request, Response> handler, MethodOptions method_options = {}) {
     RegisterService(service);
     auto shared_handler =
         std::make_shared<const UnaryHandler<Request, Response>>(std::move(handler));
@@ -106,18 +124,20 @@ class Engine {
         };
     AddMethod(
         std::move(method_name), /*streaming=*/false,
-        [requester, shared_handler](internal::CallEnvironment env) {
-          return std::make_unique<internal::UnaryCall<Request, Response>>(std::move(env), requester,
-                                                                          shared_handler.get());
+        [requester, shared_handler,
+         watch = method_options.watch_cancellation](internal::CallEnvironment env) {
+          return std::make_unique<internal::UnaryCall<Request, Response>>(
+              std::move(env), requester, shared_handler.get(), watch);
         },
-        shared_handler);
+        shared_handler, method_options.requests_posted);
   }
 
   // Serves server-streaming `method_name`; see AddUnaryMethod.
   template <class Request, class Response, class Service, class RequestMethod>
   void AddServerStreamMethod(Service* service, RequestMethod request_method,
                              std::string method_name,
-                             ServerStreamHandler<Request, Response> handler) {
+                             ServerStreamHandler<Request, Response> handler,
+                             MethodOptions method_options = {}) {
     RegisterService(service);
     auto shared_handler =
         std::make_shared<const ServerStreamHandler<Request, Response>>(std::move(handler));
@@ -133,7 +153,7 @@ class Engine {
           return std::make_unique<internal::ServerStreamCall<Request, Response>>(
               std::move(env), requester, shared_handler.get());
         },
-        shared_handler);
+        shared_handler, method_options.requests_posted);
   }
 
   // Binds `listen_address` ("host:port"; port 0 picks a free port), starts
@@ -161,6 +181,7 @@ class Engine {
   struct Method {
     std::string name;
     bool streaming;
+    int requests_posted;  // per queue
     SlotFactory make_slot;
     std::shared_ptr<const void> handler;  // keeps the handler alive for the slots
     std::vector<std::unique_ptr<internal::CallCounters>> counters;  // one per queue
@@ -168,7 +189,7 @@ class Engine {
 
   void RegisterService(grpc::Service* service);
   void AddMethod(std::string name, bool streaming, SlotFactory make_slot,
-                 std::shared_ptr<const void> handler);
+                 std::shared_ptr<const void> handler, int requests_posted);
   void RunQueue(internal::QueueContext* queue);
   static void Accumulate(const internal::CallCounters& counters, EngineStats& stats);
 

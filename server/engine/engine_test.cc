@@ -40,10 +40,11 @@ absl::StatusOr<std::unique_ptr<Source>> NoStream(engine::StreamWaker, const Mess
 class TestServer {
  public:
   TestServer(engine::EngineOptions options, engine::UnaryHandler<Message, Message> unary,
-             engine::ServerStreamHandler<Message, Message> stream = NoStream)
+             engine::ServerStreamHandler<Message, Message> stream = NoStream,
+             engine::MethodOptions unary_options = {})
       : engine_(options) {
     engine_.AddUnaryMethod<Message, Message>(&service_, &RawTestService::RequestUnary, "Unary",
-                                             std::move(unary));
+                                             std::move(unary), unary_options);
     engine_.AddServerStreamMethod<Message, Message>(&service_, &RawTestService::RequestStream,
                                                     "Stream", std::move(stream));
     absl::StatusOr<int> port = engine_.Start("127.0.0.1:0");
@@ -282,6 +283,40 @@ TEST_CASE("an expired deadline cancels the call on the server and frees the slot
   CHECK(stats.cancelled == 1);
   CHECK(stats.finishes_failed == 1);
   CHECK(stats.finishes_ok == 1);
+}
+
+TEST_CASE("without cancellation watching, a deadline still frees the slot via Finish ok=false",
+          "[engine]") {
+  ParkedCalls parked;
+  std::atomic<bool> park_calls{true};
+  TestServer server(Options(1, 1),
+                    [&](Responder responder, const Message& request) {
+                      if (park_calls) {
+                        parked.Park(std::move(responder));
+                      } else {
+                        Echo(std::move(responder), request);
+                      }
+                    },
+                    NoStream, {.requests_posted = 1, .watch_cancellation = false});
+  {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(absl::Milliseconds(200)));
+    Message request, response;
+    CHECK(server.stub().Unary(&context, request, &response).error_code() ==
+          grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  REQUIRE(parked.size() == 1);
+  CHECK_FALSE(parked.AllCancelled());  // not watched: the handler is not told
+  parked.FinishAll(absl::OkStatus());
+  REQUIRE(WaitUntil([&] { return server.engine().Stats().finishes_failed == 1; }));
+  park_calls = false;
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(absl::Seconds(30)));
+  Message request, response;
+  request.set_text("slot is back");
+  REQUIRE(server.stub().Unary(&context, request, &response).ok());
+  CHECK(response.text() == "slot is back");
+  CHECK(server.engine().Stats().cancelled == 0);
 }
 
 TEST_CASE("at shutdown every posted request completes ok=false and retires its slot",

@@ -5,9 +5,10 @@
 //         +--op !ok (shutdown)--> kRetired      kFinished + done tag seen --> recycle
 //
 // Two tags are outstanding per started call: the operation tag (request, then
-// Finish) and the AsyncNotifyWhenDone tag. The slot is recycled only when both
-// have come back; the done tag is never delivered for a request that failed,
-// so a failed request retires the slot at once.
+// Finish) and, when the method watches cancellation, the AsyncNotifyWhenDone
+// tag. The slot is recycled only when both have come back; the done tag is
+// never delivered for a request that failed, so a failed request retires the
+// slot at once.
 #ifndef SERVER_ENGINE_UNARY_CALL_H_
 #define SERVER_ENGINE_UNARY_CALL_H_
 
@@ -37,8 +38,11 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
   enum class State { kIdle, kAwaitingRequest, kInHandler, kFinishing, kFinished, kRetired };
 
   UnaryCall(CallEnvironment env, RawUnaryRequester requester,
-            const UnaryHandler<Request, Response>* handler)
-      : CallSlot(std::move(env)), requester_(std::move(requester)), handler_(handler) {}
+            const UnaryHandler<Request, Response>* handler, bool watch_cancellation)
+      : CallSlot(std::move(env)),
+        requester_(std::move(requester)),
+        handler_(handler),
+        watch_cancellation_(watch_cancellation) {}
 
   void Start() override {
     absl::MutexLock lock(&mu_);
@@ -66,7 +70,7 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
           RetireLocked();
           return;
         }
-        done_pending_ = true;
+        done_pending_ = watch_cancellation_;
         env_.counters->Add(env_.counters->calls_started);
         if (!grpc::SerializationTraits<Request>::Deserialize(&request_bytes_, &request_).ok()) {
           env_.counters->Add(env_.counters->bad_requests);
@@ -115,7 +119,7 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
     request_.Clear();
     response_.Clear();
     cancelled_.store(false, std::memory_order_relaxed);
-    context_->AsyncNotifyWhenDone(done_tag_.ToCompletionQueueTag());
+    if (watch_cancellation_) context_->AsyncNotifyWhenDone(done_tag_.ToCompletionQueueTag());
     state_ = State::kAwaitingRequest;
     env_.counters->Add(env_.counters->requests_posted);
     bool posted = env_.queue->StartIfOpen([&] {
@@ -170,6 +174,7 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
 
   const RawUnaryRequester requester_;
   const UnaryHandler<Request, Response>* const handler_;
+  const bool watch_cancellation_;
 
   absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kIdle;

@@ -61,7 +61,8 @@ class UnaryResponder {
   }
 
   // True once the client cancelled or the deadline passed. Long-running
-  // handlers may poll it to stop early; it never becomes false again.
+  // handlers may poll it to stop early; it never becomes false again. Always
+  // false for a method registered with MethodOptions::watch_cancellation off.
   bool IsCancelled() const { return call_->IsCancelled(); }
 
   absl::Time deadline() const { return absl::FromChrono(call_->context().deadline()); }

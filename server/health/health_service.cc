@@ -51,13 +51,15 @@ void HealthService::Register(engine::Engine& engine) {
         }
         responder.response().set_status(it->second);
         responder.Finish();
-      });
+      },
+      {.requests_posted = kCheckRequestsPerQueue, .watch_cancellation = false});
   engine.AddServerStreamMethod<HealthCheckRequest, HealthCheckResponse>(
       &raw_service_, &RawHealth::RequestWatch, "grpc.health.v1.Health/Watch",
       [this](engine::StreamWaker waker, const HealthCheckRequest& request)
           -> absl::StatusOr<std::unique_ptr<engine::StreamSource<HealthCheckResponse>>> {
         return std::make_unique<Watch>(this, request.service(), waker);
-      });
+      },
+      {.requests_posted = kWatchStreamsPerQueue});
 }
 
 void HealthService::SetStatus(const std::string& service, ServingStatus status) {

@@ -18,6 +18,13 @@ using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
 
 class HealthService {
  public:
+  // Health is called rarely, and every posted request costs every completion
+  // a little with Debian's gRPC (see engine.h), so it posts few. Each open
+  // Watch holds one slot: at most kWatchStreamsPerQueue watchers per queue
+  // at once; more wait inside gRPC until one ends or their deadline passes.
+  static constexpr int kCheckRequestsPerQueue = 4;
+  static constexpr int kWatchStreamsPerQueue = 16;
+
   HealthService() = default;
   HealthService(const HealthService&) = delete;
   HealthService& operator=(const HealthService&) = delete;

@@ -5,19 +5,30 @@
 
 namespace inventory {
 
+namespace {
+
+// Both look-ups answer from memory before returning, so they never need to
+// learn about a cancellation, and skip the per-call done notification.
+constexpr engine::MethodOptions kAnswersImmediately{.requests_posted = 0,
+                                                    .watch_cancellation = false};
+
+}  // namespace
+
 void InventoryGrpcService::Register(engine::Engine& engine) {
   engine.AddUnaryMethod<GetProductAvailabilityRequest, GetProductAvailabilityResponse>(
       &raw_service_, &RawService::RequestGetProductAvailability,
       "inventory.InventoryService/GetProductAvailability",
       [this](auto responder, const auto& request) {
         GetProductAvailability(std::move(responder), request);
-      });
+      },
+      kAnswersImmediately);
   engine.AddUnaryMethod<BatchGetProductAvailabilityRequest, BatchGetProductAvailabilityResponse>(
       &raw_service_, &RawService::RequestBatchGetProductAvailability,
       "inventory.InventoryService/BatchGetProductAvailability",
       [this](auto responder, const auto& request) {
         BatchGetProductAvailability(std::move(responder), request);
-      });
+      },
+      kAnswersImmediately);
 }
 
 void InventoryGrpcService::GetProductAvailability(

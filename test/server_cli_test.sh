@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Binary-level checks of inventory_server's command line and process
+# behaviour: --help, flag validation, start-up failures, port 0 and signals.
+# Every check runs; the script fails at the end if any of them failed.
+#
+#   server_cli_test.sh INVENTORY_SERVER
+set -euo pipefail
+
+(($# == 1)) || { echo "usage: $0 INVENTORY_SERVER" >&2; exit 2; }
+server=$1
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+helper=$here/run_with_server.sh
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/server_cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+failures=0
+pass() { echo "ok   $*"; }
+fail() {
+  echo "FAIL $*" >&2
+  failures=$((failures + 1))
+}
+show() {  # show FILE: a file's contents on stderr, for failure messages
+  sed 's/^/     | /' "$1" >&2
+}
+
+# run_once OUT ARG...: runs the server once, bounded, without the helper
+# (for invocations that must not get as far as serving); sets $rc.
+# A safe --listen comes first so that, should the server wrongly start, it
+# neither takes the default port 50051 nor hangs the test (timeout -> 124).
+run_once() {
+  local out=$1
+  shift
+  rc=0
+  timeout 10 "$server" --listen=127.0.0.1:0 "$@" </dev/null >"$out" 2>&1 || rc=$?
+}
+
+# expect_rejected NAME REGEX ARG...: the server must refuse to start: exit
+# with a plain failure status (not 0, not a timeout, not a signal) and print
+# a message matching the extended regex REGEX.
+expect_rejected() {
+  local name=$1 regex=$2
+  shift 2
+  local out=$tmp/rejected.out
+  run_once "$out" "$@"
+  if ((rc == 0 || rc >= 124)); then
+    local why=
+    ((rc == 124)) && why=" (it started serving)"
+    fail "$name: expected a start-up failure for [$*], got exit status $rc$why"
+    show "$out"
+  elif ! grep -qE -- "$regex" "$out"; then
+    fail "$name: exit status $rc as expected, but no message matching /$regex/ for [$*]"
+    show "$out"
+  else
+    pass "$name: exit status $rc, $(grep -m1 -E -- "$regex" "$out")"
+  fi
+}
+
+# with_server NAME LOG [SERVER_ARG...] -- COMMAND...: runs COMMAND through
+# run_with_server.sh (which also requires a clean exit on the stop signal,
+# RWS_STOP_SIGNAL), keeping the server's log in LOG; sets $rc.
+with_server() {
+  local name=$1 log=$2
+  shift 2
+  rc=0
+  RWS_LOG=$log bash "$helper" "$server" "$@" >"$log.cmd" 2>&1 || rc=$?
+  if ((rc != 0)); then
+    fail "$name: run_with_server.sh exited with status $rc"
+    show "$log.cmd"
+  fi
+}
+
+# --- --help lists every project flag with its default -----------------------
+declare -A expected_default=(
+  [listen]='"0.0.0.0:50051"'
+  [catalog]='""'
+  [synthetic_products]=0
+  [completion_queues]=0
+  [requests_per_method]=64
+  [drain_deadline]=5s
+  [reflection]=false
+  [max_receive_message_bytes]=1048576
+  [max_concurrent_streams]=256
+  [max_metadata_bytes]=16384
+  [max_ping_strikes]=2
+  [memory_quota_bytes]=1073741824
+)
+help=$tmp/help.out
+rc=0
+timeout 10 "$server" --help </dev/null >"$help" 2>&1 || rc=$?
+# abseil ends --help with exit status 1; only a hang or a crash is an error.
+if ((rc >= 124)); then
+  fail "--help: exit status $rc (hang or crash)"
+  show "$help"
+fi
+# One record per flag: "    --name (description...); default: value;" with
+# its wrapped continuation lines joined, as "name<TAB>value".
+awk '
+  /^    --[A-Za-z0-9_]+ / { if (rec != "") print rec; rec = $0; next }
+  /^      / && rec != "" { rec = rec " " $0; next }
+  { if (rec != "") print rec; rec = "" }
+  END { if (rec != "") print rec }
+' "$help" | tr -s ' ' | sed -nE 's/^ *--([A-Za-z0-9_]+) .*; default: (.*);$/\1\t\2/p' >"$tmp/help.defaults"
+help_ok=1
+for flag in "${!expected_default[@]}"; do
+  got=$(awk -F'\t' -v f="$flag" '$1 == f { print $2; found = 1 } END { if (!found) print "<missing>" }' \
+    "$tmp/help.defaults")
+  if [[ $got != "${expected_default[$flag]}" ]]; then
+    fail "--help: --$flag should be listed with default ${expected_default[$flag]}, got $got"
+    help_ok=0
+  fi
+done
+# --help is meant to show the project's flags only (gRPC's and abseil's own
+# are left to --helpfull).
+if grep -qE -- '^ *--(flagfile|fromenv|tryfromenv|undefok) ' "$help"; then
+  fail "--help: lists abseil's own flags, which belong to --helpfull only"
+  help_ok=0
+fi
+if ((help_ok)); then
+  pass "--help: all ${#expected_default[@]} project flags listed with their defaults (exit status $rc)"
+else
+  show "$help"
+fi
+
+# --- flags the server must refuse -------------------------------------------
+expect_rejected "unknown flag" "no_such_flag" --no_such_flag=1
+expect_rejected "unknown dashed flag" "no[-_]such[-_]flag" --no-such-flag=1
+expect_rejected "a positional argument" "^inventory_server: unexpected argument 'stray'" \
+  stray
+expect_rejected "--requests_per_method=0" '^inventory_server: .*requests[ _].*\b0\b' \
+  --requests_per_method=0
+expect_rejected "--requests_per_method=100001" '^inventory_server: .*requests[ _].*\b100001\b' \
+  --requests_per_method=100001
+expect_rejected "--completion_queues=-1" '^inventory_server: .*completion[ _]queues.*-1\b' \
+  --completion_queues=-1
+expect_rejected "--requests_per_method=abc" "requests_per_method.*abc|abc.*requests_per_method" \
+  --requests_per_method=abc
+expect_rejected "--drain_deadline=-1s" '^inventory_server: .*drain[ _]deadline' --drain_deadline=-1s
+expect_rejected "--max_receive_message_bytes=10" \
+  '^inventory_server: .*max_receive_message_bytes.*\b10\b' --max_receive_message_bytes=10
+expect_rejected "--memory_quota_bytes=1" '^inventory_server: .*memory_quota_bytes' \
+  --memory_quota_bytes=1
+expect_rejected "--log_level=loud" "log_level.*loud" --log_level=loud
+expect_rejected "--catalog with --synthetic_products" "catalog.*synthetic_products" \
+  --catalog="$tmp/any.csv" --synthetic_products=5
+
+# --- a missing --catalog file names the path --------------------------------
+missing=$tmp/no-such-dir/catalog.csv
+missing_regex=$(printf '%s' "$missing" | sed 's/[][\\.*^$+?(){}|]/\\&/g')
+expect_rejected "missing --catalog file" "^inventory_server: .*$missing_regex" --catalog="$missing"
+
+# --- a busy port: the second server must fail, the first keep serving -------
+busy_out=$tmp/busy.out
+busy_rc=$tmp/busy.rc
+# shellcheck disable=SC2016  # expanded by the inner bash, not here
+with_server "busy port" "$tmp/busy.log" -- bash -c '
+  rc=0
+  timeout 10 "$1" --listen=127.0.0.1:{PORT} </dev/null >"$2" 2>&1 || rc=$?
+  echo "$rc" >"$3"
+  exec 3<>/dev/tcp/127.0.0.1/{PORT}   # the first server still accepts connections
+' _ "$server" "$busy_out" "$busy_rc"
+if ((rc == 0)); then
+  second_rc=$(cat "$busy_rc")
+  if ((second_rc == 0 || second_rc >= 124)); then
+    fail "busy port: second server on the same port exited with status $second_rc, expected a failure"
+    show "$busy_out"
+  elif ! grep -q "could not listen" "$busy_out"; then
+    fail "busy port: exit status $second_rc, but no 'could not listen' message"
+    show "$busy_out"
+  else
+    pass "busy port: second server exited with status $second_rc, $(grep -m1 'could not listen' "$busy_out")"
+  fi
+fi
+
+# --- dashed spellings are accepted, and the values take effect --------------
+log=$tmp/dashed.log
+with_server "dashed flags" "$log" --drain-deadline=2s --requests-per-method=7 -- true
+if ((rc == 0)); then
+  if grep -q "draining for up to 2s" "$log" && grep -q "7 requests posted" "$log"; then
+    pass "dashed flags: --drain-deadline=2s and --requests-per-method=7 accepted and applied"
+  else
+    fail "dashed flags: accepted, but the log does not show drain deadline 2s and 7 requests"
+    show "$log"
+  fi
+fi
+
+# --- port 0: the printed address is the bound one ----------------------------
+log=$tmp/port0.log
+with_server "port 0" "$log" -- bash -c 'exec 3<>/dev/tcp/127.0.0.1/{PORT}'
+if ((rc == 0)); then
+  if line=$(grep -m1 -E 'listening on 127\.0\.0\.1:[1-9][0-9]*' "$log"); then
+    pass "port 0: printed address accepts connections: ${line#*] }"
+  else
+    fail "port 0: no 'listening on 127.0.0.1:PORT' line with a non-zero port"
+    show "$log"
+  fi
+fi
+
+# --- SIGTERM and SIGINT: exit status 0 and a clean stop ----------------------
+for signal in TERM:15 INT:2; do
+  name=${signal%%:*} number=${signal##*:}
+  log=$tmp/sig$name.log
+  RWS_STOP_SIGNAL=$name with_server "SIG$name" "$log" -- true
+  if ((rc == 0)); then
+    if grep -q "signal $number received" "$log" && grep -q "stopped cleanly" "$log"; then
+      pass "SIG$name: exit status 0, log says it stopped cleanly"
+    else
+      fail "SIG$name: exit status 0, but the log lacks 'signal $number received' or 'stopped cleanly'"
+      show "$log"
+    fi
+  fi
+done
+
+if ((failures > 0)); then
+  echo "server_cli_test: $failures check(s) failed" >&2
+  exit 1
+fi
+echo "server_cli_test: all checks passed"
