@@ -26,14 +26,8 @@ namespace server {
 // exit with status 1, and so does any positional argument. Returns argv[0].
 std::vector<char*> ParseServerFlags(int argc, char** argv, const char* usage);
 
-// Process-wide settings every server binary applies first thing in main().
-// In release builds (NDEBUG) this turns off abseil's Mutex deadlock
-// detection: Debian's abseil has it on, and its global lock-order graph was
-// ~9% of server CPU under load, charged to gRPC's internal locks as well as
-// ours. Debug and sanitizer builds keep it.
-void ConfigureServerProcess();
-
-// Reads the shared flags (and sets the log level). INVALID_ARGUMENT names the
+// Reads the shared flags and applies the process-wide ones (log level,
+// abseil Mutex deadlock detection). INVALID_ARGUMENT names the
 // first flag that is out of range.
 absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags();
 

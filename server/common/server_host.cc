@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/numbers.h"
+
 namespace server {
 namespace {
 
@@ -42,6 +44,14 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
                                       const std::vector<std::string>& service_names) {
   if (absl::Status valid = ValidateServerLimits(options_.limits); !valid.ok()) return valid;
   ApplyServerLimits(options_.limits, engine_.builder());
+  for (const auto& [name, value] : options_.channel_args) {
+    int number = 0;
+    if (absl::SimpleAtoi(value, &number)) {
+      engine_.builder().AddChannelArgument(name, number);
+    } else {
+      engine_.builder().AddChannelArgument(name, value);
+    }
+  }
   engine_.builder().SetOption(std::make_unique<ReflectionOption>(options_.reflection));
   absl::StatusOr<int> port = engine_.Start(listen_address);
   if (!port.ok()) return port;

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -19,6 +20,9 @@ struct ServerHostOptions {
   engine::EngineOptions engine;
   ServerLimits limits;
   bool reflection = false;
+  // Extra gRPC channel arguments, applied after the limits (so they can
+  // override them): name -> integer value, or a string if not an integer.
+  std::vector<std::pair<std::string, std::string>> channel_args;
 };
 
 // Services registered on engine() are referenced, not owned: they must

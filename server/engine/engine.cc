@@ -1,5 +1,7 @@
 #include "server/engine/engine.h"
 
+#include <grpc/support/time.h>
+#include <grpcpp/alarm.h>
 #include <pthread.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
@@ -7,6 +9,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 
 namespace engine {
@@ -14,6 +17,23 @@ namespace {
 
 // Set on queue threads so Shutdown can refuse to run on one.
 thread_local bool on_queue_thread = false;
+
+// Fires on one queue once every event queued before it has been handled.
+class QueueBarrier final : public CompletionHandler {
+ public:
+  void Arm(internal::QueueContext& queue) {
+    bool armed = queue.StartIfOpen(
+        [&] { alarm_.Set(queue.cq(), gpr_now(GPR_CLOCK_MONOTONIC), tag_.ToCompletionQueueTag()); });
+    if (!armed) passed_.Notify();
+  }
+  bool Wait(absl::Duration limit) { return passed_.WaitForNotificationWithTimeout(limit); }
+  void OnCompletion(CompletionKind, bool) override { passed_.Notify(); }
+
+ private:
+  Tag tag_{this, CompletionKind::kWake};
+  grpc::Alarm alarm_;
+  absl::Notification passed_;
+};
 
 }  // namespace
 
@@ -127,12 +147,14 @@ void Engine::RunQueue(internal::QueueContext* queue) {
 }
 
 void Engine::Shutdown() {
-  absl::MutexLock lock(&lifecycle_mu_);
-  if (!started_ || shut_down_) return;
+  // Checked before taking the lock: a queue thread blocked on it while
+  // another thread shuts down would deadlock that thread's join instead.
   if (on_queue_thread) {
     spdlog::critical("Engine::Shutdown called on a completion-queue thread; it would deadlock");
     std::abort();
   }
+  absl::MutexLock lock(&lifecycle_mu_);
+  if (!started_ || shut_down_) return;
   shut_down_ = true;
   const absl::Time started = absl::Now();
 
@@ -155,18 +177,29 @@ void Engine::Shutdown() {
         running);
   }
 
-  // 4. Close every queue and drain it; each Next() returning false proves all
-  //    tags of that queue came back.
+  // 4. A barrier on each queue: events gRPC queued before Server::Shutdown
+  //    returned (a request matched at the last moment) are handled while the
+  //    queue is still open, because handling a matched request makes gRPC
+  //    itself start an operation (the call-done watcher) on the queue.
+  std::vector<std::unique_ptr<QueueBarrier>> barriers;
+  for (auto& queue : queues_) {
+    barriers.push_back(std::make_unique<QueueBarrier>());
+    barriers.back()->Arm(*queue);
+  }
+  for (auto& barrier : barriers) {
+    if (!barrier->Wait(options_.drain_deadline)) {
+      spdlog::error("a completion-queue thread did not reach the shutdown barrier within {}",
+                    absl::FormatDuration(options_.drain_deadline));
+    }
+  }
+
+  // 5. Close every queue and drain it; each Next() returning false proves all
+  //    tags of that queue came back. Nothing is freed here: slots, server and
+  //    queues go in ~Engine, so a responder finished late (counted as
+  //    abandoned) still finds its slot.
   for (auto& queue : queues_) queue->Close();
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
-
-  // 5. Free nothing before this point. Slots hold server contexts, so they go
-  //    before the server; abandoned handlers (counted) keep their slots alive.
-  if (Stats().abandoned == 0 && Stats().handlers_running == 0) {
-    stream_slots_.clear();
-    slots_.clear();
-  }
   spdlog::info("engine drained in {}", absl::FormatDuration(absl::Now() - started));
 }
 

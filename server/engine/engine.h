@@ -15,9 +15,14 @@
 //      complete until the deadline, then gRPC cancels the rest;
 //   3. wait (up to drain_deadline again) for handlers still holding a
 //      responder to finish;
-//   4. close each queue and drain it until Next() returns false, which
-//      returns every outstanding tag to its slot;
-//   5. only then free slots, server and queues.
+//   4. pass a barrier on each queue, so events queued before the server shut
+//      down are handled while the queue is open;
+//   5. close each queue and drain it until Next() returns false, which
+//      returns every outstanding tag to its slot.
+// Slots, server and queues are freed only by the destructor. Every responder
+// and StreamWaker must be finished or gone before the Engine is destroyed;
+// a responder finished after Shutdown() (but before destruction) is dropped
+// and counted as abandoned.
 #ifndef SERVER_ENGINE_ENGINE_H_
 #define SERVER_ENGINE_ENGINE_H_
 
@@ -101,7 +106,8 @@ class Engine {
   explicit Engine(EngineOptions options);
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
-  // Shuts down first if Start() succeeded and Shutdown() was not called.
+  // Shuts down first if Start() succeeded and Shutdown() was not called,
+  // then frees slots (with their server contexts), the server and queues.
   ~Engine();
 
   // Before Start(): channel arguments, limits, extra (e.g. reflection) services.

@@ -238,6 +238,10 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
       source_->OnClosed(true);
       source_.reset();
     }
+    {
+      absl::MutexLock wake_lock(&wake_mu_);
+      wakeable_ = false;
+    }
     env_.counters->Add(env_.counters->abandoned);
     done_pending_ = false;
     RetireLocked();

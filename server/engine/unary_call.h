@@ -52,7 +52,8 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
   void OnCompletion(CompletionKind kind, bool ok) override {
     absl::ReleasableMutexLock lock(&mu_);
     if (kind == CompletionKind::kCallDone) {
-      // The done tag always completes with ok=true; IsCancelled is reliable now.
+      // Whatever `ok` says (gRPC passes ok=false for some cancellations),
+      // the call is over and IsCancelled() is reliable now.
       done_pending_ = false;
       if (context_->IsCancelled()) {
         cancelled_.store(true, std::memory_order_release);

@@ -6,6 +6,7 @@
 
 #include <grpcpp/server_context.h>
 
+#include <cassert>
 #include <functional>
 #include <utility>
 
@@ -36,8 +37,9 @@ class UnaryCompletion {
 //   and response() stay valid until Finish is called.
 // - A responder destroyed without Finish answers INTERNAL, so a forgotten
 //   call can never hang a client or leak a call slot.
-// - Every responder must be finished before Engine::Shutdown's drain deadline
-//   has passed twice; a later Finish is dropped and counted as abandoned.
+// - Finish before Engine::Shutdown's drain deadline has passed twice; a later
+//   Finish is dropped and counted as abandoned. A responder must never outlive
+//   its Engine.
 template <class Response>
 class UnaryResponder {
  public:
@@ -54,16 +56,23 @@ class UnaryResponder {
   UnaryResponder& operator=(const UnaryResponder&) = delete;
   ~UnaryResponder() { FinishIfPending(); }
 
-  Response& response() { return call_->response(); }
+  Response& response() {
+    assert(call_ != nullptr && "responder already finished or moved from");
+    return call_->response();
+  }
 
   void Finish(const absl::Status& status = absl::OkStatus()) {
+    assert(call_ != nullptr && "responder already finished or moved from");
     std::exchange(call_, nullptr)->Finish(status);
   }
 
   // True once the client cancelled or the deadline passed. Long-running
   // handlers may poll it to stop early; it never becomes false again. Always
   // false for a method registered with MethodOptions::watch_cancellation off.
-  bool IsCancelled() const { return call_->IsCancelled(); }
+  bool IsCancelled() const {
+    assert(call_ != nullptr && "responder already finished or moved from");
+    return call_->IsCancelled();
+  }
 
   absl::Time deadline() const { return absl::FromChrono(call_->context().deadline()); }
 

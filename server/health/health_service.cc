@@ -42,14 +42,18 @@ void HealthService::Register(engine::Engine& engine) {
       &raw_service_, &RawHealth::RequestCheck, "grpc.health.v1.Health/Check",
       [this](engine::UnaryResponder<HealthCheckResponse> responder,
              const HealthCheckRequest& request) {
-        absl::MutexLock lock(&mu_);
-        auto it = statuses_.find(request.service());
-        if (it == statuses_.end()) {
+        std::optional<ServingStatus> status;
+        {
+          absl::MutexLock lock(&mu_);
+          auto it = statuses_.find(request.service());
+          if (it != statuses_.end()) status = it->second;
+        }
+        if (!status.has_value()) {
           responder.Finish(
               absl::NotFoundError(absl::StrCat("unknown service '", request.service(), "'")));
           return;
         }
-        responder.response().set_status(it->second);
+        responder.response().set_status(*status);
         responder.Finish();
       },
       {.requests_posted = kCheckRequestsPerQueue, .watch_cancellation = false});

@@ -46,7 +46,6 @@ int Fail(const absl::Status& status) {
 
 int main(int argc, char** argv) {
   server::BlockShutdownSignals();
-  server::ConfigureServerProcess();
   server::ParseServerFlags(
       argc, argv,
       "Serves inventory.InventoryService over gRPC.\nUsage: inventory_server [--flag=value]...");
