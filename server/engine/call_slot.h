@@ -14,6 +14,8 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/engine/tag.h"
 
@@ -101,6 +103,38 @@ class CallSlot : public CompletionHandler {
 
  protected:
   bool accepting_calls() const { return env_.accepting_calls->load(std::memory_order_acquire); }
+
+  // Parses a request taken raw off the wire. A payload that does not parse
+  // is the client's mistake, so it is INVALID_ARGUMENT (gRPC would answer a
+  // generic INTERNAL) and counted.
+  template <class Request>
+  absl::Status ParseRequest(grpc::ByteBuffer& bytes, Request& request) {
+    if (grpc::SerializationTraits<Request>::Deserialize(&bytes, &request).ok()) {
+      return absl::OkStatus();
+    }
+    env_.counters->Add(env_.counters->bad_requests);
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request is not a valid ", Request::descriptor()->full_name(),
+                     " message (malformed protobuf, or a string field that is not valid UTF-8)"));
+  }
+
+  // Serializes into a reused buffer, which gRPC requires to be empty.
+  template <class Response>
+  static grpc::Status SerializeResponse(const Response& response, grpc::ByteBuffer& bytes) {
+    bytes.Clear();
+    bool own_buffer = false;
+    return grpc::SerializationTraits<Response>::Serialize(response, &bytes, &own_buffer);
+  }
+
+  // Posts the slot's request with `post` (which starts exactly that one
+  // operation). Returns false if the queue is already closed.
+  template <class PostFn>
+  bool PostRequestIfOpen(PostFn&& post) {
+    env_.counters->Add(env_.counters->requests_posted);
+    if (env_.queue->StartIfOpen(std::forward<PostFn>(post))) return true;
+    env_.counters->Add(env_.counters->requests_posted, -1);
+    return false;
+  }
 
   CallEnvironment env_;
   Tag operation_tag_{this, CompletionKind::kOperation};

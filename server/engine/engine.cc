@@ -18,8 +18,10 @@ namespace {
 // Set on queue threads so Shutdown can refuse to run on one.
 thread_local bool on_queue_thread = false;
 
+}  // namespace
+
 // Fires on one queue once every event queued before it has been handled.
-class QueueBarrier final : public CompletionHandler {
+class Engine::QueueBarrier final : public CompletionHandler {
  public:
   void Arm(internal::QueueContext& queue) {
     bool armed = queue.StartIfOpen(
@@ -34,8 +36,6 @@ class QueueBarrier final : public CompletionHandler {
   grpc::Alarm alarm_;
   absl::Notification passed_;
 };
-
-}  // namespace
 
 int UsableCpuCount() {
   cpu_set_t set;
@@ -131,6 +131,9 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
     }
   }
   for (auto& slot : slots_) slot->Start();
+  // Made before the queue threads exist, like the slots: their tags then
+  // reach those threads with a happens-before edge every tool can see.
+  for (size_t q = 0; q < queues_.size(); ++q) barriers_.push_back(std::make_unique<QueueBarrier>());
   for (size_t q = 0; q < queues_.size(); ++q) {
     threads_.emplace_back([this, queue = queues_[q].get(), q] {
       pthread_setname_np(pthread_self(), absl::StrCat("cq-", q).c_str());
@@ -181,12 +184,8 @@ void Engine::Shutdown() {
   //    returned (a request matched at the last moment) are handled while the
   //    queue is still open, because handling a matched request makes gRPC
   //    itself start an operation (the call-done watcher) on the queue.
-  std::vector<std::unique_ptr<QueueBarrier>> barriers;
-  for (auto& queue : queues_) {
-    barriers.push_back(std::make_unique<QueueBarrier>());
-    barriers.back()->Arm(*queue);
-  }
-  for (auto& barrier : barriers) {
+  for (size_t q = 0; q < queues_.size(); ++q) barriers_[q]->Arm(*queues_[q]);
+  for (auto& barrier : barriers_) {
     if (!barrier->Wait(options_.drain_deadline)) {
       spdlog::error("a completion-queue thread did not reach the shutdown barrier within {}",
                     absl::FormatDuration(options_.drain_deadline));

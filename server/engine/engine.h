@@ -183,6 +183,7 @@ class Engine {
   grpc::Server* server() { return server_.get(); }
 
  private:
+  class QueueBarrier;  // engine.cc
   using SlotFactory = std::function<std::unique_ptr<internal::CallSlot>(internal::CallEnvironment)>;
   struct Method {
     std::string name;
@@ -207,6 +208,7 @@ class Engine {
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::unique_ptr<internal::CallSlot>> slots_;
   std::vector<internal::CallSlot*> stream_slots_;
+  std::vector<std::unique_ptr<QueueBarrier>> barriers_;  // one per queue
   std::vector<std::thread> threads_;
   std::atomic<bool> accepting_calls_{false};
 

@@ -145,6 +145,10 @@ TEST_CASE("unary calls are served by a fixed set of reused slots", "[engine]") {
       auto stub = TestService::NewStub(testing_util::LoopbackChannel(server.port(), t));
       for (int i = 0; i < 50; ++i) {
         grpc::ClientContext context;
+        // Slow (sanitized) runs can see a connection attempt fail once; this
+        // test is about slots, so calls wait for the channel instead.
+        context.set_wait_for_ready(true);
+        context.set_deadline(DeadlineIn(absl::Seconds(60)));
         Message request, response;
         request.set_text(std::to_string(t * 1000 + i));
         if (stub->Unary(&context, request, &response).ok() && response.text() == request.text()) {
@@ -285,7 +289,7 @@ TEST_CASE("an expired deadline cancels the call on the server and frees the slot
   CHECK(stats.finishes_ok == 1);
 }
 
-TEST_CASE("without cancellation watching, a deadline still frees the slot via Finish ok=false",
+TEST_CASE("without cancellation watching, a call past its deadline still frees its slot",
           "[engine]") {
   ParkedCalls parked;
   std::atomic<bool> park_calls{true};
@@ -308,7 +312,12 @@ TEST_CASE("without cancellation watching, a deadline still frees the slot via Fi
   REQUIRE(parked.size() == 1);
   CHECK_FALSE(parked.AllCancelled());  // not watched: the handler is not told
   parked.FinishAll(absl::OkStatus());
-  REQUIRE(WaitUntil([&] { return server.engine().Stats().finishes_failed == 1; }));
+  // The Finish tag comes back either way: ok=false if the server had already
+  // processed the deadline, ok=true if the answer raced ahead of it.
+  REQUIRE(WaitUntil([&] {
+    engine::EngineStats stats = server.engine().Stats();
+    return stats.finishes_failed + stats.finishes_ok == 1;
+  }));
   park_calls = false;
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(absl::Seconds(30)));

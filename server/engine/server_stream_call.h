@@ -143,25 +143,18 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
     finish_after_write_ = false;
     context_->AsyncNotifyWhenDone(done_tag_.ToCompletionQueueTag());
     state_ = State::kAwaitingRequest;
-    env_.counters->Add(env_.counters->requests_posted);
-    bool posted = env_.queue->StartIfOpen([&] {
+    bool posted = PostRequestIfOpen([&] {
       requester_(&*context_, &request_bytes_, &*writer_, env_.queue->cq(), &operation_tag_);
     });
-    if (!posted) {
-      env_.counters->Add(env_.counters->requests_posted, -1);
-      RetireLocked();
-    }
+    if (!posted) RetireLocked();
   }
 
   void OnRequestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     done_pending_ = true;
     state_ = State::kStreaming;
     env_.counters->Add(env_.counters->calls_started);
-    if (!grpc::SerializationTraits<Request>::Deserialize(&request_bytes_, &request_).ok()) {
-      env_.counters->Add(env_.counters->bad_requests);
-      StartFinishLocked(absl::InvalidArgumentError(absl::StrCat(
-          "the request is not a valid ", Request::descriptor()->full_name(),
-          " message (malformed protobuf, or a string field that is not valid UTF-8)")));
+    if (absl::Status parsed = ParseRequest(request_bytes_, request_); !parsed.ok()) {
+      StartFinishLocked(parsed);
       return;
     }
     std::uint64_t generation;
@@ -202,11 +195,7 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
   }
 
   void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    // gRPC's serializer requires an empty buffer (it still holds the last message).
-    response_bytes_.Clear();
-    bool own_buffer = false;
-    grpc::Status serialized =
-        grpc::SerializationTraits<Response>::Serialize(response_, &response_bytes_, &own_buffer);
+    grpc::Status serialized = SerializeResponse(response_, response_bytes_);
     if (!serialized.ok()) {
       StartFinishLocked(ToAbslStatus(serialized));
       return;

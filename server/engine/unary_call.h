@@ -73,11 +73,8 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
         }
         done_pending_ = watch_cancellation_;
         env_.counters->Add(env_.counters->calls_started);
-        if (!grpc::SerializationTraits<Request>::Deserialize(&request_bytes_, &request_).ok()) {
-          env_.counters->Add(env_.counters->bad_requests);
-          StartFinishLocked(absl::InvalidArgumentError(absl::StrCat(
-              "the request is not a valid ", Request::descriptor()->full_name(),
-              " message (malformed protobuf, or a string field that is not valid UTF-8)")));
+        if (absl::Status parsed = ParseRequest(request_bytes_, request_); !parsed.ok()) {
+          StartFinishLocked(parsed);
           return;
         }
         state_ = State::kInHandler;
@@ -122,25 +119,17 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
     cancelled_.store(false, std::memory_order_relaxed);
     if (watch_cancellation_) context_->AsyncNotifyWhenDone(done_tag_.ToCompletionQueueTag());
     state_ = State::kAwaitingRequest;
-    env_.counters->Add(env_.counters->requests_posted);
-    bool posted = env_.queue->StartIfOpen([&] {
+    bool posted = PostRequestIfOpen([&] {
       requester_(&*context_, &request_bytes_, &*writer_, env_.queue->cq(), &operation_tag_);
     });
-    if (!posted) {
-      env_.counters->Add(env_.counters->requests_posted, -1);
-      RetireLocked();
-    }
+    if (!posted) RetireLocked();
   }
 
   void StartFinishLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     state_ = State::kFinishing;
     bool started = env_.queue->StartIfOpen([&] {
       if (status.ok()) {
-        // gRPC's serializer requires an empty buffer (it still holds the last message).
-        response_bytes_.Clear();
-        bool own_buffer = false;
-        grpc::Status serialized = grpc::SerializationTraits<Response>::Serialize(
-            response_, &response_bytes_, &own_buffer);
+        grpc::Status serialized = SerializeResponse(response_, response_bytes_);
         if (serialized.ok()) {
           writer_->Finish(response_bytes_, grpc::Status::OK, operation_tag_.ToCompletionQueueTag());
         } else {
