@@ -54,9 +54,8 @@ absl::Status ValidateEngineOptions(const EngineOptions& options) {
         "completion_queues must be between 0 (auto) and 256, got ", options.completion_queues));
   }
   if (options.requests_per_method < 1 || options.requests_per_method > 100000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("requests posted per method must be between 1 and 100000, got ",
-                     options.requests_per_method));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "requests_per_method must be between 1 and 100000, got ", options.requests_per_method));
   }
   if (options.drain_deadline < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat("drain_deadline must not be negative, got ",
@@ -220,18 +219,17 @@ void Engine::Accumulate(const internal::CallCounters& c, EngineStats& s) {
 }
 
 EngineStats Engine::Stats() const {
-  EngineStats stats;
-  for (const Method& method : methods_) {
-    for (const auto& counters : method.counters) Accumulate(*counters, stats);
-    stats.slots += static_cast<std::int64_t>(method.counters.size()) * method.requests_posted;
-  }
-  return stats;
+  return StatsOf([](const Method&) { return true; });
 }
 
 EngineStats Engine::MethodStats(const std::string& method_name) const {
+  return StatsOf([&](const Method& method) { return method.name == method_name; });
+}
+
+EngineStats Engine::StatsOf(const std::function<bool(const Method&)>& include) const {
   EngineStats stats;
   for (const Method& method : methods_) {
-    if (method.name != method_name) continue;
+    if (!include(method)) continue;
     for (const auto& counters : method.counters) Accumulate(*counters, stats);
     stats.slots += static_cast<std::int64_t>(method.counters.size()) * method.requests_posted;
   }

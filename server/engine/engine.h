@@ -199,6 +199,7 @@ class Engine {
                  std::shared_ptr<const void> handler, int requests_posted);
   void RunQueue(internal::QueueContext* queue);
   static void Accumulate(const internal::CallCounters& counters, EngineStats& stats);
+  EngineStats StatsOf(const std::function<bool(const Method&)>& include) const;
 
   EngineOptions options_;
   grpc::ServerBuilder builder_;
