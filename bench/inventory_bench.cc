@@ -1,0 +1,286 @@
+// inventory_bench: RPC latency and throughput of the InventoryService, on
+// Google Benchmark. Each benchmark starts the server in this process on an
+// ephemeral loopback port and drives it with a closed loop of N calls in
+// flight over C channels (each its own HTTP/2 connection). It reports
+//   items_per_second  completed calls (or look-ups, for batches) per second
+//   p50_us ... p999_us  latency percentiles from a histogram of every call
+//   errors            calls that did not end OK (never counted as items)
+// Use --benchmark_out=FILE --benchmark_out_format=json for compare.py.
+//
+// Not here yet (issue #6): load mode against a running deployment (--target,
+// --rate open loop, ...), the ProductService and ReserveStock suites, and the
+// cheap raw-ByteBuffer client; this client uses gRPC's callback API.
+#include <benchmark/benchmark.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "bench/latency_histogram.h"
+#include "domain/inventory/catalog.h"
+#include "server/common/server_host.h"
+#include "server/inventory/inventory_service.h"
+
+namespace {
+
+using inventory::BatchGetProductAvailabilityRequest;
+using inventory::BatchGetProductAvailabilityResponse;
+using inventory::GetProductAvailabilityRequest;
+using inventory::GetProductAvailabilityResponse;
+using inventory::InventoryService;
+
+constexpr int kCatalogSize = 100'000;
+
+// The InventoryService as inventory_server runs it, on 127.0.0.1:0.
+class InProcessInventory {
+ public:
+  explicit InProcessInventory(server::ServerHostOptions options)
+      : service_(store_), host_(std::move(options)) {
+    (void)store_.Load(inventory::SyntheticCatalog(kCatalogSize));
+    service_.Register(host_.engine());
+    absl::StatusOr<int> port =
+        host_.Start("127.0.0.1:0", {inventory::InventoryGrpcService::kServiceName});
+    port_ = port.ok() ? *port : 0;
+  }
+  int port() const { return port_; }
+
+ private:
+  inventory::InventoryStore store_;
+  inventory::InventoryGrpcService service_;
+  server::ServerHost host_;
+  int port_ = 0;
+};
+
+std::vector<std::unique_ptr<InventoryService::Stub>> Stubs(int port, int channels) {
+  std::vector<std::unique_ptr<InventoryService::Stub>> stubs;
+  for (int c = 0; c < channels; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt("inventory_bench.connection", c);  // distinct args: own connection
+    stubs.push_back(InventoryService::NewStub(grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args)));
+  }
+  return stubs;
+}
+
+struct LoopResult {
+  bench::LatencyHistogram latency_ns;
+  std::uint64_t errors = 0;
+};
+
+// Keeps `inflight` calls outstanding: each completion is recorded and, while
+// running, immediately replaced by a new call on the same slot.
+template <class Request, class Response>
+class ClosedLoop {
+ public:
+  using StartFn = std::function<void(InventoryService::Stub&, grpc::ClientContext*, const Request*,
+                                     Response*, std::function<void(grpc::Status)>)>;
+
+  ClosedLoop(std::vector<std::unique_ptr<InventoryService::Stub>> stubs, int inflight,
+             std::function<void(int slot, Request&)> fill_request, StartFn start)
+      : stubs_(std::move(stubs)), slots_(inflight), start_(std::move(start)) {
+    for (int i = 0; i < inflight; ++i) fill_request(i, slots_[i].request);
+  }
+
+  void Start() {
+    for (size_t i = 0; i < slots_.size(); ++i) Issue(i);
+  }
+
+  // Blocks until one more call has completed.
+  void AwaitCompletion() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](ClosedLoop* self)
+             ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->completed_ > self->consumed_; },
+        this));
+    ++consumed_;
+  }
+
+  // Stops issuing and waits until every call in flight has come back.
+  void StopAndDrain() {
+    stopping_.store(true);
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](ClosedLoop* self) ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->in_flight_ == 0; },
+        this));
+  }
+
+  LoopResult Result() {
+    absl::MutexLock lock(&mu_);
+    return {histogram_, errors_};
+  }
+
+ private:
+  struct Slot {
+    std::optional<grpc::ClientContext> context;  // a context serves one call only
+    Request request;
+    Response response;
+    absl::Time started;
+  };
+
+  void Issue(size_t index) {
+    Slot& slot = slots_[index];
+    slot.context.emplace();
+    slot.context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    slot.started = absl::Now();
+    {
+      absl::MutexLock lock(&mu_);
+      ++in_flight_;
+    }
+    start_(*stubs_[index % stubs_.size()], &*slot.context, &slot.request, &slot.response,
+           [this, index](grpc::Status status) { OnDone(index, status); });
+  }
+
+  void OnDone(size_t index, const grpc::Status& status) {
+    const absl::Duration latency = absl::Now() - slots_[index].started;
+    {
+      absl::MutexLock lock(&mu_);
+      histogram_.Record(static_cast<std::uint64_t>(absl::ToInt64Nanoseconds(latency)));
+      if (!status.ok()) ++errors_;
+      ++completed_;
+      --in_flight_;
+    }
+    if (!stopping_.load()) Issue(index);
+  }
+
+  std::vector<std::unique_ptr<InventoryService::Stub>> stubs_;
+  std::vector<Slot> slots_;
+  StartFn start_;
+  std::atomic<bool> stopping_{false};
+  absl::Mutex mu_;
+  bench::LatencyHistogram histogram_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t consumed_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Publishes a closed loop's result as the benchmark's counters.
+void Report(benchmark::State& state, const LoopResult& result, std::int64_t items_per_call) {
+  // Items are the completions waited for inside the timed loop (calls
+  // drained after it are in the percentiles, not in the rate); failed calls
+  // are never items.
+  const std::int64_t calls = static_cast<std::int64_t>(result.latency_ns.count());
+  const std::int64_t timed = static_cast<std::int64_t>(state.iterations());
+  const std::int64_t failed =
+      std::min<std::int64_t>(static_cast<std::int64_t>(result.errors), timed);
+  state.SetItemsProcessed((timed - failed) * items_per_call);
+  const auto us = [&](double q) { return result.latency_ns.Percentile(q) / 1000.0; };
+  state.counters["p50_us"] = us(0.50);
+  state.counters["p90_us"] = us(0.90);
+  state.counters["p99_us"] = us(0.99);
+  state.counters["p999_us"] = us(0.999);
+  state.counters["errors"] = static_cast<double>(result.errors);
+  state.counters["calls"] = static_cast<double>(calls);
+}
+
+server::ServerHostOptions ServerOptions(int completion_queues, int requests_per_method,
+                                        bool reflection) {
+  server::ServerHostOptions options;
+  options.engine.completion_queues = completion_queues;
+  if (requests_per_method > 0) options.engine.requests_per_method = requests_per_method;
+  options.reflection = reflection;
+  return options;
+}
+
+template <class Request, class Response>
+void RunClosedLoop(benchmark::State& state, InProcessInventory& server, int inflight, int channels,
+                   std::function<void(int, Request&)> fill,
+                   typename ClosedLoop<Request, Response>::StartFn start,
+                   std::int64_t items_per_call) {
+  if (server.port() == 0) {
+    state.SkipWithError("the in-process server did not start");
+    return;
+  }
+  ClosedLoop<Request, Response> loop(Stubs(server.port(), channels), inflight, std::move(fill),
+                                     std::move(start));
+  loop.Start();
+  for (auto _ : state) loop.AwaitCompletion();
+  loop.StopAndDrain();
+  Report(state, loop.Result(), items_per_call);
+}
+
+void FillProductId(int slot, GetProductAvailabilityRequest& request) {
+  request.set_product_id(absl::StrFormat("sku-%08d", (slot * 7919) % kCatalogSize));
+}
+
+void StartGet(InventoryService::Stub& stub, grpc::ClientContext* context,
+              const GetProductAvailabilityRequest* request,
+              GetProductAvailabilityResponse* response, std::function<void(grpc::Status)> done) {
+  stub.async()->GetProductAvailability(context, request, response, std::move(done));
+}
+
+void StartBatch(InventoryService::Stub& stub, grpc::ClientContext* context,
+                const BatchGetProductAvailabilityRequest* request,
+                BatchGetProductAvailabilityResponse* response,
+                std::function<void(grpc::Status)> done) {
+  stub.async()->BatchGetProductAvailability(context, request, response, std::move(done));
+}
+
+// Unary GetProductAvailability. Args: calls in flight, channels.
+void BM_GetProductAvailability(benchmark::State& state) {
+  InProcessInventory server(ServerOptions(0, 0, false));
+  RunClosedLoop<GetProductAvailabilityRequest, GetProductAvailabilityResponse>(
+      state, server, static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
+      FillProductId, StartGet, 1);
+}
+BENCHMARK(BM_GetProductAvailability)
+    ->ArgNames({"inflight", "channels"})
+    ->ArgsProduct({{1, 16, 64, 256, 1024}, {1, 4}})
+    ->UseRealTime();
+
+// BatchGetProductAvailability; items are look-ups. Args: ids per batch.
+void BM_BatchGetProductAvailability(benchmark::State& state) {
+  InProcessInventory server(ServerOptions(0, 0, false));
+  const int batch = static_cast<int>(state.range(0));
+  RunClosedLoop<BatchGetProductAvailabilityRequest, BatchGetProductAvailabilityResponse>(
+      state, server, /*inflight=*/16, /*channels=*/2,
+      [batch](int slot, BatchGetProductAvailabilityRequest& request) {
+        for (int i = 0; i < batch; ++i) {
+          request.add_product_ids(
+              absl::StrFormat("sku-%08d", (slot * 7919 + i * 104729) % kCatalogSize));
+        }
+      },
+      StartBatch, batch);
+}
+BENCHMARK(BM_BatchGetProductAvailability)
+    ->ArgNames({"batch"})
+    ->Arg(1)
+    ->Arg(10)
+    ->Arg(100)
+    ->Arg(1000)
+    ->UseRealTime();
+
+// The server knobs that matter, at 256 calls in flight over 4 channels.
+// Args: completion queues (0 = one per CPU), requests posted per method,
+// reflection on (1) or off (0).
+void BM_ServerKnobs(benchmark::State& state) {
+  InProcessInventory server(ServerOptions(static_cast<int>(state.range(0)),
+                                          static_cast<int>(state.range(1)), state.range(2) != 0));
+  RunClosedLoop<GetProductAvailabilityRequest, GetProductAvailabilityResponse>(
+      state, server, 256, 4, FillProductId, StartGet, 1);
+}
+BENCHMARK(BM_ServerKnobs)
+    ->ArgNames({"cqs", "depth", "reflection"})
+    ->ArgsProduct({{1, 2}, {1, 64, 512}, {0, 1}})
+    ->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Each benchmark starts and drains a server; its info lines would bury
+  // the results.
+  spdlog::set_level(spdlog::level::warn);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
