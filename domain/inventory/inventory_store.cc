@@ -1,22 +1,88 @@
 #include "domain/inventory/inventory_store.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <utility>
+
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "domain/inventory/product_id.h"
 
 namespace inventory {
+namespace {
+
+// Order ids follow the product id rules; only the name in the message differs.
+absl::Status ValidateOrderId(absl::string_view order_id) {
+  absl::Status status = ValidateProductId(order_id);
+  if (status.ok()) return status;
+  absl::string_view message = status.message();
+  if (absl::ConsumePrefix(&message, "product_id")) {
+    return absl::InvalidArgumentError(absl::StrCat("order_id", message));
+  }
+  return absl::InvalidArgumentError(absl::StrCat("order_id: ", message));
+}
+
+std::string LineRef(std::size_t index) { return absl::StrCat("lines[", index, "]"); }
+
+Availability AvailabilityOf(std::int32_t quantity) { return {quantity > 0, quantity}; }
+
+// Holds several mutexes at once. The caller passes them already in the global
+// lock order (ascending stock shard index, no repeats); they are released in
+// reverse order.
+class OrderedLocks {
+ public:
+  enum class Mode { kReader, kWriter };
+
+  OrderedLocks(std::vector<absl::Mutex*> ascending, Mode mode) ABSL_NO_THREAD_SAFETY_ANALYSIS
+      : mutexes_(std::move(ascending)),
+        mode_(mode) {
+    for (absl::Mutex* mu : mutexes_) {
+      if (mode_ == Mode::kWriter) {
+        mu->Lock();
+      } else {
+        mu->ReaderLock();
+      }
+    }
+  }
+  OrderedLocks(const OrderedLocks&) = delete;
+  OrderedLocks& operator=(const OrderedLocks&) = delete;
+
+  ~OrderedLocks() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (auto it = mutexes_.rbegin(); it != mutexes_.rend(); ++it) {
+      if (mode_ == Mode::kWriter) {
+        (*it)->Unlock();
+      } else {
+        (*it)->ReaderUnlock();
+      }
+    }
+  }
+
+ private:
+  const std::vector<absl::Mutex*> mutexes_;
+  const Mode mode_;
+};
+
+}  // namespace
 
 InventoryStore::InventoryStore(int shards) {
   std::size_t count = 1;
   while (count < static_cast<std::size_t>(shards > 0 ? shards : 1)) count <<= 1;
   shard_mask_ = count - 1;
   shards_ = std::make_unique<Shard[]>(count);
+  order_shards_ = std::make_unique<OrderShard[]>(count);
+}
+
+std::size_t InventoryStore::ShardIndex(absl::string_view key) const {
+  // The high bits pick the shard; flat_hash_map uses the low bits inside it.
+  std::size_t hash = absl::Hash<absl::string_view>{}(key);
+  return (hash >> 32 ^ hash) & shard_mask_;
 }
 
 InventoryStore::Shard& InventoryStore::ShardFor(absl::string_view product_id) const {
-  // The high bits pick the shard; flat_hash_map uses the low bits inside it.
-  std::size_t hash = absl::Hash<absl::string_view>{}(product_id);
-  return shards_[(hash >> 32 ^ hash) & shard_mask_];
+  return shards_[ShardIndex(product_id)];
 }
 
 Availability InventoryStore::Get(absl::string_view product_id) const {
@@ -62,6 +128,178 @@ std::size_t InventoryStore::size() const {
     total += shards_[i].quantity.size();
   }
   return total;
+}
+
+std::vector<absl::Mutex*> InventoryStore::StockMutexes(
+    std::vector<std::size_t> shard_indices) const {
+  std::sort(shard_indices.begin(), shard_indices.end());
+  shard_indices.erase(std::unique(shard_indices.begin(), shard_indices.end()), shard_indices.end());
+  std::vector<absl::Mutex*> mutexes;
+  mutexes.reserve(shard_indices.size());
+  for (std::size_t index : shard_indices) mutexes.push_back(&shards_[index].mu);
+  return mutexes;
+}
+
+absl::StatusOr<std::vector<ProductStock>> InventoryStore::Reserve(
+    absl::string_view order_id, const std::vector<StockLine>& lines) {
+  // 1. Checks that need no lock.
+  if (absl::Status valid = ValidateOrderId(order_id); !valid.ok()) return valid;
+  if (lines.empty()) return absl::InvalidArgumentError("order has no lines");
+  if (lines.size() > kMaxOrderLines) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order has ", lines.size(), " lines; the limit is ", kMaxOrderLines));
+  }
+  absl::flat_hash_map<absl::string_view, std::size_t> first_line;
+  first_line.reserve(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const StockLine& line = lines[i];
+    if (absl::Status valid = ValidateProductId(line.product_id); !valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(LineRef(i), ": ", valid.message()));
+    }
+    if (line.quantity <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(LineRef(i), ": quantity for '",
+                                                     line.product_id, "' must be positive, got ",
+                                                     line.quantity));
+    }
+    auto [it, inserted] = first_line.try_emplace(line.product_id, i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          LineRef(i), ": product '", line.product_id,
+          "' appears more than once in the order (also at ", LineRef(it->second), ")"));
+    }
+  }
+
+  // 2. The order record, under its order shard lock for the rest of the call.
+  OrderShard& order_shard = order_shards_[ShardIndex(order_id)];
+  absl::MutexLock order_lock(&order_shard.mu);
+  if (auto existing = order_shard.orders.find(order_id); existing != order_shard.orders.end()) {
+    return Replay(order_id, existing->second, lines);
+  }
+
+  // 3. A new order: take every stock shard involved, in ascending index.
+  std::vector<std::size_t> line_shards(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) line_shards[i] = ShardIndex(lines[i].product_id);
+  OrderedLocks stock_locks(StockMutexes(line_shards), OrderedLocks::Mode::kWriter);
+  return ReserveLocked(order_id, lines, line_shards, order_shard);
+}
+
+absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReserveLocked(
+    absl::string_view order_id, const std::vector<StockLine>& lines,
+    const std::vector<std::size_t>& line_shards, OrderShard& order_shard) {
+  // Every product must be known before any stock is looked at.
+  std::vector<std::int32_t*> stock(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto& quantities = shards_[line_shards[i]].quantity;
+    auto it = quantities.find(lines[i].product_id);
+    if (it == quantities.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(LineRef(i), ": unknown product '", lines[i].product_id, "'"));
+    }
+    stock[i] = &it->second;  // stable: nothing is inserted while we hold the lock
+  }
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (*stock[i] < lines[i].quantity) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("insufficient stock for product '", lines[i].product_id, "' (", LineRef(i),
+                       "): requested ", lines[i].quantity, ", available ", *stock[i]));
+    }
+  }
+
+  // Everything that allocates happens before the first change, so the order
+  // is all or nothing even if an allocation throws.
+  OrderRecord record;
+  record.lines.reserve(lines.size());
+  std::vector<ProductStock> result;
+  result.reserve(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::int32_t remaining = *stock[i] - lines[i].quantity;
+    record.lines.push_back({lines[i].product_id, lines[i].quantity, remaining, line_shards[i]});
+    result.push_back({lines[i].product_id, AvailabilityOf(remaining)});
+  }
+  order_shard.orders.emplace(std::string(order_id), std::move(record));
+  for (std::size_t i = 0; i < lines.size(); ++i) *stock[i] -= lines[i].quantity;
+  return result;
+}
+
+absl::StatusOr<std::vector<ProductStock>> InventoryStore::Replay(
+    absl::string_view order_id, const OrderRecord& record, const std::vector<StockLine>& lines) {
+  // Line order is not significant: compare both sides sorted by product id
+  // (ids are unique within each side).
+  const auto different = [&] {
+    return absl::AlreadyExistsError(
+        absl::StrCat("order '", order_id, "' was already reserved with different lines (",
+                     record.lines.size(), " line", record.lines.size() == 1 ? "" : "s",
+                     record.released ? ", since released" : "", ")"));
+  };
+  if (record.lines.size() != lines.size()) return different();
+  std::vector<std::size_t> requested(lines.size());
+  std::vector<std::size_t> recorded(lines.size());
+  std::iota(requested.begin(), requested.end(), std::size_t{0});
+  std::iota(recorded.begin(), recorded.end(), std::size_t{0});
+  std::sort(requested.begin(), requested.end(), [&](std::size_t a, std::size_t b) {
+    return lines[a].product_id < lines[b].product_id;
+  });
+  std::sort(recorded.begin(), recorded.end(), [&](std::size_t a, std::size_t b) {
+    return record.lines[a].product_id < record.lines[b].product_id;
+  });
+  std::vector<ProductStock> result(lines.size());
+  for (std::size_t k = 0; k < lines.size(); ++k) {
+    const StockLine& now = lines[requested[k]];
+    const ReservedLine& then = record.lines[recorded[k]];
+    if (now.product_id != then.product_id || now.quantity != then.quantity) return different();
+    result[requested[k]] = {then.product_id, AvailabilityOf(then.remaining)};
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<ProductStock>> InventoryStore::Release(absl::string_view order_id) {
+  if (absl::Status valid = ValidateOrderId(order_id); !valid.ok()) return valid;
+
+  OrderShard& order_shard = order_shards_[ShardIndex(order_id)];
+  absl::MutexLock order_lock(&order_shard.mu);
+  auto found = order_shard.orders.find(order_id);
+  if (found == order_shard.orders.end()) {
+    return absl::NotFoundError(absl::StrCat("order '", order_id, "' not found"));
+  }
+  OrderRecord& record = found->second;
+
+  std::vector<std::size_t> line_shards;
+  line_shards.reserve(record.lines.size());
+  for (const ReservedLine& line : record.lines) line_shards.push_back(line.shard);
+  OrderedLocks stock_locks(StockMutexes(std::move(line_shards)), record.released
+                                                                     ? OrderedLocks::Mode::kReader
+                                                                     : OrderedLocks::Mode::kWriter);
+  return ReleaseLocked(order_id, record);
+}
+
+absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReleaseLocked(absl::string_view order_id,
+                                                                        OrderRecord& record) {
+  // Products are never removed, so each is still there; check anyway before
+  // changing anything, and allocate the result before the first change.
+  std::vector<std::int32_t*> stock(record.lines.size());
+  std::vector<ProductStock> result;
+  result.reserve(record.lines.size());
+  for (std::size_t i = 0; i < record.lines.size(); ++i) {
+    const ReservedLine& line = record.lines[i];
+    auto& quantities = shards_[line.shard].quantity;
+    auto it = quantities.find(line.product_id);
+    if (it == quantities.end()) {
+      return absl::InternalError(absl::StrCat("order '", order_id, "': product '", line.product_id,
+                                              "' is no longer in the store"));
+    }
+    stock[i] = &it->second;
+    result.push_back({line.product_id, {}});
+  }
+  for (std::size_t i = 0; i < record.lines.size(); ++i) {
+    if (!record.released) {
+      const std::int64_t sum = std::int64_t{*stock[i]} + record.lines[i].quantity;
+      *stock[i] = static_cast<std::int32_t>(
+          std::min<std::int64_t>(sum, std::numeric_limits<std::int32_t>::max()));
+    }
+    result[i].availability = AvailabilityOf(*stock[i]);
+  }
+  record.released = true;
+  return result;
 }
 
 }  // namespace inventory

@@ -1,8 +1,18 @@
-// A concurrent in-memory stock table. No gRPC types: the service layer maps
-// its answers onto the wire.
+// A concurrent in-memory stock table with all-or-nothing stock reservations.
+// No gRPC types: the service layer maps its answers onto the wire.
 //
 // Sharded by product id hash; each shard has its own reader/writer lock, so
 // a read locks one shard in shared mode and never takes a store-wide lock.
+//
+// Reservations are remembered per order id in a second sharded table (by
+// order id hash), each shard with its own lock. Lock order, followed by every
+// method and never taken the other way round:
+//
+//   1. at most one order shard (Reserve and Release only), then
+//   2. stock shards in ascending shard index, each at most once.
+//
+// Get, Set, Load and size hold one stock shard lock at a time and no order
+// shard lock, so they cannot take part in a cycle either.
 #ifndef DOMAIN_INVENTORY_INVENTORY_STORE_H_
 #define DOMAIN_INVENTORY_INVENTORY_STORE_H_
 
@@ -14,6 +24,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
@@ -28,6 +39,21 @@ struct CatalogEntry {
   std::string product_id;
   std::int32_t quantity = 0;
 };
+
+// One line of an order: `quantity` units of `product_id`.
+struct StockLine {
+  std::string product_id;
+  std::int32_t quantity = 0;
+};
+
+// The stock of one product at a point in time.
+struct ProductStock {
+  std::string product_id;
+  Availability availability;
+};
+
+// The most lines one order may have.
+inline constexpr std::size_t kMaxOrderLines = 100;
 
 class InventoryStore {
  public:
@@ -51,15 +77,113 @@ class InventoryStore {
 
   std::size_t size() const;
 
+  // Reserves every line of order `order_id` or none of them, and returns the
+  // quantities left right after the reservation: one entry per line, in the
+  // order of `lines`. Thread-safe; never oversells under any concurrency.
+  //
+  // Checks, in this order (the first failure is returned, nothing changes):
+  //   * INVALID_ARGUMENT if `order_id` breaks the product id rules
+  //     (ValidateProductId: 1..128 bytes of printable UTF-8); the message
+  //     starts with "order_id".
+  //   * INVALID_ARGUMENT if `lines` is empty or has more than kMaxOrderLines
+  //     entries.
+  //   * INVALID_ARGUMENT for the first line, by index, with an invalid
+  //     product id, a quantity <= 0, or a product already named by an earlier
+  //     line; the message starts with "lines[i]: ".
+  //   * If `order_id` was reserved before (whether or not it was released
+  //     since): with the same lines, the ORIGINAL result (the quantities left
+  //     right after the original reservation), reserving nothing more and
+  //     without looking at current stock; with different lines,
+  //     ALREADY_EXISTS. Lines are the same if they name the same products
+  //     with the same quantities; line ORDER IS NOT SIGNIFICANT, and the
+  //     original result is returned in the order of this call's `lines`.
+  //   * INVALID_ARGUMENT "lines[i]: unknown product" for the first line whose
+  //     product the store does not know (before any stock check).
+  //   * FAILED_PRECONDITION naming the first line, in request order, whose
+  //     product has less stock than requested, with the requested and
+  //     available amounts.
+  // Only a successful reservation records `order_id`; after any error the id
+  // is as unused as before (a retry is evaluated afresh).
+  //
+  // Locks: the order shard of `order_id` (writer) for the whole call; for a
+  // new order also the stock shards of its products (writer), in ascending
+  // shard index, each once, held together while stock is checked and taken.
+  // Complexity: O(n log n) for n lines, plus the lock acquisitions (at most
+  // min(n, shard count) stock shards). Order records are kept for the life of
+  // the store (about the size of the lines plus a small overhead each).
+  absl::StatusOr<std::vector<ProductStock>> Reserve(absl::string_view order_id,
+                                                    const std::vector<StockLine>& lines);
+
+  // Returns the stock held by order `order_id` to its products, and returns
+  // their quantities right after that, one entry per line of the original
+  // Reserve call, in that call's line order. Thread-safe.
+  //
+  // Idempotent: releasing an already released order changes nothing and
+  // returns OK with the current quantities of the order's products. The
+  // order stays recorded as released: a later Reserve with the same id and
+  // the same lines returns the original result and reserves nothing; with
+  // different lines it is ALREADY_EXISTS (an order id names one reservation
+  // forever).
+  //
+  // Released units are added to the product's current quantity, whatever Set
+  // or Load made it in the meantime (Set is an absolute override that knows
+  // nothing of reservations); a sum above INT32_MAX saturates at INT32_MAX.
+  //
+  // Errors: INVALID_ARGUMENT if `order_id` breaks the id rules (as in
+  // Reserve); NOT_FOUND if no successful Reserve recorded it.
+  //
+  // Locks: the order shard of `order_id` (writer) for the whole call, then the
+  // stock shards of the order's products in ascending shard index, each once:
+  // writer on the first release, reader on a repeat.
+  // Complexity: O(n log n) for the order's n lines, plus the lock acquisitions.
+  absl::StatusOr<std::vector<ProductStock>> Release(absl::string_view order_id);
+
  private:
   struct alignas(64) Shard {
     mutable absl::Mutex mu;
     absl::flat_hash_map<std::string, std::int32_t> quantity ABSL_GUARDED_BY(mu);
   };
+
+  // One line of a successful reservation.
+  struct ReservedLine {
+    std::string product_id;
+    std::int32_t quantity = 0;   // units taken
+    std::int32_t remaining = 0;  // product quantity right after the reservation
+    std::size_t shard = 0;       // stock shard index of product_id
+  };
+  struct OrderRecord {
+    std::vector<ReservedLine> lines;  // in the original request order
+    bool released = false;
+  };
+  struct alignas(64) OrderShard {
+    absl::Mutex mu;
+    absl::flat_hash_map<std::string, OrderRecord> orders ABSL_GUARDED_BY(mu);
+  };
+
+  // Index into shards_ (product ids) or order_shards_ (order ids).
+  std::size_t ShardIndex(absl::string_view key) const;
   Shard& ShardFor(absl::string_view product_id) const;
+  // The mutexes of the given stock shards in lock order: ascending, no repeats.
+  std::vector<absl::Mutex*> StockMutexes(std::vector<std::size_t> shard_indices) const;
+
+  // The same-lines-or-ALREADY_EXISTS answer for an order already recorded.
+  static absl::StatusOr<std::vector<ProductStock>> Replay(absl::string_view order_id,
+                                                          const OrderRecord& record,
+                                                          const std::vector<StockLine>& lines);
+  // The stock part of Reserve and Release. The caller holds the order shard
+  // lock and every stock shard lock the order needs (writer for Reserve and a
+  // first Release, at least reader for a repeated Release): dynamic sets of
+  // locks the static analysis cannot follow.
+  absl::StatusOr<std::vector<ProductStock>> ReserveLocked(
+      absl::string_view order_id, const std::vector<StockLine>& lines,
+      const std::vector<std::size_t>& line_shards,
+      OrderShard& order_shard) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  absl::StatusOr<std::vector<ProductStock>> ReleaseLocked(
+      absl::string_view order_id, OrderRecord& record) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   std::size_t shard_mask_;
   std::unique_ptr<Shard[]> shards_;
+  std::unique_ptr<OrderShard[]> order_shards_;  // same count as shards_
 };
 
 }  // namespace inventory
