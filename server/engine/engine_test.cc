@@ -108,6 +108,17 @@ class ParkedCalls {
   std::deque<Responder> calls_ ABSL_GUARDED_BY(mu_);
 };
 
+// Parks every call while `park` is set, and echoes once it is cleared.
+engine::UnaryHandler<Message, Message> ParkWhile(ParkedCalls& parked, std::atomic<bool>& park) {
+  return [&parked, &park](Responder responder, const Message& request) {
+    if (park) {
+      parked.Park(std::move(responder));
+    } else {
+      Echo(std::move(responder), request);
+    }
+  };
+}
+
 // Starts a unary call with the callback API; the future holds its status.
 struct PendingCall {
   grpc::ClientContext context;
@@ -228,13 +239,7 @@ TEST_CASE("client cancellation reaches the handler; the late Finish completes ok
           "[engine]") {
   ParkedCalls parked;
   std::atomic<bool> park_calls{true};
-  TestServer server(Options(1, 1), [&](Responder responder, const Message& request) {
-    if (park_calls) {
-      parked.Park(std::move(responder));
-    } else {
-      Echo(std::move(responder), request);
-    }
-  });
+  TestServer server(Options(1, 1), ParkWhile(parked, park_calls));
   PendingCall call;
   auto status = StartUnary(server.stub(), call, "cancel me");
   REQUIRE(WaitUntil([&] { return parked.size() == 1; }));
@@ -259,13 +264,7 @@ TEST_CASE("client cancellation reaches the handler; the late Finish completes ok
 TEST_CASE("an expired deadline cancels the call on the server and frees the slot", "[engine]") {
   ParkedCalls parked;
   std::atomic<bool> park_calls{true};
-  TestServer server(Options(1, 1), [&](Responder responder, const Message& request) {
-    if (park_calls) {
-      parked.Park(std::move(responder));
-    } else {
-      Echo(std::move(responder), request);
-    }
-  });
+  TestServer server(Options(1, 1), ParkWhile(parked, park_calls));
   {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Milliseconds(200)));
@@ -293,15 +292,8 @@ TEST_CASE("without cancellation watching, a call past its deadline still frees i
           "[engine]") {
   ParkedCalls parked;
   std::atomic<bool> park_calls{true};
-  TestServer server(Options(1, 1),
-                    [&](Responder responder, const Message& request) {
-                      if (park_calls) {
-                        parked.Park(std::move(responder));
-                      } else {
-                        Echo(std::move(responder), request);
-                      }
-                    },
-                    NoStream, {.requests_posted = 1, .watch_cancellation = false});
+  TestServer server(Options(1, 1), ParkWhile(parked, park_calls), NoStream,
+                    {.requests_posted = 1, .watch_cancellation = false});
   {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Milliseconds(200)));
