@@ -83,7 +83,6 @@ struct CallEnvironment {
   CallCounters* counters;
   // False once shutdown has begun: finished calls are retired, not re-posted.
   const std::atomic<bool>* accepting_calls;
-  std::string method_name;
 };
 
 // Base of every call state machine: a reusable slot that serves one RPC at a

@@ -122,8 +122,8 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
   for (Method& method : methods_) {
     for (size_t q = 0; q < queues_.size(); ++q) {
       for (int i = 0; i < method.requests_posted; ++i) {
-        internal::CallEnvironment env{queues_[q].get(), method.counters[q].get(), &accepting_calls_,
-                                      method.name};
+        internal::CallEnvironment env{queues_[q].get(), method.counters[q].get(),
+                                      &accepting_calls_};
         slots_.push_back(method.make_slot(std::move(env)));
         if (method.streaming) stream_slots_.push_back(slots_.back().get());
       }

@@ -180,7 +180,6 @@ class Engine {
 
   int completion_queue_count() const { return static_cast<int>(queues_.size()); }
   const EngineOptions& options() const { return options_; }
-  grpc::Server* server() { return server_.get(); }
 
  private:
   class QueueBarrier;  // engine.cc

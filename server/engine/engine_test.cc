@@ -177,6 +177,9 @@ TEST_CASE("unary calls are served by a fixed set of reused slots", "[engine]") {
   CHECK(after.finishes_ok == 500);
   CHECK(after.handlers_running == 0);
   CHECK(after.slots == before.slots);  // 500 calls, still 8 slots: each reused
+  CHECK(server.engine().MethodStats("Unary").calls_started == 500);
+  CHECK(server.engine().MethodStats("Stream").calls_started == 0);
+  CHECK(server.engine().MethodStats("Stream").slots == 2 * 2);
 }
 
 TEST_CASE("a handler may finish its call later from another thread", "[engine]") {

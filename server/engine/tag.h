@@ -27,8 +27,6 @@ enum class CompletionKind : std::uint8_t {
   kWake,
 };
 
-const char* CompletionKindName(CompletionKind kind);
-
 // Receives the completions of the tags it owns. Implemented by the call
 // state machines; invoked only on the thread that drains the call's queue.
 class CompletionHandler {
