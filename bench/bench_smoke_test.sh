@@ -6,12 +6,18 @@ set -euo pipefail
 bench=$1
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+rc=0
 "$bench" --benchmark_min_time=0.01 --benchmark_out="$out/run.json" \
-  --benchmark_out_format=json >"$out/stdout.txt" 2>&1 || {
+  --benchmark_out_format=json >"$out/stdout.txt" 2>&1 || rc=$?
+if ((rc != 0)); then
   cat "$out/stdout.txt"
-  echo "inventory_bench failed" >&2
+  if ((rc > 128)); then
+    echo "inventory_bench was killed by signal $((rc - 128)) ($(kill -l $((rc - 128))))" >&2
+  else
+    echo "inventory_bench exited with status $rc" >&2
+  fi
   exit 1
-}
+fi
 /usr/bin/python3 - "$out/run.json" <<'PY'
 import json, sys
 runs = json.load(open(sys.argv[1]))["benchmarks"]
