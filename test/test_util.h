@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/callback_queue_pin.h"
 
 namespace testing_util {
 
@@ -28,6 +29,7 @@ inline bool WaitUntil(const std::function<bool()>& done, absl::Duration limit = 
 // A channel to 127.0.0.1:port. Channels with different `connection` values
 // get their own HTTP/2 connection (identical arguments would share one).
 inline std::shared_ptr<grpc::Channel> LoopbackChannel(int port, int connection = 0) {
+  client::PinGrpcCallbackQueue();  // tests create and drop channels per case
   grpc::ChannelArguments args;
   args.SetInt("test.connection_index", connection);
   return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
