@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/latency_histogram.h"
+#include "client/callback_queue_pin.h"
 #include "domain/inventory/catalog.h"
 #include "server/common/server_host.h"
 #include "server/inventory/inventory_service.h"
@@ -60,6 +61,7 @@ class InProcessInventory {
 };
 
 std::vector<std::unique_ptr<InventoryService::Stub>> Stubs(int port, int channels) {
+  client::PinGrpcCallbackQueue();  // every benchmark run makes and drops channels
   std::vector<std::unique_ptr<InventoryService::Stub>> stubs;
   for (int c = 0; c < channels; ++c) {
     grpc::ChannelArguments args;
@@ -90,6 +92,10 @@ class ClosedLoop {
   }
 
   void Start() {
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_ = slots_.size();  // a slot stays in flight until it stops
+    }
     for (size_t i = 0; i < slots_.size(); ++i) Issue(i);
   }
 
@@ -105,8 +111,8 @@ class ClosedLoop {
 
   // Stops issuing and waits until every call in flight has come back.
   void StopAndDrain() {
-    stopping_.store(true);
     absl::MutexLock lock(&mu_);
+    stopping_ = true;
     mu_.Await(absl::Condition(
         +[](ClosedLoop* self) ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->in_flight_ == 0; },
         this));
@@ -130,31 +136,31 @@ class ClosedLoop {
     slot.context.emplace();
     slot.context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
     slot.started = absl::Now();
-    {
-      absl::MutexLock lock(&mu_);
-      ++in_flight_;
-    }
     start_(*stubs_[index % stubs_.size()], &*slot.context, &slot.request, &slot.response,
            [this, index](grpc::Status status) { OnDone(index, status); });
   }
 
   void OnDone(size_t index, const grpc::Status& status) {
     const absl::Duration latency = absl::Now() - slots_[index].started;
+    bool reissue;
     {
       absl::MutexLock lock(&mu_);
       histogram_.Record(static_cast<std::uint64_t>(absl::ToInt64Nanoseconds(latency)));
       if (!status.ok()) ++errors_;
       ++completed_;
-      --in_flight_;
+      // Decided together with the in-flight count, under the lock: once
+      // StopAndDrain sees zero, no callback can still be starting a call.
+      reissue = !stopping_;
+      if (!reissue) --in_flight_;
     }
-    if (!stopping_.load()) Issue(index);
+    if (reissue) Issue(index);
   }
 
   std::vector<std::unique_ptr<InventoryService::Stub>> stubs_;
   std::vector<Slot> slots_;
   StartFn start_;
-  std::atomic<bool> stopping_{false};
   absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bench::LatencyHistogram histogram_ ABSL_GUARDED_BY(mu_);
   std::uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
