@@ -141,7 +141,7 @@ std::vector<absl::Mutex*> InventoryStore::StockMutexes(
 }
 
 absl::StatusOr<std::vector<ProductStock>> InventoryStore::Reserve(
-    absl::string_view order_id, const std::vector<StockLine>& lines) {
+    absl::string_view order_id, const std::vector<OrderLine>& lines) {
   // 1. Checks that need no lock.
   if (absl::Status valid = ValidateOrderId(order_id); !valid.ok()) return valid;
   if (lines.empty()) return absl::InvalidArgumentError("order has no lines");
@@ -152,7 +152,7 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Reserve(
   absl::flat_hash_map<absl::string_view, std::size_t> first_line;
   first_line.reserve(lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    const StockLine& line = lines[i];
+    const OrderLine& line = lines[i];
     if (absl::Status valid = ValidateProductId(line.product_id); !valid.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(LineRef(i), ": ", valid.message()));
     }
@@ -184,7 +184,7 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Reserve(
 }
 
 absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReserveLocked(
-    absl::string_view order_id, const std::vector<StockLine>& lines,
+    absl::string_view order_id, const std::vector<OrderLine>& lines,
     const std::vector<std::size_t>& line_shards, OrderShard& order_shard) {
   // Every product must be known before any stock is looked at.
   std::vector<std::int32_t*> stock(lines.size());
@@ -222,7 +222,7 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReserveLocked(
 }
 
 absl::StatusOr<std::vector<ProductStock>> InventoryStore::Replay(
-    absl::string_view order_id, const OrderRecord& record, const std::vector<StockLine>& lines) {
+    absl::string_view order_id, const OrderRecord& record, const std::vector<OrderLine>& lines) {
   // Line order is not significant: compare both sides sorted by product id
   // (ids are unique within each side).
   const auto different = [&] {
@@ -244,7 +244,7 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Replay(
   });
   std::vector<ProductStock> result(lines.size());
   for (std::size_t k = 0; k < lines.size(); ++k) {
-    const StockLine& now = lines[requested[k]];
+    const OrderLine& now = lines[requested[k]];
     const ReservedLine& then = record.lines[recorded[k]];
     if (now.product_id != then.product_id || now.quantity != then.quantity) return different();
     result[requested[k]] = {then.product_id, AvailabilityOf(then.remaining)};

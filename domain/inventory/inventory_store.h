@@ -41,7 +41,7 @@ struct CatalogEntry {
 };
 
 // One line of an order: `quantity` units of `product_id`.
-struct StockLine {
+struct OrderLine {
   std::string product_id;
   std::int32_t quantity = 0;
 };
@@ -112,7 +112,7 @@ class InventoryStore {
   // min(n, shard count) stock shards). Order records are kept for the life of
   // the store (about the size of the lines plus a small overhead each).
   absl::StatusOr<std::vector<ProductStock>> Reserve(absl::string_view order_id,
-                                                    const std::vector<StockLine>& lines);
+                                                    const std::vector<OrderLine>& lines);
 
   // Returns the stock held by order `order_id` to its products, and returns
   // their quantities right after that, one entry per line of the original
@@ -169,13 +169,13 @@ class InventoryStore {
   // The same-lines-or-ALREADY_EXISTS answer for an order already recorded.
   static absl::StatusOr<std::vector<ProductStock>> Replay(absl::string_view order_id,
                                                           const OrderRecord& record,
-                                                          const std::vector<StockLine>& lines);
+                                                          const std::vector<OrderLine>& lines);
   // The stock part of Reserve and Release. The caller holds the order shard
   // lock and every stock shard lock the order needs (writer for Reserve and a
   // first Release, at least reader for a repeated Release): dynamic sets of
   // locks the static analysis cannot follow.
   absl::StatusOr<std::vector<ProductStock>> ReserveLocked(
-      absl::string_view order_id, const std::vector<StockLine>& lines,
+      absl::string_view order_id, const std::vector<OrderLine>& lines,
       const std::vector<std::size_t>& line_shards,
       OrderShard& order_shard) ABSL_NO_THREAD_SAFETY_ANALYSIS;
   absl::StatusOr<std::vector<ProductStock>> ReleaseLocked(

@@ -92,7 +92,7 @@ TEST_CASE("Reserve accepts kMaxOrderLines lines spread over many shards", "[rese
   REQUIRE(kMaxOrderLines == 100);
   const int shards = GENERATE(1, 8, 64);
   InventoryStore store(shards);
-  std::vector<StockLine> lines;
+  std::vector<OrderLine> lines;
   for (int i = 0; i < 100; ++i) {
     REQUIRE(store.Set(absl::StrCat("item-", i), 10 + i).ok());
     lines.push_back({absl::StrCat("item-", i), i + 1});
@@ -117,7 +117,7 @@ TEST_CASE("Reserve accepts kMaxOrderLines lines spread over many shards", "[rese
 TEST_CASE("Reserve rejects invalid order ids", "[reservation][validation]") {
   InventoryStore store;
   REQUIRE(store.Set("p", 10).ok());
-  const std::vector<StockLine> lines = {{"p", 1}};
+  const std::vector<OrderLine> lines = {{"p", 1}};
 
   ExpectError(store.Reserve("", lines), absl::StatusCode::kInvalidArgument, {"order_id is empty"});
   ExpectError(store.Reserve(std::string(129, 'o'), lines), absl::StatusCode::kInvalidArgument,
@@ -154,7 +154,7 @@ TEST_CASE("Reserve rejects a missing or oversized list of lines", "[reservation]
   InventoryStore store;
   ExpectError(store.Reserve("o", {}), absl::StatusCode::kInvalidArgument, {"no lines"});
 
-  std::vector<StockLine> lines;
+  std::vector<OrderLine> lines;
   for (int i = 0; i < 101; ++i) {
     REQUIRE(store.Set(absl::StrCat("p", i), 5).ok());
     lines.push_back({absl::StrCat("p", i), 1});
@@ -318,14 +318,14 @@ TEST_CASE("A repeated Reserve returns the original result and reserves nothing m
     CHECK(store.Get("b").quantity == 10);
   }
   SECTION("different lines: ALREADY_EXISTS") {
-    const std::vector<std::vector<StockLine>> different = {
+    const std::vector<std::vector<OrderLine>> different = {
         {{"a", 3}, {"b", 5}},            // another quantity
         {{"a", 3}},                      // a subset
         {{"a", 3}, {"b", 4}, {"c", 1}},  // a superset
         {{"a", 3}, {"c", 4}},            // another product
         {{"b", 3}, {"a", 4}},            // quantities swapped between products
     };
-    for (const std::vector<StockLine>& lines : different) {
+    for (const std::vector<OrderLine>& lines : different) {
       ExpectError(store.Reserve("order-1", lines), absl::StatusCode::kAlreadyExists,
                   {"order 'order-1'", "different lines"});
       expect_stock_unchanged();
@@ -354,7 +354,7 @@ TEST_CASE("Concurrent retries of one order reserve exactly once", "[reservation]
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       // Half the threads list the lines in the opposite order.
-      std::vector<StockLine> lines = {{"x", 2}, {"y", 3}, {"z", 4}};
+      std::vector<OrderLine> lines = {{"x", 2}, {"y", 3}, {"z", 4}};
       if (t % 2 == 1) std::reverse(lines.begin(), lines.end());
       while (!go.load()) std::this_thread::yield();
       absl::StatusOr<std::vector<ProductStock>> result = store.Reserve("shared-order", lines);
@@ -480,7 +480,7 @@ TEST_CASE("Releases concurrent with reservations keep the totals balanced",
 
   struct Order {
     std::string id;
-    std::vector<StockLine> lines;
+    std::vector<OrderLine> lines;
   };
   std::mutex to_release_mu;
   std::vector<Order> to_release;  // guarded by to_release_mu
@@ -571,7 +571,7 @@ TEST_CASE("Releases concurrent with reservations keep the totals balanced",
   std::vector<std::int64_t> outstanding(kProducts, 0);
   for (const std::vector<Order>& orders : kept) {
     for (const Order& order : orders) {
-      for (const StockLine& line : order.lines) {
+      for (const OrderLine& line : order.lines) {
         outstanding[std::stoi(line.product_id.substr(1))] += line.quantity;
       }
     }
@@ -716,7 +716,7 @@ TEST_CASE("Overlapping multi-line orders are all or nothing and never deadlock",
         int mask = 1 << (rng() % kGroups);
         if (rng() % 2 == 0) mask |= 1 << (rng() % kGroups);
         const std::int32_t quantity = static_cast<std::int32_t>(1 + rng() % 3);
-        std::vector<StockLine> lines;
+        std::vector<OrderLine> lines;
         for (int g = 0; g < kGroups; ++g) {
           if ((mask & (1 << g)) == 0) continue;
           for (int k = 0; k < kGroupSize; ++k) lines.push_back({product(g, k), quantity});
