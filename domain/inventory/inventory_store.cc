@@ -67,7 +67,7 @@ class OrderedLocks {
 
 }  // namespace
 
-InventoryStore::InventoryStore(int shards) {
+InventoryStore::InventoryStore(int shards, StockJournal* journal) : journal_(journal) {
   std::size_t count = 1;
   while (count < static_cast<std::size_t>(shards > 0 ? shards : 1)) count <<= 1;
   shard_mask_ = count - 1;
@@ -99,9 +99,78 @@ absl::Status InventoryStore::Set(absl::string_view product_id, std::int32_t quan
     return absl::InvalidArgumentError(
         absl::StrCat("quantity for '", product_id, "' is negative: ", quantity));
   }
-  Shard& shard = ShardFor(product_id);
+  std::string id(product_id);
+  Shard& shard = ShardFor(id);
   absl::MutexLock lock(&shard.mu);
-  shard.quantity.insert_or_assign(std::string(product_id), quantity);
+  shard.quantity.insert_or_assign(id, quantity);
+  NotifyLocked(shard, id, quantity);
+  AppendToJournal({.levels = {{std::move(id), quantity}}, .order = std::nullopt});
+  return absl::OkStatus();
+}
+
+void InventoryStore::NotifyLocked(const Shard& shard, const std::string& product_id,
+                                  std::int32_t quantity) {
+  if (shard.watchers.empty()) return;
+  auto it = shard.watchers.find(product_id);
+  if (it == shard.watchers.end()) return;
+  for (StockWatcher* watcher : it->second) {
+    watcher->OnStockChanged(product_id, AvailabilityOf(quantity));
+  }
+}
+
+void InventoryStore::Watch(const std::vector<std::string>& product_ids, StockWatcher* watcher) {
+  for (const std::string& id : product_ids) {
+    Shard& shard = ShardFor(id);
+    absl::MutexLock lock(&shard.mu);
+    shard.watchers[id].push_back(watcher);
+    auto it = shard.quantity.find(id);
+    watcher->OnStockChanged(id, AvailabilityOf(it == shard.quantity.end() ? 0 : it->second));
+  }
+}
+
+void InventoryStore::Unwatch(const std::vector<std::string>& product_ids, StockWatcher* watcher) {
+  for (const std::string& id : product_ids) {
+    Shard& shard = ShardFor(id);
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.watchers.find(id);
+    if (it == shard.watchers.end()) continue;
+    std::vector<StockWatcher*>& list = it->second;
+    list.erase(std::remove(list.begin(), list.end(), watcher), list.end());
+    if (list.empty()) shard.watchers.erase(it);
+  }
+}
+
+OrderState InventoryStore::StateOf(absl::string_view order_id, const OrderRecord& record) {
+  OrderState state{std::string(order_id), {}, record.released};
+  state.lines.reserve(record.lines.size());
+  for (const ReservedLine& line : record.lines) {
+    state.lines.push_back({line.product_id, line.quantity, line.remaining});
+  }
+  return state;
+}
+
+absl::Status InventoryStore::RestoreOrders(std::vector<OrderState> orders) {
+  for (const OrderState& order : orders) {
+    if (absl::Status valid = ValidateOrderId(order.order_id); !valid.ok()) return valid;
+    if (order.lines.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("order '", order.order_id, "' has no lines"));
+    }
+    for (const ReservationLine& line : order.lines) {
+      if (absl::Status valid = ValidateProductId(line.product_id); !valid.ok()) return valid;
+    }
+  }
+  for (OrderState& order : orders) {
+    OrderRecord record;
+    record.released = order.released;
+    record.lines.reserve(order.lines.size());
+    for (ReservationLine& line : order.lines) {
+      const std::size_t shard = ShardIndex(line.product_id);
+      record.lines.push_back({std::move(line.product_id), line.quantity, line.remaining, shard});
+    }
+    OrderShard& order_shard = order_shards_[ShardIndex(order.order_id)];
+    absl::MutexLock lock(&order_shard.mu);
+    order_shard.orders.insert_or_assign(std::move(order.order_id), std::move(record));
+  }
   return absl::OkStatus();
 }
 
@@ -117,6 +186,7 @@ absl::Status InventoryStore::Load(const std::vector<CatalogEntry>& entries) {
     Shard& shard = ShardFor(entry.product_id);
     absl::MutexLock lock(&shard.mu);
     shard.quantity.insert_or_assign(entry.product_id, entry.quantity);
+    NotifyLocked(shard, entry.product_id, entry.quantity);
   }
   return absl::OkStatus();
 }
@@ -216,8 +286,20 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReserveLocked(
     record.lines.push_back({lines[i].product_id, lines[i].quantity, remaining, line_shards[i]});
     result.push_back({lines[i].product_id, AvailabilityOf(remaining)});
   }
+  StockMutation mutation;
+  if (journal_ != nullptr) {
+    mutation.levels.reserve(lines.size());
+    for (const ReservedLine& line : record.lines) {
+      mutation.levels.push_back({line.product_id, line.remaining});
+    }
+    mutation.order = StateOf(order_id, record);
+  }
   order_shard.orders.emplace(std::string(order_id), std::move(record));
-  for (std::size_t i = 0; i < lines.size(); ++i) *stock[i] -= lines[i].quantity;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    *stock[i] -= lines[i].quantity;
+    NotifyLocked(shards_[line_shards[i]], lines[i].product_id, *stock[i]);
+  }
+  AppendToJournal(std::move(mutation));
   return result;
 }
 
@@ -290,15 +372,26 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReleaseLocked(absl::st
     stock[i] = &it->second;
     result.push_back({line.product_id, {}});
   }
+  const bool first_release = !record.released;
   for (std::size_t i = 0; i < record.lines.size(); ++i) {
-    if (!record.released) {
+    if (first_release) {
       const std::int64_t sum = std::int64_t{*stock[i]} + record.lines[i].quantity;
       *stock[i] = static_cast<std::int32_t>(
           std::min<std::int64_t>(sum, std::numeric_limits<std::int32_t>::max()));
+      NotifyLocked(shards_[record.lines[i].shard], record.lines[i].product_id, *stock[i]);
     }
     result[i].availability = AvailabilityOf(*stock[i]);
   }
   record.released = true;
+  if (first_release && journal_ != nullptr) {
+    StockMutation mutation;
+    mutation.levels.reserve(result.size());
+    for (const ProductStock& level : result) {
+      mutation.levels.push_back({level.product_id, level.availability.quantity});
+    }
+    mutation.order = StateOf(order_id, record);
+    journal_->Append(std::move(mutation));
+  }
   return result;
 }
 

@@ -11,8 +11,12 @@
 //   1. at most one order shard (Reserve and Release only), then
 //   2. stock shards in ascending shard index, each at most once.
 //
-// Get, Set, Load and size hold one stock shard lock at a time and no order
-// shard lock, so they cannot take part in a cycle either.
+// Get, Set, Load, Watch and size hold one stock shard lock at a time and no
+// order shard lock, so they cannot take part in a cycle either.
+//
+// Every change is reported, under the locks that ordered it, to the optional
+// StockJournal (durability) and to the StockWatchers of the changed products
+// (live streams). Neither may call back into the store.
 #ifndef DOMAIN_INVENTORY_INVENTORY_STORE_H_
 #define DOMAIN_INVENTORY_INVENTORY_STORE_H_
 
@@ -27,13 +31,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "domain/inventory/stock_journal.h"
+#include "domain/inventory/stock_watcher.h"
 
 namespace inventory {
-
-struct Availability {
-  bool is_available = false;  // quantity > 0
-  std::int32_t quantity = 0;
-};
 
 struct CatalogEntry {
   std::string product_id;
@@ -59,8 +60,11 @@ class InventoryStore {
  public:
   static constexpr int kDefaultShards = 64;
 
-  // `shards` is rounded up to a power of two (at least 1).
-  explicit InventoryStore(int shards = kDefaultShards);
+  // `shards` is rounded up to a power of two (at least 1). `journal`, if not
+  // null, receives every change made by Set, Reserve and Release (not Load or
+  // RestoreOrders: those restore state that is already stored) and must
+  // outlive the store.
+  explicit InventoryStore(int shards = kDefaultShards, StockJournal* journal = nullptr);
   InventoryStore(const InventoryStore&) = delete;
   InventoryStore& operator=(const InventoryStore&) = delete;
 
@@ -72,8 +76,23 @@ class InventoryStore {
   // negative quantity or an invalid id with INVALID_ARGUMENT. Thread-safe.
   absl::Status Set(absl::string_view product_id, std::int32_t quantity);
 
-  // Loads entries; all are validated before any is applied.
+  // Loads entries; all are validated before any is applied. Not journaled:
+  // for start-up, from a catalog or from storage. Watchers are notified.
   absl::Status Load(const std::vector<CatalogEntry>& entries);
+
+  // Recreates order records read back from storage, as Reserve and Release
+  // left them; stock levels are restored by Load. Not journaled. Orders
+  // already known are replaced. INVALID_ARGUMENT (nothing restored) if an
+  // order or product id is invalid or an order has no lines.
+  absl::Status RestoreOrders(std::vector<OrderState> orders);
+
+  // Registers `watcher` for each of `product_ids` (unique, valid ids; unknown
+  // products are watched too and report {false, 0} until created) and
+  // reports each one's current value to it before returning. Until Unwatch
+  // with the same ids returns, every change of those products is reported.
+  void Watch(const std::vector<std::string>& product_ids, StockWatcher* watcher);
+  // After this returns `watcher` receives no further call for these ids.
+  void Unwatch(const std::vector<std::string>& product_ids, StockWatcher* watcher);
 
   std::size_t size() const;
 
@@ -142,6 +161,7 @@ class InventoryStore {
   struct alignas(64) Shard {
     mutable absl::Mutex mu;
     absl::flat_hash_map<std::string, std::int32_t> quantity ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<std::string, std::vector<StockWatcher*>> watchers ABSL_GUARDED_BY(mu);
   };
 
   // One line of a successful reservation.
@@ -163,6 +183,15 @@ class InventoryStore {
   // Index into shards_ (product ids) or order_shards_ (order ids).
   std::size_t ShardIndex(absl::string_view key) const;
   Shard& ShardFor(absl::string_view product_id) const;
+  // Tells the product's watchers its new quantity. The caller holds the
+  // shard's lock (writer).
+  static void NotifyLocked(const Shard& shard, const std::string& product_id,
+                           std::int32_t quantity) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  void AppendToJournal(StockMutation mutation) {
+    if (journal_ != nullptr) journal_->Append(std::move(mutation));
+  }
+  static OrderState StateOf(absl::string_view order_id, const OrderRecord& record);
+
   // The mutexes of the given stock shards in lock order: ascending, no repeats.
   std::vector<absl::Mutex*> StockMutexes(std::vector<std::size_t> shard_indices) const;
 
@@ -181,6 +210,7 @@ class InventoryStore {
   absl::StatusOr<std::vector<ProductStock>> ReleaseLocked(
       absl::string_view order_id, OrderRecord& record) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
+  StockJournal* const journal_;
   std::size_t shard_mask_;
   std::unique_ptr<Shard[]> shards_;
   std::unique_ptr<OrderShard[]> order_shards_;  // same count as shards_

@@ -1,0 +1,260 @@
+#include "storage/durable_journal.h"
+
+#include <rocksdb/db.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "domain/inventory/inventory_store.h"
+
+namespace inventory::storage {
+namespace {
+
+// A fresh directory under the system temp dir, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "durable_journal_test.XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string db() const { return path_ + "/db"; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::unique_ptr<DurableJournal> OpenOrDie(const std::string& directory, bool sync = true) {
+  auto journal = DurableJournal::Open(directory, {.sync = sync});
+  REQUIRE(journal.ok());
+  return std::move(journal).value();
+}
+
+// Blocks until everything appended so far is durable; returns the status.
+absl::Status WaitDurable(DurableJournal& journal) {
+  absl::Notification done;
+  absl::Status result;
+  journal.WhenDurable([&](absl::Status status) {
+    result = status;
+    done.Notify();
+  });
+  REQUIRE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  return result;
+}
+
+std::int32_t StockOf(const StoredState& state, const std::string& product_id) {
+  for (const CatalogEntry& entry : state.stock) {
+    if (entry.product_id == product_id) return entry.quantity;
+  }
+  FAIL("no stored stock for " << product_id);
+  return -1;
+}
+
+TEST_CASE("a new directory is empty until initialized, then reads back its stock") {
+  TempDir dir;
+  {
+    auto journal = OpenOrDie(dir.db());
+    auto state = journal->Read();
+    REQUIRE(state.ok());
+    CHECK_FALSE(state->initialized);
+    CHECK(state->stock.empty());
+    CHECK(state->orders.empty());
+    REQUIRE(journal->Initialize({{"apple", 5}, {"pear", 0}}).ok());
+  }
+  auto journal = OpenOrDie(dir.db());
+  auto state = journal->Read();
+  REQUIRE(state.ok());
+  CHECK(state->initialized);
+  CHECK(state->stock.size() == 2);
+  CHECK(StockOf(*state, "apple") == 5);
+  CHECK(StockOf(*state, "pear") == 0);
+}
+
+TEST_CASE("appended mutations are durable when WhenDurable says so, last write wins") {
+  TempDir dir;
+  {
+    auto journal = OpenOrDie(dir.db());
+    journal->Append({.levels = {{"apple", 9}}, .order = std::nullopt});
+    journal->Append({.levels = {{"apple", 7}, {"pear", 1}},
+                     .order = OrderState{"order-1", {{"apple", 2, 7}, {"pear", 1, 1}}, false}});
+    journal->Append({.levels = {{"apple", 9}, {"pear", 2}},
+                     .order = OrderState{"order-1", {{"apple", 2, 7}, {"pear", 1, 1}}, true}});
+    REQUIRE(WaitDurable(*journal).ok());
+    CHECK(journal->Stats().mutations_written == 3);
+  }
+  auto journal = OpenOrDie(dir.db());
+  auto state = journal->Read();
+  REQUIRE(state.ok());
+  CHECK(StockOf(*state, "apple") == 9);
+  CHECK(StockOf(*state, "pear") == 2);
+  REQUIRE(state->orders.size() == 1);
+  const OrderState& order = state->orders[0];
+  CHECK(order.order_id == "order-1");
+  CHECK(order.released);
+  REQUIRE(order.lines.size() == 2);
+  CHECK(order.lines[0].product_id == "apple");
+  CHECK(order.lines[0].quantity == 2);
+  CHECK(order.lines[0].remaining == 7);
+  CHECK(order.lines[1].product_id == "pear");
+}
+
+TEST_CASE("WhenDurable with nothing pending answers at once on the calling thread") {
+  TempDir dir;
+  auto journal = OpenOrDie(dir.db());
+  bool called = false;
+  journal->WhenDurable([&](absl::Status status) {
+    CHECK(status.ok());
+    called = true;
+  });
+  CHECK(called);
+}
+
+TEST_CASE("concurrent writers are all acknowledged, and each product keeps its last write") {
+  TempDir dir;
+  auto journal = OpenOrDie(dir.db());
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 500;
+  std::atomic<int> acknowledged{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        journal->Append({.levels = {{absl::StrCat("p", t), i}}, .order = std::nullopt});
+        absl::Notification done;
+        journal->WhenDurable([&](absl::Status status) {
+          (status.ok() ? acknowledged : failed).fetch_add(1);
+          done.Notify();
+        });
+        done.WaitForNotification();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  CHECK(acknowledged.load() == kThreads * kPerThread);
+  CHECK(failed.load() == 0);
+  DurableJournalStats stats = journal->Stats();
+  CHECK(stats.mutations_written == kThreads * kPerThread);
+  CHECK(stats.batches_written <= stats.mutations_written);
+  journal.reset();
+  auto reopened = OpenOrDie(dir.db());
+  auto state = reopened->Read();
+  REQUIRE(state.ok());
+  for (int t = 0; t < kThreads; ++t) CHECK(StockOf(*state, absl::StrCat("p", t)) == kPerThread - 1);
+}
+
+TEST_CASE("Close acknowledges what was appended, then refuses") {
+  TempDir dir;
+  auto journal = OpenOrDie(dir.db(), /*sync=*/false);
+  journal->Append({.levels = {{"apple", 3}}, .order = std::nullopt});
+  absl::Status before;
+  bool before_called = false;
+  journal->WhenDurable([&](absl::Status status) {
+    before = status;
+    before_called = true;
+  });
+  journal->Close();
+  CHECK(before_called);
+  CHECK(before.ok());
+  journal->Append({.levels = {{"apple", 1}}, .order = std::nullopt});
+  absl::Status after = WaitDurable(*journal);
+  CHECK(after.code() == absl::StatusCode::kUnavailable);
+  journal.reset();
+  auto state = OpenOrDie(dir.db())->Read();
+  REQUIRE(state.ok());
+  CHECK(StockOf(*state, "apple") == 3);
+}
+
+TEST_CASE("a directory that cannot be opened gives an error naming it") {
+  TempDir dir;
+  SECTION("a regular file in the way") {
+    const std::string path = dir.path() + "/not-a-directory";
+    std::ofstream(path) << "x";
+    auto journal = DurableJournal::Open(path, {});
+    REQUIRE_FALSE(journal.ok());
+    CHECK(journal.status().code() == absl::StatusCode::kUnavailable);
+    CHECK_THAT(std::string(journal.status().message()), Catch::Contains(path));
+  }
+  SECTION("another journal holds it") {
+    auto first = OpenOrDie(dir.db());
+    auto second = DurableJournal::Open(dir.db(), {});
+    REQUIRE_FALSE(second.ok());
+    CHECK_THAT(std::string(second.status().message()), Catch::Contains("another server"));
+  }
+  SECTION("an empty name") {
+    CHECK(DurableJournal::Open("", {}).status().code() == absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_CASE("records that do not parse are reported as DATA_LOSS, not loaded") {
+  TempDir dir;
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(options, dir.db(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    SECTION("a quantity that is not a number") {
+      REQUIRE(db->Put(rocksdb::WriteOptions(), "s/apple", "many").ok());
+    }
+    SECTION("an unknown key") { REQUIRE(db->Put(rocksdb::WriteOptions(), "x/what", "1").ok()); }
+    SECTION("an order record that is not a StoredOrder") {
+      REQUIRE(db->Put(rocksdb::WriteOptions(), "o/order-1", "\xff\xff\xff").ok());
+    }
+    REQUIRE(db->Close().ok());
+  }
+  auto state = OpenOrDie(dir.db())->Read();
+  REQUIRE_FALSE(state.ok());
+  CHECK(state.status().code() == absl::StatusCode::kDataLoss);
+}
+
+TEST_CASE("a store journaled to disk is rebuilt exactly after a restart") {
+  TempDir dir;
+  {
+    auto journal = OpenOrDie(dir.db());
+    REQUIRE(journal->Initialize({{"apple", 10}, {"pear", 4}}).ok());
+    InventoryStore store(4, journal.get());
+    REQUIRE(store.Load({{"apple", 10}, {"pear", 4}}).ok());
+    REQUIRE(store.Reserve("order-1", {{"apple", 3}, {"pear", 1}}).ok());
+    REQUIRE(store.Reserve("order-2", {{"pear", 2}}).ok());
+    REQUIRE(store.Release("order-2").ok());
+    REQUIRE(store.Set("plum", 6).ok());
+    CHECK(store.Reserve("order-3", {{"apple", 100}}).status().code() ==
+          absl::StatusCode::kFailedPrecondition);  // not recorded: nothing to journal
+    REQUIRE(WaitDurable(*journal).ok());
+  }
+  auto journal = OpenOrDie(dir.db());
+  auto state = journal->Read();
+  REQUIRE(state.ok());
+  REQUIRE(state->initialized);
+  InventoryStore store(4, journal.get());
+  REQUIRE(store.Load(state->stock).ok());
+  REQUIRE(store.RestoreOrders(state->orders).ok());
+  CHECK(store.Get("apple").quantity == 7);
+  CHECK(store.Get("pear").quantity == 3);
+  CHECK(store.Get("plum").quantity == 6);
+  // The idempotency records survived: a retry replays, a release is a repeat.
+  auto replay = store.Reserve("order-1", {{"pear", 1}, {"apple", 3}});
+  REQUIRE(replay.ok());
+  CHECK((*replay)[1].availability.quantity == 7);
+  CHECK(store.Get("apple").quantity == 7);
+  CHECK(store.Reserve("order-2", {{"pear", 1}}).status().code() ==
+        absl::StatusCode::kAlreadyExists);
+  REQUIRE(store.Release("order-2").ok());
+  CHECK(store.Get("pear").quantity == 3);  // released before the restart: not twice
+  CHECK(store.Release("order-3").status().code() == absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace inventory::storage
