@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -12,12 +13,30 @@
 #include "server/common/server_host.h"
 #include "server/common/shutdown_signal.h"
 #include "server/inventory/inventory_service.h"
+#include "storage/durable_journal.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "host:port to serve on; port 0 picks a free port (printed at start-up).");
 ABSL_FLAG(std::string, catalog, "",
-          "CSV file of product_id,quantity to load at start. Empty: the built-in catalog "
-          "(product123 with quantity 10, as in the original example).");
+          "CSV file of product_id,quantity to load at start (with --data_dir: only into an "
+          "empty data directory). Empty: the built-in catalog (product123 with quantity 10, as "
+          "in the original example).");
+ABSL_FLAG(std::string, data_dir, "",
+          "Directory of the durable store (RocksDB; created if missing). Every change is "
+          "written there before it is acknowledged, and state is loaded from it at start. "
+          "Empty: run in memory, and lose every change at exit.");
+ABSL_FLAG(bool, sync, true,
+          "With --data_dir: fsync each group commit before acknowledging it. false survives "
+          "a crash of the server process but may lose the last acknowledged changes on power "
+          "loss or a kernel crash.");
+ABSL_FLAG(bool, admin_set_stock, true,
+          "Serve SetStock (an admin method). There is no authentication yet: anyone who can "
+          "reach the port may set stock, so turn this off where that matters; SetStock then "
+          "answers PERMISSION_DENIED.");
+ABSL_FLAG(int, watch_streams_per_queue, 32,
+          "WatchProductAvailability streams open at once per completion queue; more wait in "
+          "gRPC until one ends. Each open or waiting stream costs a little on every completion "
+          "(see README, Performance).");
 ABSL_FLAG(int, synthetic_products, 0,
           "If > 0, load this many generated products (sku-00000000, ...) instead of a catalog.");
 ABSL_FLAG(int, store_shards, inventory::InventoryStore::kDefaultShards,
@@ -57,12 +76,59 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::vector<inventory::CatalogEntry>> catalog = InitialCatalog();
   if (!catalog.ok()) return Fail(catalog.status());
 
-  inventory::InventoryStore store(absl::GetFlag(FLAGS_store_shards));
-  if (absl::Status loaded = store.Load(*catalog); !loaded.ok()) return Fail(loaded);
-  spdlog::warn("running in memory: stock changes are not kept across restarts");
+  if (absl::GetFlag(FLAGS_watch_streams_per_queue) < 1) {
+    return Fail(absl::InvalidArgumentError("--watch_streams_per_queue must be >= 1"));
+  }
 
+  // Declared first so it is destroyed last: the store reports to it, and
+  // calls waiting for durability hold it until the server has drained.
+  std::unique_ptr<inventory::storage::DurableJournal> journal;
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (!data_dir.empty()) {
+    auto opened = inventory::storage::DurableJournal::Open(data_dir, {absl::GetFlag(FLAGS_sync)});
+    if (!opened.ok()) return Fail(opened.status());
+    journal = std::move(opened).value();
+  }
+  inventory::InventoryStore store(absl::GetFlag(FLAGS_store_shards), journal.get());
+  if (journal == nullptr) {
+    if (absl::Status loaded = store.Load(*catalog); !loaded.ok()) return Fail(loaded);
+    spdlog::warn("running in memory (no --data_dir): stock changes are lost at exit");
+  } else {
+    absl::StatusOr<inventory::storage::StoredState> stored = journal->Read();
+    if (!stored.ok()) return Fail(stored.status());
+    if (!stored->initialized) {
+      if (absl::Status seeded = journal->Initialize(*catalog); !seeded.ok()) return Fail(seeded);
+      if (absl::Status loaded = store.Load(*catalog); !loaded.ok()) return Fail(loaded);
+      spdlog::info("data directory {} was empty: seeded it with {} products", data_dir,
+                   catalog->size());
+    } else {
+      if (absl::Status loaded = store.Load(stored->stock); !loaded.ok()) return Fail(loaded);
+      const std::size_t orders = stored->orders.size();
+      if (absl::Status restored = store.RestoreOrders(std::move(stored->orders)); !restored.ok()) {
+        return Fail(restored);
+      }
+      spdlog::info(
+          "loaded {} products and {} orders from {}{}", store.size(), orders, data_dir,
+          absl::GetFlag(FLAGS_catalog).empty() && absl::GetFlag(FLAGS_synthetic_products) == 0
+              ? ""
+              : " (the catalog flag only seeds an empty data directory: ignored)");
+    }
+    if (!absl::GetFlag(FLAGS_sync)) {
+      spdlog::warn("--sync=false: a power loss may lose the last acknowledged changes");
+    }
+  }
+
+  inventory::InventoryServiceOptions service_options;
+  service_options.journal = journal.get();
+  service_options.watch_streams_per_queue = absl::GetFlag(FLAGS_watch_streams_per_queue);
+  if (!absl::GetFlag(FLAGS_admin_set_stock)) {
+    service_options.authorize_admin = [](const grpc::ServerContext&) {
+      return absl::PermissionDeniedError(
+          "SetStock is turned off on this server (--admin_set_stock=false)");
+    };
+  }
   // The service must outlive the host (which owns the running server).
-  inventory::InventoryGrpcService service(store);
+  inventory::InventoryGrpcService service(store, std::move(service_options));
   server::ServerHost host(*options);
   service.Register(host.engine());
   absl::StatusOr<int> port =
@@ -81,6 +147,7 @@ int main(int argc, char** argv) {
   spdlog::info("signal {} received; draining for up to {}", signal_number,
                absl::FormatDuration(host.engine().options().drain_deadline));
   host.Shutdown();
+  if (journal != nullptr) journal->Close();
   spdlog::info("inventory_server stopped cleanly");
   return 0;
 }

@@ -3,18 +3,41 @@
 #ifndef SERVER_INVENTORY_INVENTORY_SERVICE_H_
 #define SERVER_INVENTORY_INVENTORY_SERVICE_H_
 
+#include <functional>
+
+#include "absl/status/status.h"
 #include "domain/inventory/inventory_store.h"
+#include "domain/inventory/stock_journal.h"
 #include "inventory.grpc.pb.h"
 #include "server/engine/engine.h"
 
 namespace inventory {
 
 inline constexpr int kMaxBatchIds = 1000;
+inline constexpr int kMaxWatchIds = 1000;
+
+// Decides whether the caller of an admin method (SetStock) may call it: OK,
+// or the status to answer with (PERMISSION_DENIED, UNAUTHENTICATED). Runs on
+// a completion-queue thread: must not block. This is where authentication
+// plugs in; until then the server either allows everyone or no one.
+using AdminAuthorizer = std::function<absl::Status(const grpc::ServerContext& context)>;
+
+struct InventoryServiceOptions {
+  // Mutations are acknowledged only once this journal says they are durable.
+  // Null: in memory, acknowledged at once. Must outlive the service.
+  StockJournal* journal = nullptr;
+  // Null allows every caller.
+  AdminAuthorizer authorize_admin;
+  // WatchProductAvailability streams open at once per completion queue;
+  // further Watch calls wait inside gRPC until one ends (or their deadline).
+  int watch_streams_per_queue = 32;
+};
 
 class InventoryGrpcService {
  public:
   // `store` must outlive this object.
-  explicit InventoryGrpcService(InventoryStore& store) : store_(store) {}
+  explicit InventoryGrpcService(InventoryStore& store, InventoryServiceOptions options = {})
+      : store_(store), options_(std::move(options)) {}
   InventoryGrpcService(const InventoryGrpcService&) = delete;
   InventoryGrpcService& operator=(const InventoryGrpcService&) = delete;
 
@@ -26,15 +49,33 @@ class InventoryGrpcService {
 
  private:
   using RawService = InventoryService::WithRawMethod_GetProductAvailability<
-      InventoryService::WithRawMethod_BatchGetProductAvailability<InventoryService::Service>>;
+      InventoryService::WithRawMethod_BatchGetProductAvailability<
+          InventoryService::WithRawMethod_ReserveStock<
+              InventoryService::WithRawMethod_ReleaseReservation<
+                  InventoryService::WithRawMethod_SetStock<
+                      InventoryService::WithRawMethod_WatchProductAvailability<
+                          InventoryService::Service>>>>>>;
 
   void GetProductAvailability(engine::UnaryResponder<GetProductAvailabilityResponse> responder,
                               const GetProductAvailabilityRequest& request);
   void BatchGetProductAvailability(
       engine::UnaryResponder<BatchGetProductAvailabilityResponse> responder,
       const BatchGetProductAvailabilityRequest& request);
+  void ReserveStock(engine::UnaryResponder<ReserveStockResponse> responder,
+                    const ReserveStockRequest& request);
+  void ReleaseReservation(engine::UnaryResponder<ReleaseReservationResponse> responder,
+                          const ReleaseReservationRequest& request);
+  void SetStock(engine::UnaryResponder<SetStockResponse> responder, const SetStockRequest& request);
+  absl::StatusOr<std::unique_ptr<engine::StreamSource<ProductAvailability>>> Watch(
+      engine::StreamWaker waker, const WatchProductAvailabilityRequest& request);
+
+  // Sends the response already filled in once every change made so far is
+  // durable (at once without a journal), or the journal's error.
+  template <class Response>
+  void FinishWhenDurable(engine::UnaryResponder<Response> responder);
 
   InventoryStore& store_;
+  const InventoryServiceOptions options_;
   RawService raw_service_;
 };
 

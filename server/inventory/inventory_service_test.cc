@@ -18,6 +18,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "reflection_subset.pb.h"
 #include "server/common/server_host.h"
+#include "server/inventory/inventory_test_server.h"
 #include "test/test_util.h"
 
 namespace {
@@ -31,62 +32,8 @@ using inventory::GetProductAvailabilityRequest;
 using inventory::GetProductAvailabilityResponse;
 using inventory::InventoryService;
 using testing_util::DeadlineIn;
+using InventoryServer = testing_util::InventoryTestServer;
 using testing_util::WaitUntil;
-
-// An InventoryService on an ephemeral loopback port, as inventory_server
-// runs it (limits, health), with the given catalog.
-class InventoryServer {
- public:
-  explicit InventoryServer(std::vector<inventory::CatalogEntry> catalog,
-                           server::ServerHostOptions options = DefaultOptions())
-      : service_(store_), host_(options) {
-    REQUIRE(store_.Load(catalog).ok());
-    service_.Register(host_.engine());
-    absl::StatusOr<int> port =
-        host_.Start("127.0.0.1:0", {inventory::InventoryGrpcService::kServiceName});
-    REQUIRE(port.ok());
-    port_ = *port;
-    stub_ = InventoryService::NewStub(testing_util::LoopbackChannel(port_));
-  }
-
-  static server::ServerHostOptions DefaultOptions() {
-    server::ServerHostOptions options;
-    options.engine.completion_queues = 2;
-    options.engine.requests_per_method = 64;
-    return options;
-  }
-
-  InventoryService::Stub& stub() { return *stub_; }
-  server::ServerHost& host() { return host_; }
-  inventory::InventoryStore& store() { return store_; }
-  int port() const { return port_; }
-
-  grpc::Status Get(const std::string& id, GetProductAvailabilityResponse* response) {
-    grpc::ClientContext context;
-    context.set_deadline(DeadlineIn(absl::Seconds(30)));
-    GetProductAvailabilityRequest request;
-    request.set_product_id(id);
-    return stub_->GetProductAvailability(&context, request, response);
-  }
-
-  grpc::Status Batch(const std::vector<std::string>& ids,
-                     BatchGetProductAvailabilityResponse* response) {
-    grpc::ClientContext context;
-    context.set_deadline(DeadlineIn(absl::Seconds(30)));
-    BatchGetProductAvailabilityRequest request;
-    for (const std::string& id : ids) request.add_product_ids(id);
-    return stub_->BatchGetProductAvailability(&context, request, response);
-  }
-
- private:
-  // Declaration order is destruction order reversed: the service must
-  // outlive the host, whose destructor shuts the server down.
-  inventory::InventoryStore store_;
-  inventory::InventoryGrpcService service_;
-  server::ServerHost host_;
-  int port_ = 0;
-  std::unique_ptr<InventoryService::Stub> stub_;
-};
 
 }  // namespace
 
