@@ -110,6 +110,7 @@ class DurableJournal final : public StockJournal {
   std::uint64_t durable_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);  // sticky: write error or closed
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar work_available_;  // pending_ became non-empty, or closing_
   DurableJournalStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread writer_;
 };

@@ -1,7 +1,7 @@
 # Writes the ThreadSanitizer suppressions for Debian's uninstrumented
 # libraries into ${CMAKE_BINARY_DIR}/tsan.supp.
 #
-# Debian builds abseil, gRPC and protobuf without -fsanitize=thread: TSan sees
+# Debian builds abseil, gRPC, protobuf and RocksDB without -fsanitize=thread: TSan sees
 # their memory accesses through interceptors (memcpy, epoll, ...) but none of
 # their synchronization, and reports races inside them that are not real.
 # `called_from_lib` silences only accesses made from inside those libraries;
@@ -15,7 +15,8 @@ file(GLOB _uninstrumented_libs
   /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/libupb.so.*
   /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/libcares.so.*
   /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/libre2.so.*
-  /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/libaddress_sorting.so.*)
+  /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/libaddress_sorting.so.*
+  /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/librocksdb.so.*)
 set(_names)
 foreach(_lib ${_uninstrumented_libs})
   get_filename_component(_name ${_lib} NAME)
