@@ -26,6 +26,9 @@ ABSL_FLAG(int, requests_per_method, engine::EngineOptions{}.requests_per_method,
 ABSL_FLAG(absl::Duration, drain_deadline, absl::Seconds(5),
           "On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled.");
 ABSL_FLAG(bool, reflection, false, "Serve the gRPC server reflection service.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve Prometheus metrics on (GET /metrics), e.g. 0.0.0.0:9464; empty: "
+          "no metrics endpoint.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or critical.");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "abseil Mutex lock-order checking, reported to stderr. Debian's abseil has it on by "
@@ -107,6 +110,7 @@ absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
   options.engine.requests_per_method = absl::GetFlag(FLAGS_requests_per_method);
   options.engine.drain_deadline = absl::GetFlag(FLAGS_drain_deadline);
   options.reflection = absl::GetFlag(FLAGS_reflection);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   ServerLimits& limits = options.limits;
   limits.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
   limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);

@@ -33,8 +33,17 @@ class ReflectionOption : public grpc::ServerBuilderOption {
 
 }  // namespace
 
+ServerHostOptions ServerHost::WithObserver(ServerHostOptions options,
+                                           metrics::RpcObserver* observer) {
+  options.engine.observer = observer;
+  return options;
+}
+
 ServerHost::ServerHost(ServerHostOptions options)
-    : options_(std::move(options)), engine_(options_.engine) {
+    : metrics_registry_(std::make_shared<prometheus::Registry>()),
+      server_metrics_(*metrics_registry_, metrics::GrpcPrometheus::Side::kServer),
+      options_(WithObserver(std::move(options), &server_metrics_)),
+      engine_(options_.engine) {
   health_.Register(engine_);
 }
 
@@ -53,6 +62,11 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
     }
   }
   engine_.builder().SetOption(std::make_unique<ReflectionOption>(options_.reflection));
+  if (!options_.metrics_listen.empty()) {
+    auto metrics_server = metrics::MetricsServer::Start(options_.metrics_listen, metrics_registry_);
+    if (!metrics_server.ok()) return metrics_server.status();
+    metrics_server_ = std::move(metrics_server).value();
+  }
   absl::StatusOr<int> port = engine_.Start(listen_address);
   if (!port.ok()) return port;
   health_.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);

@@ -4,12 +4,16 @@
 #ifndef SERVER_COMMON_SERVER_HOST_H_
 #define SERVER_COMMON_SERVER_HOST_H_
 
+#include <prometheus/registry.h>
+
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "metrics/grpc_prometheus.h"
+#include "metrics/metrics_server.h"
 #include "server/common/server_limits.h"
 #include "server/engine/engine.h"
 #include "server/health/health_service.h"
@@ -23,6 +27,9 @@ struct ServerHostOptions {
   // Extra gRPC channel arguments, applied after the limits (so they can
   // override them): name -> integer value, or a string if not an integer.
   std::vector<std::pair<std::string, std::string>> channel_args;
+  // host:port to serve Prometheus metrics on (GET /metrics); empty: none.
+  // Port 0 picks a free port (metrics_port() says which).
+  std::string metrics_listen;
 };
 
 // Services registered on engine() are referenced, not owned: they must
@@ -38,9 +45,14 @@ class ServerHost {
   // Register services on this before Start().
   engine::Engine& engine() { return engine_; }
   HealthService& health() { return health_; }
+  // Where the grpc_server_* metrics live; a service may add its own.
+  prometheus::Registry& metrics_registry() { return *metrics_registry_; }
+  // The bound metrics port after Start(), or 0 if metrics are off.
+  int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
 
-  // Starts serving on `listen_address`, then marks the server ("") and each
-  // of `service_names` SERVING. Returns the bound port.
+  // Starts the metrics endpoint (if configured), then serves on
+  // `listen_address`, then marks the server ("") and each of
+  // `service_names` SERVING. Returns the bound port.
   absl::StatusOr<int> Start(const std::string& listen_address,
                             const std::vector<std::string>& service_names);
 
@@ -48,10 +60,16 @@ class ServerHost {
   void Shutdown();
 
  private:
+  static ServerHostOptions WithObserver(ServerHostOptions options, metrics::RpcObserver* observer);
+
+  // Declared before the engine, which reports to it until destroyed.
+  std::shared_ptr<prometheus::Registry> metrics_registry_;
+  metrics::GrpcPrometheus server_metrics_;
   ServerHostOptions options_;
   // Declared before the engine: the services must outlive its server.
   HealthService health_;
   engine::Engine engine_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
 };
 
 }  // namespace server

@@ -17,6 +17,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "metrics/rpc_observer.h"
 #include "server/engine/tag.h"
 
 namespace engine::internal {
@@ -83,6 +85,8 @@ struct CallEnvironment {
   CallCounters* counters;
   // False once shutdown has begun: finished calls are retired, not re-posted.
   const std::atomic<bool>* accepting_calls;
+  // The method's metrics, or null.
+  metrics::MethodObserver* observer = nullptr;
 };
 
 // Base of every call state machine: a reusable slot that serves one RPC at a
@@ -135,7 +139,23 @@ class CallSlot : public CompletionHandler {
     return false;
   }
 
+  // Metrics: a call has started; and it has ended with `code` (reported once
+  // per started call, whichever path ends it). Called under the call's lock.
+  void ObserveStarted() {
+    if (env_.observer == nullptr) return;
+    observed_start_ = absl::Now();
+    observed_open_ = true;
+    env_.observer->OnStarted();
+  }
+  void ObserveHandled(grpc::StatusCode code) {
+    if (!observed_open_) return;
+    observed_open_ = false;
+    env_.observer->OnHandled(code, absl::Now() - observed_start_);
+  }
+
   CallEnvironment env_;
+  absl::Time observed_start_;
+  bool observed_open_ = false;
   Tag operation_tag_{this, CompletionKind::kOperation};
   Tag done_tag_{this, CompletionKind::kCallDone};
 };

@@ -120,10 +120,15 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
   started_ = true;
   accepting_calls_.store(true, std::memory_order_release);
   for (Method& method : methods_) {
+    if (options_.observer != nullptr) {
+      method.observer = options_.observer->ObserveMethod(
+          method.name,
+          method.streaming ? metrics::RpcType::kServerStream : metrics::RpcType::kUnary);
+    }
     for (size_t q = 0; q < queues_.size(); ++q) {
       for (int i = 0; i < method.requests_posted; ++i) {
-        internal::CallEnvironment env{queues_[q].get(), method.counters[q].get(),
-                                      &accepting_calls_};
+        internal::CallEnvironment env{queues_[q].get(), method.counters[q].get(), &accepting_calls_,
+                                      method.observer};
         slots_.push_back(method.make_slot(std::move(env)));
         if (method.streaming) stream_slots_.push_back(slots_.back().get());
       }

@@ -40,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "metrics/rpc_observer.h"
 #include "server/engine/call_slot.h"
 #include "server/engine/server_stream.h"
 #include "server/engine/server_stream_call.h"
@@ -60,6 +61,9 @@ struct EngineOptions {
   int requests_per_method = 64;
   // How long in-flight calls may run on after shutdown begins.
   absl::Duration drain_deadline = absl::Seconds(5);
+  // Told of every call's start and end (metrics); null for none. Must
+  // outlive the engine.
+  metrics::RpcObserver* observer = nullptr;
 };
 
 // Returns an error naming the bad field, or OK.
@@ -191,6 +195,7 @@ class Engine {
     SlotFactory make_slot;
     std::shared_ptr<const void> handler;  // keeps the handler alive for the slots
     std::vector<std::unique_ptr<internal::CallCounters>> counters;  // one per queue
+    metrics::MethodObserver* observer = nullptr;                    // set by Start
   };
 
   void RegisterService(grpc::Service* service);

@@ -153,6 +153,7 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
     done_pending_ = true;
     state_ = State::kStreaming;
     env_.counters->Add(env_.counters->calls_started);
+    ObserveStarted();
     if (absl::Status parsed = ParseRequest(request_bytes_, request_); !parsed.ok()) {
       StartFinishLocked(parsed);
       return;
@@ -215,6 +216,7 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
       wakeable_ = false;
     }
     state_ = State::kFinishing;
+    ObserveHandled(static_cast<grpc::StatusCode>(status.code()));
     bool started = env_.queue->StartIfOpen(
         [&] { writer_->Finish(ToGrpcStatus(status), operation_tag_.ToCompletionQueueTag()); });
     if (!started) AbandonLocked();
@@ -232,6 +234,7 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
       wakeable_ = false;
     }
     env_.counters->Add(env_.counters->abandoned);
+    ObserveHandled(grpc::StatusCode::UNAVAILABLE);  // a write could not start
     done_pending_ = false;
     RetireLocked();
   }

@@ -73,6 +73,7 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
         }
         done_pending_ = watch_cancellation_;
         env_.counters->Add(env_.counters->calls_started);
+        ObserveStarted();
         if (absl::Status parsed = ParseRequest(request_bytes_, request_); !parsed.ok()) {
           StartFinishLocked(parsed);
           return;
@@ -135,10 +136,14 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
         } else {
           writer_->FinishWithError(serialized, operation_tag_.ToCompletionQueueTag());
         }
+        ObserveHandled(serialized.error_code());
       } else {
         writer_->FinishWithError(ToGrpcStatus(status), operation_tag_.ToCompletionQueueTag());
+        ObserveHandled(static_cast<grpc::StatusCode>(status.code()));
       }
     });
+    // The queues closed first: the client sees the server go away.
+    ObserveHandled(grpc::StatusCode::UNAVAILABLE);
     if (!started) {
       // The queues were closed before the handler answered: nothing more can
       // be sent and no tag will come back for this call.
