@@ -35,7 +35,8 @@ class ReflectionOption : public grpc::ServerBuilderOption {
 
 ServerHostOptions ServerHost::WithObserver(ServerHostOptions options,
                                            metrics::RpcObserver* observer) {
-  options.engine.observer = observer;
+  // Without an endpoint nobody can read the metrics: skip their per-call cost.
+  if (!options.metrics_listen.empty()) options.engine.observer = observer;
   return options;
 }
 
