@@ -23,6 +23,12 @@ class MetricsServer {
 
   int port() const { return port_; }
 
+  // Also serves `collectable` at /metrics (held weakly: the caller keeps it
+  // alive for as long as it should be scraped).
+  void Register(const std::weak_ptr<prometheus::Collectable>& collectable) {
+    exposer_->RegisterCollectable(collectable);
+  }
+
  private:
   MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port)
       : exposer_(std::move(exposer)), port_(port) {}

@@ -67,6 +67,7 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
     auto metrics_server = metrics::MetricsServer::Start(options_.metrics_listen, metrics_registry_);
     if (!metrics_server.ok()) return metrics_server.status();
     metrics_server_ = std::move(metrics_server).value();
+    for (const auto& collectable : extra_collectables_) metrics_server_->Register(collectable);
   }
   absl::StatusOr<int> port = engine_.Start(listen_address);
   if (!port.ok()) return port;

@@ -47,6 +47,10 @@ class ServerHost {
   HealthService& health() { return health_; }
   // Where the grpc_server_* metrics live; a service may add its own.
   prometheus::Registry& metrics_registry() { return *metrics_registry_; }
+  // Scraped with the registry from Start() on; before Start() only.
+  void AddMetricsCollectable(std::shared_ptr<prometheus::Collectable> collectable) {
+    extra_collectables_.push_back(std::move(collectable));
+  }
   // The bound metrics port after Start(), or 0 if metrics are off.
   int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
 
@@ -69,6 +73,7 @@ class ServerHost {
   // Declared before the engine: the services must outlive its server.
   HealthService health_;
   engine::Engine engine_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> extra_collectables_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
 };
 

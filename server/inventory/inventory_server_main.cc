@@ -139,9 +139,10 @@ int main(int argc, char** argv) {
   const std::string host_part = listen.substr(0, listen.rfind(':'));
   spdlog::info(
       "inventory_server listening on {}:{} ({} products, {} completion queues, {} "
-      "requests posted per queue and method)",
+      "requests posted per queue and method{})",
       host_part, *port, store.size(), host.engine().completion_queue_count(),
-      host.engine().options().requests_per_method);
+      host.engine().options().requests_per_method,
+      host.metrics_port() > 0 ? absl::StrCat(", metrics on port ", host.metrics_port()) : "");
 
   int signal_number = server::WaitForShutdownSignal();
   spdlog::info("signal {} received; draining for up to {}", signal_number,

@@ -21,14 +21,15 @@ class InventoryTestServer {
  public:
   explicit InventoryTestServer(std::vector<inventory::CatalogEntry> catalog,
                                server::ServerHostOptions options = DefaultOptions(),
-                               inventory::InventoryServiceOptions service_options = {})
+                               inventory::InventoryServiceOptions service_options = {},
+                               const std::string& listen = "127.0.0.1:0")
       : store_(inventory::InventoryStore::kDefaultShards, service_options.journal),
         service_(store_, service_options),
         host_(options) {
     REQUIRE(store_.Load(catalog).ok());
     service_.Register(host_.engine());
     absl::StatusOr<int> port =
-        host_.Start("127.0.0.1:0", {inventory::InventoryGrpcService::kServiceName});
+        host_.Start(listen, {inventory::InventoryGrpcService::kServiceName});
     REQUIRE(port.ok());
     port_ = *port;
     stub_ = inventory::InventoryService::NewStub(LoopbackChannel(port_));

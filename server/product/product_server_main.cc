@@ -1,0 +1,128 @@
+// product_server: the ProductService binary.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "client/batching_inventory_client.h"
+#include "domain/product/product_catalog.h"
+#include "metrics/grpc_prometheus.h"
+#include "server/common/server_flags.h"
+#include "server/common/server_host.h"
+#include "server/common/shutdown_signal.h"
+#include "server/product/batching_client_metrics.h"
+#include "server/product/inventory_reserver.h"
+#include "server/product/product_service.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50052",
+          "host:port to serve on; port 0 picks a free port (printed at start-up).");
+ABSL_FLAG(std::string, inventory, "localhost:50051",
+          "The InventoryService: host:port, or dns:///host:port to balance over every address "
+          "the name resolves to (round_robin).");
+ABSL_FLAG(absl::Duration, inventory_deadline, absl::Milliseconds(500),
+          "Longest any call to the inventory may take (also bounded by the caller's deadline); "
+          "past it the ProductService answers UNAVAILABLE.");
+ABSL_FLAG(std::string, products, "",
+          "CSV of product_id,name,price_cents. Empty: the built-in catalog (product123).");
+ABSL_FLAG(int, synthetic_products, 0,
+          "If > 0, serve this many generated products sku-00000000... (matching "
+          "inventory_server --synthetic_products) instead of a catalog.");
+ABSL_FLAG(bool, batching, true,
+          "Merge concurrent look-ups into BatchGetProductAvailability RPCs. false: one "
+          "GetProductAvailability RPC per look-up (to measure what batching gains).");
+ABSL_FLAG(int, max_batch_size, 100, "Most look-ups per batch (1..1000).");
+ABSL_FLAG(absl::Duration, max_linger, absl::Milliseconds(2),
+          "Longest a look-up waits for others to join its batch while earlier batches are in "
+          "flight. A look-up on an idle client is sent at once.");
+ABSL_FLAG(int, max_in_flight_batches, 4, "Most batch RPCs in flight at once.");
+ABSL_FLAG(int, max_queued_lookups, 10000,
+          "Most look-ups waiting to be sent; beyond it calls fail fast with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, inventory_channels, 2,
+          "Channels (HTTP/2 connections per inventory address) the look-ups use in turn.");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "product_server: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+absl::StatusOr<std::vector<product::ProductInfo>> Catalog() {
+  const std::string path = absl::GetFlag(FLAGS_products);
+  const int synthetic = absl::GetFlag(FLAGS_synthetic_products);
+  if (!path.empty() && synthetic > 0) {
+    return absl::InvalidArgumentError("--products and --synthetic_products exclude each other");
+  }
+  if (synthetic < 0) return absl::InvalidArgumentError("--synthetic_products must be >= 0");
+  if (synthetic > 0) return product::SyntheticProductCatalog(synthetic);
+  if (!path.empty()) return product::LoadProductCatalogFile(path);
+  return product::DefaultProductCatalog();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  server::BlockShutdownSignals();
+  server::ParseServerFlags(argc, argv,
+                           "Serves product.ProductService over gRPC, asking the InventoryService "
+                           "for stock.\nUsage: product_server [--flag=value]...");
+  absl::StatusOr<server::ServerHostOptions> options = server::ServerHostOptionsFromFlags();
+  if (!options.ok()) return Fail(options.status());
+  if (absl::GetFlag(FLAGS_inventory_deadline) <= absl::ZeroDuration()) {
+    return Fail(absl::InvalidArgumentError("--inventory_deadline must be positive"));
+  }
+  absl::StatusOr<std::vector<product::ProductInfo>> products = Catalog();
+  if (!products.ok()) return Fail(products.status());
+  absl::StatusOr<product::ProductCatalog> catalog = product::ProductCatalog::Create(*products);
+  if (!catalog.ok()) return Fail(catalog.status());
+
+  // Destroyed in reverse order: the host (and with it the server) first,
+  // then the clients its handlers used, then the metrics they reported to.
+  auto registry_owner = std::make_shared<prometheus::Registry>();
+  metrics::GrpcPrometheus client_metrics(*registry_owner, metrics::GrpcPrometheus::Side::kClient);
+  product::BatchRpcMetrics batch_metrics(client_metrics);
+
+  client::BatchingInventoryClientOptions lookup_options;
+  lookup_options.target = absl::GetFlag(FLAGS_inventory);
+  lookup_options.batching = absl::GetFlag(FLAGS_batching);
+  lookup_options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  lookup_options.max_linger = absl::GetFlag(FLAGS_max_linger);
+  lookup_options.max_in_flight_batches = absl::GetFlag(FLAGS_max_in_flight_batches);
+  lookup_options.max_queued_lookups = absl::GetFlag(FLAGS_max_queued_lookups);
+  lookup_options.channels = absl::GetFlag(FLAGS_inventory_channels);
+  lookup_options.listener = &batch_metrics;
+  auto lookups = client::BatchingInventoryClient::Create(lookup_options);
+  if (!lookups.ok()) return Fail(lookups.status());
+  product::InventoryReserver reserver({.target = absl::GetFlag(FLAGS_inventory),
+                                       .retry_max_attempts = 3,
+                                       .observer = &client_metrics});
+
+  product::ProductGrpcService service(
+      *catalog, **lookups, reserver,
+      {.inventory_deadline = absl::GetFlag(FLAGS_inventory_deadline)});
+  server::ServerHost host(*options);
+  host.AddMetricsCollectable(registry_owner);
+  host.AddMetricsCollectable(std::make_shared<product::BatchingClientCollector>(**lookups));
+  service.Register(host.engine());
+  absl::StatusOr<int> port =
+      host.Start(absl::GetFlag(FLAGS_listen), {product::ProductGrpcService::kServiceName});
+  if (!port.ok()) return Fail(port.status());
+
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  spdlog::info(
+      "product_server listening on {}:{} ({} products, inventory {}, batching {}, {} completion "
+      "queues{})",
+      listen.substr(0, listen.rfind(':')), *port, catalog->size(), lookup_options.target,
+      lookup_options.batching ? "on" : "off", host.engine().completion_queue_count(),
+      host.metrics_port() > 0 ? absl::StrCat(", metrics on port ", host.metrics_port()) : "");
+
+  int signal_number = server::WaitForShutdownSignal();
+  spdlog::info("signal {} received; draining for up to {}", signal_number,
+               absl::FormatDuration(host.engine().options().drain_deadline));
+  host.Shutdown();
+  (*lookups)->Shutdown();
+  spdlog::info("product_server stopped cleanly");
+  return 0;
+}

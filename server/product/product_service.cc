@@ -1,0 +1,196 @@
+#include "server/product/product_service.h"
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "domain/inventory/product_id.h"
+#include "domain/product/order_pricing.h"
+
+namespace product {
+namespace {
+
+// Both answer only once the inventory has, and never need IsCancelled().
+constexpr engine::MethodOptions kAnswersLater{.requests_posted = 0, .watch_cancellation = false};
+
+}  // namespace
+
+absl::Status InventoryFailure(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kResourceExhausted) return status;
+  return absl::UnavailableError(
+      absl::StrCat("the inventory did not answer: ", absl::StatusCodeToString(status.code()), ": ",
+                   status.message()));
+}
+
+ProductGrpcService::ProductGrpcService(const ProductCatalog& catalog,
+                                       client::BatchingInventoryClient& lookups,
+                                       InventoryReserver& reserver, ProductServiceOptions options)
+    : catalog_(catalog), lookups_(lookups), reserver_(reserver), options_(options) {}
+
+void ProductGrpcService::Register(engine::Engine& engine) {
+  engine.AddUnaryMethod<GetProductRequest, GetProductResponse>(
+      &raw_service_, &RawService::RequestGetProduct, "product.ProductService/GetProduct",
+      [this](auto responder, const auto& request) { GetProduct(std::move(responder), request); },
+      kAnswersLater);
+  engine.AddUnaryMethod<PlaceOrderRequest, PlaceOrderResponse>(
+      &raw_service_, &RawService::RequestPlaceOrder, "product.ProductService/PlaceOrder",
+      [this](auto responder, const auto& request) { PlaceOrder(std::move(responder), request); },
+      kAnswersLater);
+}
+
+absl::Time ProductGrpcService::InventoryDeadline(absl::Time caller_deadline) const {
+  return std::min(caller_deadline, absl::Now() + options_.inventory_deadline);
+}
+
+void ProductGrpcService::GetProduct(engine::UnaryResponder<GetProductResponse> responder,
+                                    const GetProductRequest& request) {
+  if (absl::Status valid = inventory::ValidateProductId(request.product_id()); !valid.ok()) {
+    responder.Finish(valid);
+    return;
+  }
+  const ProductInfo* info = catalog_.Find(request.product_id());
+  if (info == nullptr) {
+    responder.Finish(
+        absl::NotFoundError(absl::StrCat("unknown product '", request.product_id(), "'")));
+    return;
+  }
+  const absl::Time deadline = InventoryDeadline(responder.deadline());
+  lookups_.Lookup(
+      info->product_id, deadline,
+      [responder = std::move(responder), info](absl::StatusOr<client::LookupResult> stock) mutable {
+        if (!stock.ok()) {
+          responder.Finish(InventoryFailure(stock.status()));
+          return;
+        }
+        GetProductResponse& response = responder.response();
+        response.set_product_id(info->product_id);
+        response.set_name(info->name);
+        response.set_price_cents(info->price_cents);
+        response.set_is_available(stock->is_available);
+        response.set_quantity(stock->quantity);
+        responder.Finish();
+      });
+}
+
+// One PlaceOrder in progress: the availability look-ups of its lines, joined,
+// then ReserveStock. Owned by shared_ptrs held by its pending callbacks.
+class ProductGrpcService::PlaceOrderCall
+    : public std::enable_shared_from_this<ProductGrpcService::PlaceOrderCall> {
+ public:
+  PlaceOrderCall(ProductGrpcService& service, engine::UnaryResponder<PlaceOrderResponse> responder,
+                 const PlaceOrderRequest& request, std::int64_t total_cents, absl::Time deadline)
+      : service_(service),
+        responder_(std::move(responder)),
+        deadline_(deadline),
+        pending_lookups_(request.lines_size()) {
+    reserve_request_.set_order_id(request.order_id());
+    for (const OrderLine& line : request.lines()) {
+      inventory::StockLine* out = reserve_request_.add_lines();
+      out->set_product_id(line.product_id());
+      out->set_quantity(line.quantity());
+    }
+    PlaceOrderResponse& response = responder_.response();
+    response.set_order_id(request.order_id());
+    response.set_total_cents(total_cents);
+    *response.mutable_lines() = request.lines();
+  }
+
+  // Checks every line's availability through the batching client (one
+  // look-up per line, merged with other callers' into few RPCs).
+  void Start() {
+    for (int i = 0; i < reserve_request_.lines_size(); ++i) {
+      service_.lookups_.Lookup(
+          reserve_request_.lines(i).product_id(), deadline_,
+          [self = shared_from_this()](absl::StatusOr<client::LookupResult> stock) {
+            self->OnLookup(std::move(stock));
+          });
+    }
+  }
+
+ private:
+  void OnLookup(absl::StatusOr<client::LookupResult> stock) {
+    absl::Status failure;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!stock.ok() && failure_.ok()) failure_ = InventoryFailure(stock.status());
+      if (--pending_lookups_ > 0) return;
+      failure = failure_;
+    }
+    // Every look-up is back; only this thread gets here.
+    if (!failure.ok()) {
+      responder_.Finish(failure);
+      return;
+    }
+    // ReserveStock decides even when a line looks short here: a retry of an
+    // order that took the last units must find its reservation, not "short",
+    // and only ReserveStock (atomic, idempotent per order_id) can tell the
+    // two apart. The look-ups are a snapshot; the reservation is the truth.
+    Reserve();
+  }
+
+  void Reserve() {
+    service_.reserver_.Reserve(
+        reserve_request_, deadline_,
+        [self = shared_from_this()](absl::StatusOr<inventory::ReserveStockResponse> reserved) {
+          self->OnReserved(std::move(reserved));
+        });
+  }
+
+  void OnReserved(absl::StatusOr<inventory::ReserveStockResponse> reserved) {
+    if (reserved.ok()) {
+      responder_.Finish();
+      return;
+    }
+    switch (reserved.status().code()) {
+      case absl::StatusCode::kFailedPrecondition:  // short: names the product
+      case absl::StatusCode::kAlreadyExists:       // order id reused with other lines
+        responder_.Finish(reserved.status());
+        return;
+      case absl::StatusCode::kInvalidArgument:
+        // The catalog knows the product, the inventory does not stock it.
+        responder_.Finish(absl::FailedPreconditionError(absl::StrCat(
+            "the inventory cannot reserve this order: ", reserved.status().message())));
+        return;
+      default:
+        responder_.Finish(InventoryFailure(reserved.status()));
+        return;
+    }
+  }
+
+  ProductGrpcService& service_;
+  engine::UnaryResponder<PlaceOrderResponse> responder_;
+  inventory::ReserveStockRequest reserve_request_;
+  const absl::Time deadline_;
+  absl::Mutex mu_;
+  int pending_lookups_ ABSL_GUARDED_BY(mu_);
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);  // the first look-up failure
+};
+
+void ProductGrpcService::PlaceOrder(engine::UnaryResponder<PlaceOrderResponse> responder,
+                                    const PlaceOrderRequest& request) {
+  std::vector<OrderRequestLine> lines;
+  lines.reserve(request.lines_size());
+  if (request.lines_size() <= static_cast<int>(kMaxOrderLines)) {
+    for (const OrderLine& line : request.lines()) {
+      lines.push_back({line.product_id(), line.quantity()});
+    }
+  }
+  absl::StatusOr<PricedOrder> priced =
+      request.lines_size() > static_cast<int>(kMaxOrderLines)
+          ? absl::InvalidArgumentError(absl::StrCat("order has ", request.lines_size(),
+                                                    " lines; the limit is ", kMaxOrderLines))
+          : PriceOrder(catalog_, request.order_id(), lines);
+  if (!priced.ok()) {
+    responder.Finish(priced.status());
+    return;
+  }
+  const absl::Time deadline = InventoryDeadline(responder.deadline());
+  auto call = std::make_shared<PlaceOrderCall>(*this, std::move(responder), request,
+                                               priced->total_cents, deadline);
+  call->Start();
+}
+
+}  // namespace product

@@ -1,0 +1,63 @@
+// The ProductService's RPCs: catalog data joined with live stock from the
+// InventoryService. A thin layer: the catalog and order rules live in
+// domain/product, the look-ups go through the batching client, and no
+// handler ever waits: each finishes its call from the inventory's answer.
+#ifndef SERVER_PRODUCT_PRODUCT_SERVICE_H_
+#define SERVER_PRODUCT_PRODUCT_SERVICE_H_
+
+#include "absl/time/time.h"
+#include "client/batching_inventory_client.h"
+#include "domain/product/product_catalog.h"
+#include "product.grpc.pb.h"
+#include "server/engine/engine.h"
+#include "server/product/inventory_reserver.h"
+
+namespace product {
+
+struct ProductServiceOptions {
+  // The longest any call to the InventoryService may take (look-ups and
+  // ReserveStock), also bounded by the client's own deadline. An inventory
+  // that does not answer in time makes the call UNAVAILABLE.
+  absl::Duration inventory_deadline = absl::Milliseconds(500);
+};
+
+class ProductGrpcService {
+ public:
+  // All three must outlive this object.
+  ProductGrpcService(const ProductCatalog& catalog, client::BatchingInventoryClient& lookups,
+                     InventoryReserver& reserver, ProductServiceOptions options = {});
+  ProductGrpcService(const ProductGrpcService&) = delete;
+  ProductGrpcService& operator=(const ProductGrpcService&) = delete;
+
+  // Adds both methods to `engine`; call before Engine::Start.
+  void Register(engine::Engine& engine);
+
+  static constexpr const char* kServiceName = "product.ProductService";
+
+ private:
+  using RawService = ProductService::WithRawMethod_GetProduct<
+      ProductService::WithRawMethod_PlaceOrder<ProductService::Service>>;
+  class PlaceOrderCall;
+
+  void GetProduct(engine::UnaryResponder<GetProductResponse> responder,
+                  const GetProductRequest& request);
+  void PlaceOrder(engine::UnaryResponder<PlaceOrderResponse> responder,
+                  const PlaceOrderRequest& request);
+  // The earlier of the caller's deadline and now + inventory_deadline.
+  absl::Time InventoryDeadline(absl::Time caller_deadline) const;
+
+  const ProductCatalog& catalog_;
+  client::BatchingInventoryClient& lookups_;
+  InventoryReserver& reserver_;
+  const ProductServiceOptions options_;
+  RawService raw_service_;
+};
+
+// What a caller of the ProductService sees when the inventory call failed
+// with `status`: RESOURCE_EXHAUSTED (the look-up queue is full) as is,
+// anything else UNAVAILABLE, saying what failed.
+absl::Status InventoryFailure(const absl::Status& status);
+
+}  // namespace product
+
+#endif  // SERVER_PRODUCT_PRODUCT_SERVICE_H_
