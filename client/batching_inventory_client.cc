@@ -367,6 +367,10 @@ class ClientCore {
   void ArmLinger() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ArmDeadline() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Quiescent() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a completion that may have made the client quiescent.
+  void SignalIfShuttingDown() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (shutting_down_) shutdown_cv_.SignalAll();
+  }
   int BatchesInFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return options_.max_in_flight_batches - free_batch_count_;
   }
@@ -385,6 +389,11 @@ class ClientCore {
   std::atomic<std::size_t> next_channel_{0};
 
   mutable absl::Mutex mu_;
+  // Shutdown waits on this for Quiescent() and, in a second caller, for
+  // shut_down_. A CondVar loop rather than Mutex::Await: the predicate is
+  // then evaluated by this code under the lock, where ThreadSanitizer (with
+  // the test shim for Debian's abseil) can see that it is locked.
+  absl::CondVar shutdown_cv_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;           // threads joined
   std::deque<LookupEntry> entries_ ABSL_GUARDED_BY(mu_);  // stable addresses
@@ -469,7 +478,7 @@ void ClientCore::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     if (shutting_down_) {
-      mu_.Await(absl::Condition(&shut_down_));
+      while (!shut_down_) shutdown_cv_.Wait(&mu_);
       return;
     }
     shutting_down_ = true;
@@ -489,7 +498,7 @@ void ClientCore::Shutdown() {
     absl::MutexLock lock(&mu_);
     // Every RPC and alarm event comes back through the queues, which are
     // still being drained by their threads.
-    mu_.Await(absl::Condition(this, &ClientCore::Quiescent));
+    while (!Quiescent()) shutdown_cv_.Wait(&mu_);
   }
   // Nothing is outstanding and nothing new can start: Next() now returns
   // false once each queue is empty.
@@ -497,6 +506,7 @@ void ClientCore::Shutdown() {
   for (std::thread& thread : threads_) thread.join();
   absl::MutexLock lock(&mu_);
   shut_down_ = true;
+  shutdown_cv_.SignalAll();
 }
 
 // ---------------------------------------------------------------------------
@@ -909,6 +919,7 @@ void ClientCore::OnBatchDone(BatchCall& batch, Worker& worker) {
     free_batches_ = &batch;
     ++free_batch_count_;
     MaybeSend(absl::Now(), worker.starts);
+    SignalIfShuttingDown();
   }
   StartBatches(worker.starts);
   if (options_.listener != nullptr) options_.listener->OnBatchDone(lookups, status, latency);
@@ -949,6 +960,7 @@ void ClientCore::OnUnaryDone(UnaryCall& call, Worker& worker) {
     call.next_free = free_unary_calls_;
     free_unary_calls_ = &call;
     --unary_in_flight_;
+    SignalIfShuttingDown();
   }
   if (callback != nullptr) {
     counters_.CountOutcome(result.status());
@@ -966,6 +978,7 @@ void ClientCore::OnLingerAlarm(bool ok, Worker& worker) {
     absl::MutexLock lock(&mu_);
     linger_alarm_.outstanding = false;
     MaybeSend(absl::Now(), worker.starts);
+    SignalIfShuttingDown();
   }
   StartBatches(worker.starts);
 }
@@ -980,6 +993,7 @@ void ClientCore::OnDeadlineAlarm(bool ok, Worker& worker) {
                  absl::DeadlineExceededError("deadline passed while queued"), worker.deliveries);
     }
     ArmDeadline();
+    SignalIfShuttingDown();
   }
   Deliver(worker.deliveries);
 }

@@ -251,8 +251,9 @@ class BatchingInventoryClient {
   //
   // A batch is sent with the earliest deadline of its callers, so a caller
   // can see DEADLINE_EXCEEDED slightly before its own deadline when it shares
-  // a batch with a caller whose deadline is earlier. Look-ups already past
-  // their deadline are never sent.
+  // a batch with a caller whose deadline is earlier. A look-up found past its
+  // deadline when its batch is formed (its alarm not yet handled) is left
+  // out of the request and does not shorten the batch's deadline.
   LookupTicket Lookup(absl::string_view product_id, absl::Time deadline, LookupCallback callback);
 
   // Fails every queued look-up with CANCELLED, cancels every RPC in flight

@@ -367,7 +367,9 @@ class FrozenClientThread {
   absl::Notification entered_;
   absl::Notification released_;
   absl::Notification left_;  // notified last: its destructor waits for Notify()
-  bool warm_up_ok_ = false;
+  // Atomic: Notify() runs in Debian's uninstrumented abseil, so TSan cannot
+  // see it order a plain write before an already-notified waiter.
+  std::atomic<bool> warm_up_ok_{false};
 };
 
 class CountingListener : public client::BatchListener {
@@ -390,7 +392,8 @@ std::int64_t FailedTotal(const client::BatchingInventoryClientStats& stats) {
 
 }  // namespace
 
-TEST_CASE("a lone look-up on an idle client is sent at once, not after the linger", "[batching]") {
+TEST_CASE("batching client: a lone look-up on an idle client is sent at once, not after the linger",
+          "[batching]") {
   RealInventory inventory({{"product123", 10}});
   BatchingInventoryClientOptions options = ClientOptions(inventory.port());
   options.max_linger = absl::Seconds(10);
@@ -412,7 +415,8 @@ TEST_CASE("a lone look-up on an idle client is sent at once, not after the linge
   CHECK(stats.lookups_succeeded == 4);
 }
 
-TEST_CASE("1000 concurrent look-ups reach the server as about ten batch RPCs", "[batching]") {
+TEST_CASE("batching client: 1000 concurrent look-ups reach the server as about ten batch RPCs",
+          "[batching]") {
   constexpr int kLookups = 1000;
   RealInventory inventory(inventory::SyntheticCatalog(kLookups));
   BatchingInventoryClientOptions options = ClientOptions(inventory.port());
@@ -462,7 +466,8 @@ TEST_CASE("1000 concurrent look-ups reach the server as about ten batch RPCs", "
   CHECK(listener.failed == 0);
 }
 
-TEST_CASE("each caller gets its own product's answer when ids repeat", "[batching]") {
+TEST_CASE("batching client: each caller gets its own product's answer when ids repeat",
+          "[batching]") {
   RealInventory inventory({});
   constexpr int kProducts = 8;
   for (int p = 0; p < kProducts; ++p) {
@@ -495,7 +500,7 @@ TEST_CASE("each caller gets its own product's answer when ids repeat", "[batchin
   CHECK(stats.batch_ids_sent <= (kProducts + 1) * stats.batches_sent);
 }
 
-TEST_CASE("identical ids in one batch are asked once", "[batching]") {
+TEST_CASE("batching client: identical ids in one batch are asked once", "[batching]") {
   ScriptedInventory server;
   server.SetQuantity("a", 1);
   server.SetQuantity("b", 2);
@@ -503,7 +508,9 @@ TEST_CASE("identical ids in one batch are asked once", "[batching]") {
   constexpr int kLookups = 60;
   std::deque<Outcome> outcomes(kLookups);
   const std::string ids[] = {"a", "b", "c"};
-  auto client = MakeClient(ClientOptions(server.port()));
+  BatchingInventoryClientOptions options = ClientOptions(server.port());
+  options.max_linger = absl::Seconds(10);  // batches cut by completions only, not by time
+  auto client = MakeClient(options);
   {
     FrozenClientThread frozen(*client, "a");
     for (int i = 0; i < kLookups; ++i) {
@@ -527,7 +534,8 @@ TEST_CASE("identical ids in one batch are asked once", "[batching]") {
   CHECK(client->Stats().batch_size_max == 59);
 }
 
-TEST_CASE("an invalid id fails only its own caller, before batching", "[batching][bad-input]") {
+TEST_CASE("batching client: an invalid id fails only its own caller, before batching",
+          "[batching][bad-input]") {
   RealInventory inventory({{"a", 1}, {"b", 2}});
   std::deque<Outcome> outcomes;
   const std::vector<std::string> bad = {"", std::string(129, 'x'), "tab\there", "\xc3\x28"};
@@ -558,7 +566,8 @@ TEST_CASE("an invalid id fails only its own caller, before batching", "[batching
   CHECK(client->Stats().failed_invalid == 12);
 }
 
-TEST_CASE("a failed batch RPC fails every caller in it with its status", "[batching][errors]") {
+TEST_CASE("batching client: a failed batch RPC fails every caller in it with its status",
+          "[batching][errors]") {
   ScriptedInventory server;
   server.SetQuantity("a", 5);
   BatchingInventoryClientOptions options = ClientOptions(server.port());
@@ -590,8 +599,9 @@ TEST_CASE("a failed batch RPC fails every caller in it with its status", "[batch
   CHECK(after.Wait()->quantity == 5);
 }
 
-TEST_CASE("UNAVAILABLE is retried by the channel's retry policy, not by the client",
-          "[batching][errors]") {
+TEST_CASE(
+    "batching client: UNAVAILABLE is retried by the channel's retry policy, not by the client",
+    "[batching][errors]") {
   ScriptedInventory server;
   server.SetQuantity("a", 7);
   std::deque<Outcome> outcomes(2);
@@ -616,7 +626,8 @@ TEST_CASE("UNAVAILABLE is retried by the channel's retry policy, not by the clie
   }
 }
 
-TEST_CASE("a full queue fails fast with RESOURCE_EXHAUSTED", "[batching][backpressure]") {
+TEST_CASE("batching client: a full queue fails fast with RESOURCE_EXHAUSTED",
+          "[batching][backpressure]") {
   ScriptedInventory server;
   server.SetQuantity("a", 1);
   BatchingInventoryClientOptions options = ClientOptions(server.port());
@@ -645,8 +656,10 @@ TEST_CASE("a full queue fails fast with RESOURCE_EXHAUSTED", "[batching][backpre
   CHECK(client->Stats().queue_depth == 0);
 }
 
-TEST_CASE("a look-up queued past its deadline fails DEADLINE_EXCEEDED while the server stalls",
-          "[batching][deadline]") {
+TEST_CASE(
+    "batching client: a look-up queued past its deadline fails DEADLINE_EXCEEDED while the server "
+    "stalls",
+    "[batching][deadline]") {
   ScriptedInventory server;
   BatchingInventoryClientOptions options = ClientOptions(server.port());
   options.max_in_flight_batches = 1;
@@ -679,7 +692,8 @@ TEST_CASE("a look-up queued past its deadline fails DEADLINE_EXCEEDED while the 
   }
 }
 
-TEST_CASE("a caller cancelled before its batch is sent is dropped from it", "[batching][cancel]") {
+TEST_CASE("batching client: a caller cancelled before its batch is sent is dropped from it",
+          "[batching][cancel]") {
   ScriptedInventory server;
   server.SetQuantity("c", 3);
   BatchingInventoryClientOptions options = ClientOptions(server.port());
@@ -712,8 +726,9 @@ TEST_CASE("a caller cancelled before its batch is sent is dropped from it", "[ba
   CHECK(client->Stats().failed_cancelled == 1);
 }
 
-TEST_CASE("cancelling a sent look-up answers CANCELLED and cancels a batch nobody wants",
-          "[batching][cancel]") {
+TEST_CASE(
+    "batching client: cancelling a sent look-up answers CANCELLED and cancels a batch nobody wants",
+    "[batching][cancel]") {
   ScriptedInventory server;
   std::deque<Outcome> outcomes(1);
   auto client = MakeClient(ClientOptions(server.port()));
@@ -729,7 +744,8 @@ TEST_CASE("cancelling a sent look-up answers CANCELLED and cancels a batch nobod
   CHECK(outcomes[0].calls() == 1);
 }
 
-TEST_CASE("a batch carries the earliest deadline of its callers", "[batching][deadline]") {
+TEST_CASE("batching client: a batch carries the earliest deadline of its callers",
+          "[batching][deadline]") {
   ScriptedInventory server;
   BatchingInventoryClientOptions options = ClientOptions(server.port());
   options.max_linger = absl::Seconds(10);
@@ -753,7 +769,7 @@ TEST_CASE("a batch carries the earliest deadline of its callers", "[batching][de
   CHECK(deadlines[2] < start + absl::Seconds(60));
 }
 
-TEST_CASE("batches go round robin over the channels, each its own connection",
+TEST_CASE("batching client: batches go round robin over the channels, each its own connection",
           "[batching][connections]") {
   ScriptedInventory server;
   BatchingInventoryClientOptions options = ClientOptions(server.port());
@@ -770,8 +786,10 @@ TEST_CASE("batches go round robin over the channels, each its own connection",
   for (int i = 0; i < 3; ++i) CHECK(peers[i] == peers[i + 3]);
 }
 
-TEST_CASE("an inventory restart: UNAVAILABLE while it is down, served again on the same port",
-          "[batching][failover]") {
+TEST_CASE(
+    "batching client: an inventory restart: UNAVAILABLE while it is down, served again on the same "
+    "port",
+    "[batching][failover]") {
   RealInventory inventory({{"product123", 10}});
   const int port = inventory.port();
   BatchingInventoryClientOptions options;
@@ -815,7 +833,8 @@ TEST_CASE("an inventory restart: UNAVAILABLE while it is down, served again on t
   CHECK(stats.lookups_succeeded + FailedTotal(stats) == stats.lookups_requested);
 }
 
-TEST_CASE("batching=false sends each look-up as its own unary RPC", "[batching][unary]") {
+TEST_CASE("batching client: batching=false sends each look-up as its own unary RPC",
+          "[batching][unary]") {
   RealInventory inventory(inventory::SyntheticCatalog(100));
   BatchingInventoryClientOptions options = ClientOptions(inventory.port());
   options.batching = false;
@@ -840,7 +859,7 @@ TEST_CASE("batching=false sends each look-up as its own unary RPC", "[batching][
   CHECK(stats.lookups_succeeded == kLookups);
 }
 
-TEST_CASE("batching=false keeps the bound, cancellation and immediate failures",
+TEST_CASE("batching client: batching=false keeps the bound, cancellation and immediate failures",
           "[batching][unary]") {
   ScriptedInventory server;
   server.SetQuantity("a", 4);
@@ -875,8 +894,10 @@ TEST_CASE("batching=false keeps the bound, cancellation and immediate failures",
   CHECK_FALSE(a.Cancel());
 }
 
-TEST_CASE("shutdown with look-ups queued and in flight calls every callback exactly once",
-          "[batching][shutdown]") {
+TEST_CASE(
+    "batching client: shutdown with look-ups queued and in flight calls every callback exactly "
+    "once",
+    "[batching][shutdown]") {
   ScriptedInventory server;
   BatchingInventoryClientOptions options = ClientOptions(server.port());
   options.max_in_flight_batches = 2;
@@ -914,7 +935,7 @@ TEST_CASE("shutdown with look-ups queued and in flight calls every callback exac
   for (const Outcome& outcome : outcomes) CHECK(outcome.calls() == 1);
 }
 
-TEST_CASE("options are validated, naming the bad field", "[batching][options]") {
+TEST_CASE("batching client: options are validated, naming the bad field", "[batching][options]") {
   const auto error = [](auto mutate) {
     BatchingInventoryClientOptions options;
     options.target = "127.0.0.1:1";
@@ -944,7 +965,7 @@ TEST_CASE("options are validated, naming the bad field", "[batching][options]") 
             .ok());
 }
 
-TEST_CASE("the service config asks for round_robin and retries UNAVAILABLE",
+TEST_CASE("batching client: the service config asks for round_robin and retries UNAVAILABLE",
           "[batching][options]") {
   BatchingInventoryClientOptions options;
   options.target = "dns:///inventory:50051";
