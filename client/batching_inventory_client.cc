@@ -208,6 +208,8 @@ class UnaryCall final : public CompletionTag, public RpcSlot {
   // Core lock.
   LookupEntry* entry = nullptr;
   UnaryCall* next_free = nullptr;
+  // Written before Start, read at completion (ordered by the queue).
+  absl::Time started_at;
 
   void Start(std::uint64_t seq, absl::string_view product_id, absl::Time deadline,
              inventory::InventoryService::Stub* stub);
@@ -805,6 +807,8 @@ LookupTicket ClientCore::LookupUnary(absl::string_view product_id, absl::Time de
   }
   Counters::Add(counters_.rpcs_sent);
   Counters::Add(counters_.lookups_sent);
+  if (options_.listener != nullptr) options_.listener->OnUnarySent();
+  call->started_at = absl::Now();
   call->Start(seq, product_id, deadline, PickStub());
   return ticket;
 }
@@ -950,6 +954,9 @@ void UnaryCall::OnCompletion(bool ok, Worker& worker) { core_->OnUnaryDone(*this
 void ClientCore::OnUnaryDone(UnaryCall& call, Worker& worker) {
   absl::StatusOr<LookupResult> result = call.Complete();
   if (!result.ok()) Counters::Add(counters_.rpcs_failed);
+  if (options_.listener != nullptr) {
+    options_.listener->OnUnaryDone(result.status(), absl::Now() - call.started_at);
+  }
   LookupCallback callback;
   {
     absl::MutexLock lock(&mu_);

@@ -70,7 +70,8 @@ struct LookupResult {
 // it runs and which statuses it can see.
 using LookupCallback = absl::AnyInvocable<void(absl::StatusOr<LookupResult>) &&>;
 
-// Observes every BatchGetProductAvailability RPC (batching mode only), e.g.
+// Observes every RPC the client sends (batches, or unary look-ups with
+// batching = false), e.g.
 // to feed a metrics layer. Called outside the client's locks, on the thread
 // that started or completed the RPC; must be thread-safe, cheap and never
 // block. Default implementations do nothing.
@@ -82,6 +83,10 @@ class BatchListener {
   virtual void OnBatchSent(int lookups, int unique_ids) {}
   // That batch ended with `status` after `latency` (start to completion).
   virtual void OnBatchDone(int lookups, const absl::Status& status, absl::Duration latency) {}
+  // With batching = false: a unary GetProductAvailability RPC was started,
+  // and ended with `status` after `latency`.
+  virtual void OnUnarySent() {}
+  virtual void OnUnaryDone(const absl::Status& status, absl::Duration latency) {}
 };
 
 struct BatchingInventoryClientOptions {

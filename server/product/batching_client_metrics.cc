@@ -34,6 +34,8 @@ prometheus::ClientMetric Value(double value, prometheus::MetricType type,
 
 BatchRpcMetrics::BatchRpcMetrics(metrics::RpcObserver& client_metrics)
     : batch_(client_metrics.ObserveMethod("inventory.InventoryService/BatchGetProductAvailability",
+                                          metrics::RpcType::kUnary)),
+      unary_(client_metrics.ObserveMethod("inventory.InventoryService/GetProductAvailability",
                                           metrics::RpcType::kUnary)) {}
 
 void BatchRpcMetrics::OnBatchSent(int lookups, int unique_ids) {
@@ -42,6 +44,14 @@ void BatchRpcMetrics::OnBatchSent(int lookups, int unique_ids) {
 
 void BatchRpcMetrics::OnBatchDone(int lookups, const absl::Status& status, absl::Duration latency) {
   if (batch_ != nullptr) batch_->OnHandled(static_cast<grpc::StatusCode>(status.code()), latency);
+}
+
+void BatchRpcMetrics::OnUnarySent() {
+  if (unary_ != nullptr) unary_->OnStarted();
+}
+
+void BatchRpcMetrics::OnUnaryDone(const absl::Status& status, absl::Duration latency) {
+  if (unary_ != nullptr) unary_->OnHandled(static_cast<grpc::StatusCode>(status.code()), latency);
 }
 
 std::vector<prometheus::MetricFamily> BatchingClientCollector::Collect() const {

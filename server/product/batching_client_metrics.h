@@ -21,15 +21,19 @@
 
 namespace product {
 
-// Feeds grpc_client_* for BatchGetProductAvailability from a BatchListener.
+// Feeds grpc_client_* for the client's RPCs (BatchGetProductAvailability, or
+// GetProductAvailability with batching off) from a BatchListener.
 class BatchRpcMetrics final : public client::BatchListener {
  public:
   explicit BatchRpcMetrics(metrics::RpcObserver& client_metrics);
   void OnBatchSent(int lookups, int unique_ids) override;
   void OnBatchDone(int lookups, const absl::Status& status, absl::Duration latency) override;
+  void OnUnarySent() override;
+  void OnUnaryDone(const absl::Status& status, absl::Duration latency) override;
 
  private:
   metrics::MethodObserver* const batch_;
+  metrics::MethodObserver* const unary_;
 };
 
 // Reads the client's Stats() at each scrape. Register it on a registry's

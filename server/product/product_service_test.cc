@@ -288,3 +288,20 @@ TEST_CASE("product_server metrics: its own calls, its inventory calls, its batch
   CHECK_THAT(text,
              Catch::Contains("inventory_lookups_failed_total{cause=\"resource_exhausted\"} 0"));
 }
+
+TEST_CASE("with batching off the unary look-ups are counted as grpc_client_ calls",
+          "[product][metrics]") {
+  InventoryTestServer inventory({{"product123", 10}});
+  ProductTestServer products(Target(inventory), /*batching=*/false, absl::Milliseconds(500),
+                             /*with_metrics=*/true);
+  GetProductResponse response;
+  for (int i = 0; i < 3; ++i) REQUIRE(products.Get("product123", &response).ok());
+  std::string text;
+  CHECK(WaitUntil([&] {
+    text = testing_util::HttpGet(products.host().metrics_port(), "/metrics");
+    return text.find("grpc_client_handled_total{grpc_code=\"OK\",grpc_method="
+                     "\"GetProductAvailability\",grpc_service=\"inventory.InventoryService\","
+                     "grpc_type=\"unary\"} 3") != std::string::npos;
+  }));
+  CHECK_THAT(text, Catch::Contains("inventory_lookup_batch_size_count 0"));
+}
