@@ -111,10 +111,14 @@ cleanup() {
     [[ ${COMPOSE_E2E_KEEP:-0} != 1 ]]; then
     docker tag "$INVENTORY_IMAGE" grpc-inventory-e2e:latest && docker image rm "$INVENTORY_IMAGE" >/dev/null
   fi
-  if [[ ${COMPOSE_E2E_KEEP:-0} != 1 ]]; then
+  if [[ ${COMPOSE_E2E_KEEP:-0} == 1 ]]; then
+    # The engine's socket and exec-root live in $work: keep it.
+    echo "compose_e2e: COMPOSE_E2E_KEEP=1: kept $work; stop a hand-started engine with:" \
+      "bash $here/ensure_docker.sh stop $docker_state" >&2
+  else
     bash "$here/ensure_docker.sh" stop "$docker_state"
+    rm -rf "$work"
   fi
-  rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
