@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the project builds, tests and benchmarks
 # with. Only missing packages are installed; needs root (or sudo).
+#   install_deps.sh               everything
+#   install_deps.sh --build-only  only what builds the shipped binaries with
+#                                 -DINVENTORY_BUILD_TESTS=OFF (the Dockerfile)
 set -euo pipefail
 
 packages=(
@@ -11,8 +14,21 @@ packages=(
   nghttp2-client util-linux procps
 )
 
+# Needed only by the tests, the bench and their tools; --build-only skips these.
+test_only_packages=(
+  catch2 libbenchmark-dev python3 python3-grpcio python3-protobuf nghttp2-client
+)
+
+build_only=0
+case "${1:-}" in
+  "") ;;
+  --build-only) build_only=1 ;;
+  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+esac
+
 missing=()
 for package in "${packages[@]}"; do
+  if ((build_only)) && [[ " ${test_only_packages[*]} " == *" $package "* ]]; then continue; fi
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$package")
 done

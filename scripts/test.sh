@@ -6,7 +6,13 @@
 #   3. ThreadSanitizer: the Catch2 suites (engine, services, domain); the
 #      shell tests of the server binary are left out there because they run
 #      the binary without the test-only abseil shim TSan needs.
+# Then, once, the docker-compose deployment against a real Docker engine
+# (ctest label "compose", test/compose/): it installs Debian's docker.io,
+# docker-compose and debootstrap if missing, starts an engine by hand if none
+# runs, and builds the image. The passes above leave it out (-LE compose).
 # SKIP_SANITIZERS=1 runs only the first pass (for a quick local loop).
+# SKIP_COMPOSE=1 leaves out the compose step. REQUIRE_COMPOSE=1 fails when
+# the compose test is skipped (no engine could run), as CI does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,18 +22,34 @@ jobs=$(nproc)
 echo "=== pass 1: RelWithDebInfo ==="
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$jobs"
-(cd build && ctest --output-on-failure -j "$jobs")
+(cd build && ctest --output-on-failure -j "$jobs" -LE compose)
 
 if [ "${SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "=== pass 2: AddressSanitizer + LeakSanitizer + UBSan ==="
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINVENTORY_ASAN=ON
   cmake --build build-asan -j "$jobs"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs")
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs" -LE compose)
 
   echo "=== pass 3: ThreadSanitizer ==="
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINVENTORY_TSAN=ON
   cmake --build build-tsan -j "$jobs"
   (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tsan.supp" \
-     ctest --output-on-failure -j "$jobs" -LE binary)
+     ctest --output-on-failure -j "$jobs" -LE 'binary|compose')
+fi
+
+if [ "${SKIP_COMPOSE:-0}" != "1" ]; then
+  echo "=== compose: the docker-compose deployment against a real Docker engine ==="
+  compose_log=$(mktemp)
+  # --verbose: the test's own report (timings, skip reason, PARTIAL items) always shows.
+  (cd build && ctest --verbose -L compose) 2>&1 | tee "$compose_log"
+  if grep -q '\*\*\*Skipped' "$compose_log"; then
+    echo "test.sh: the compose test was SKIPPED: no Docker engine could run here (reason above)"
+    if [ "${REQUIRE_COMPOSE:-0}" = "1" ]; then
+      echo "test.sh: REQUIRE_COMPOSE=1: a skipped compose test is a failure" >&2
+      rm -f "$compose_log"
+      exit 1
+    fi
+  fi
+  rm -f "$compose_log"
 fi

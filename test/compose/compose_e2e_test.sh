@@ -1,0 +1,433 @@
+#!/usr/bin/env bash
+# End-to-end test of the docker-compose deployment against a real Docker
+# engine: build the image, bring the services up, use them through their
+# published ports, restart, stop, tear down.
+#
+#   compose_e2e_test.sh --health-probe PATH --protoc PATH [--expect-product]
+#
+#   --health-probe  the host-built tools/health_probe, to probe published ports
+#   --protoc        protoc, for the seed client's Python stubs
+#   --expect-product  product_server is part of the build (CMake passes this
+#                   when the target exists): the image must contain it and the
+#                   product service must run. Without it, the test runs the
+#                   inventory service alone and says so.
+#
+# Steps: ensure_docker.sh (engine, packages) and ensure_base_image.sh
+# (debian:bookworm-slim via debootstrap if missing); `config -q`; `build`;
+# `up -d`; wait until every started service is healthy; through the published
+# ports: health_probe, the seed article's Python client (product123 available,
+# quantity 10), metrics; restart the inventory and wait for it to serve
+# again; stop each service and require exit status 0 (a drained server, not
+# Docker's SIGKILL after the grace period); `down -v` on every way out.
+#
+# Flags the compose file passes that a binary does not have yet (it is
+# written for the final product) are dropped through a generated override
+# file, and the checks that need them are reported as PARTIAL. TODO(#7) for
+# the lead: once product_server, --metrics_listen and --data_dir are merged,
+# set COMPOSE_E2E_STRICT's default to 1 so that any PARTIAL fails.
+#
+# Exit status: 0 passed; 77 SKIPPED (no Docker engine can run here; the reason
+# is printed; ctest reports the test as skipped, never as passed); else failed.
+#
+# Environment (all optional):
+#   COMPOSE_E2E_PROJECT   compose project name (default grpc-inventory-e2e-PID)
+#   INVENTORY_PORT, INVENTORY_METRICS_PORT, PRODUCT_PORT, PRODUCT_METRICS_PORT
+#                         published host ports (default: free ports picked now)
+#   BUILD_JOBS            compile jobs inside the image build (default: all CPUs)
+#   COMPOSE               compose command (default docker-compose, else "docker compose")
+#   COMPOSE_E2E_STRICT=1  fail instead of reporting PARTIAL
+#   COMPOSE_E2E_KEEP=1    leave the project running and the engine up (debugging)
+#   ENSURE_DOCKER_*       see ensure_docker.sh (data-root cache, lock wait)
+set -euo pipefail
+
+readonly SKIP=77
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+python=/usr/bin/python3
+grpc_python_plugin=${GRPC_PYTHON_PLUGIN:-/usr/bin/grpc_python_plugin}
+
+health_probe=
+protoc=protoc
+expect_product=0
+while (($# > 0)); do
+  case $1 in
+    --health-probe) health_probe=$2; shift 2 ;;
+    --protoc) protoc=$2; shift 2 ;;
+    --expect-product) expect_product=1; shift ;;
+    *) echo "usage: $0 --health-probe PATH --protoc PATH [--expect-product]" >&2; exit 2 ;;
+  esac
+done
+[[ -x $health_probe ]] || { echo "compose_e2e: --health-probe '$health_probe' is not executable" >&2; exit 2; }
+
+now() { echo "${EPOCHREALTIME/[.,]/}"; }
+elapsed() { echo "$((($(now) - $1) / 1000000))s"; }
+t_start=$(now)
+
+failures=0
+partial=()
+pass() { echo "ok      $*"; }
+fail() {
+  echo "FAIL    $*" >&2
+  failures=$((failures + 1))
+}
+note_partial() {
+  echo "PARTIAL $*"
+  partial+=("$*")
+}
+phase() { echo "=== $* ($(elapsed "$t_start") so far)"; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/compose_e2e.XXXXXX")
+docker_state=$work/docker
+project=${COMPOSE_E2E_PROJECT:-grpc-inventory-e2e-$$}
+brought_up=0
+
+# No proxy between the host-side clients and the published loopback ports.
+unset http_proxy https_proxy grpc_proxy HTTP_PROXY HTTPS_PROXY
+
+compose_files=(-f "$repo/docker-compose.yml")
+compose() { "${compose_cmd[@]}" -p "$project" "${compose_files[@]}" "$@"; }
+
+dump_diagnostics() {
+  echo "----- compose ps -----" >&2
+  compose ps >&2 2>&1 || true
+  echo "----- compose logs (last 60 lines per service) -----" >&2
+  compose logs --no-color --tail=60 >&2 2>&1 || true
+}
+
+cleanup() {
+  local status=$?
+  set +e
+  if ((brought_up)); then
+    if ((status != 0 || failures > 0)); then dump_diagnostics; fi
+    if [[ ${COMPOSE_E2E_KEEP:-0} == 1 ]]; then
+      echo "compose_e2e: COMPOSE_E2E_KEEP=1: project $project left running (DOCKER_HOST=${DOCKER_HOST:-})" >&2
+    else
+      compose down -v --remove-orphans >/dev/null 2>&1 ||
+        echo "compose_e2e: 'down -v' failed for project $project" >&2
+    fi
+  fi
+  # Keep one cached copy of the image for the next run, without a tag per run.
+  if [[ -n ${INVENTORY_IMAGE:-} ]] && docker image inspect "$INVENTORY_IMAGE" >/dev/null 2>&1 &&
+    [[ ${COMPOSE_E2E_KEEP:-0} != 1 ]]; then
+    docker tag "$INVENTORY_IMAGE" grpc-inventory-e2e:latest && docker image rm "$INVENTORY_IMAGE" >/dev/null
+  fi
+  if [[ ${COMPOSE_E2E_KEEP:-0} == 1 ]]; then
+    # The engine's socket and exec-root live in $work: keep it.
+    echo "compose_e2e: COMPOSE_E2E_KEEP=1: kept $work; stop a hand-started engine with:" \
+      "bash $here/ensure_docker.sh stop $docker_state" >&2
+  else
+    bash "$here/ensure_docker.sh" stop "$docker_state"
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- an engine, packages and the base image ---
+phase "1. Docker engine"
+rc=0
+bash "$here/ensure_docker.sh" start "$docker_state" >/dev/null 2>"$work/ensure_docker.err" || rc=$?
+cat "$work/ensure_docker.err" >&2
+if ((rc == SKIP)); then
+  echo "compose_e2e: SKIPPED: no Docker engine here:" \
+    "$(sed -n 's/^ensure_docker: SKIP: //p' "$work/ensure_docker.err" | tail -n1)"
+  exit "$SKIP"
+elif ((rc != 0)); then
+  echo "compose_e2e: FAIL: ensure_docker.sh exited with status $rc" >&2
+  exit 1
+fi
+# shellcheck disable=SC1091  # written at run time
+. "$docker_state/env"
+if [[ -n ${COMPOSE:-} ]]; then
+  read -r -a compose_cmd <<<"$COMPOSE"
+elif command -v docker-compose >/dev/null; then
+  compose_cmd=(docker-compose)
+else
+  compose_cmd=(docker compose)
+fi
+echo "compose_e2e: engine $(docker version --format '{{.Server.Version}}'), $("${compose_cmd[@]}" version --short 2>/dev/null || "${compose_cmd[@]}" version | head -n1)"
+
+phase "2. base image"
+bash "$here/ensure_base_image.sh" debian:bookworm-slim
+
+# --- configuration: ports, image tag, compose config ---
+pick_free_ports() {  # N: N distinct free loopback ports
+  "$python" -c '
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+' "$1"
+}
+read -r p1 p2 p3 p4 <<<"$(pick_free_ports 4)"
+export INVENTORY_PORT=${INVENTORY_PORT:-$p1}
+export INVENTORY_METRICS_PORT=${INVENTORY_METRICS_PORT:-$p2}
+export PRODUCT_PORT=${PRODUCT_PORT:-$p3}
+export PRODUCT_METRICS_PORT=${PRODUCT_METRICS_PORT:-$p4}
+export BIND_ADDRESS=127.0.0.1
+export INVENTORY_IMAGE=grpc-inventory-e2e:$project
+echo "compose_e2e: project $project, image $INVENTORY_IMAGE, ports inventory $INVENTORY_PORT" \
+  "(metrics $INVENTORY_METRICS_PORT), product $PRODUCT_PORT (metrics $PRODUCT_METRICS_PORT)"
+
+phase "3. compose config"
+if compose config -q; then
+  pass "compose config -q accepts docker-compose.yml"
+else
+  fail "compose config -q rejects docker-compose.yml"
+  exit 1
+fi
+
+# --- build, and what the image can run ---
+phase "4. image build"
+t_build=$(now)
+build_args=()
+[[ -n ${BUILD_JOBS:-} ]] && build_args=(--build-arg "BUILD_JOBS=$BUILD_JOBS")
+if ! timeout "${COMPOSE_E2E_BUILD_TIMEOUT:-2400}" "${compose_cmd[@]}" -p "$project" \
+  "${compose_files[@]}" build "${build_args[@]}" >"$work/build.log" 2>&1; then
+  tail -n 60 "$work/build.log" >&2
+  fail "image build failed (last lines above)"
+  exit 1
+fi
+pass "image $INVENTORY_IMAGE built in $(elapsed "$t_build"): $(docker image inspect -f '{{.Size}}' \
+  "$INVENTORY_IMAGE" | awk '{printf "%.0f MB", $1 / 1e6}'), runtime packages:" \
+  "$(grep -m1 '^runtime packages:' "$work/build.log" | cut -d: -f2- || echo '(cached)')"
+
+# What the image has: binaries, and each binary's flags.
+in_image() { docker run --rm --entrypoint "" "$INVENTORY_IMAGE" "$@"; }
+binary_flags() {  # BINARY: its flag names, one per line (abseil --helpfull)
+  in_image "$1" --helpfull 2>&1 | sed -nE 's/^ +--([A-Za-z0-9_]+) .*/\1/p' | sort -u || true
+}
+services=(inventory)
+if in_image sh -c 'command -v product_server' >/dev/null 2>&1; then
+  services+=(product)
+elif ((expect_product)); then
+  fail "product_server is built by CMake but missing from the image (no install() rule?)"
+  exit 1
+else
+  note_partial "product_server is not in the image yet: only the inventory service runs;" \
+    "no product health, GetProduct, PlaceOrder or load checks (TODO #7)"
+fi
+binaries_json=$(
+  for service in "${services[@]}"; do
+    binary=$(compose config | "$python" -c '
+import sys, yaml
+print(yaml.safe_load(sys.stdin)["services"][sys.argv[1]]["command"][0])' "$service")
+    printf '%s\t%s\n' "$service" "$(binary_flags "$binary" | paste -sd, -)"
+  done | "$python" -c '
+import json, sys
+print(json.dumps({l.split("\t")[0]: l.rstrip("\n").split("\t")[1].split(",") for l in sys.stdin}))'
+)
+
+# Flags the compose file passes that the binaries lack: drop them through an
+# override file and report what cannot be checked.
+compose config >"$work/full.yml"
+dropped=$("$python" - "$work/full.yml" "$binaries_json" "$work/override.yml" <<'EOF'
+import json, sys, yaml
+config = yaml.safe_load(open(sys.argv[1]))
+flags = json.loads(sys.argv[2])
+override = {"version": str(config.get("version", "2.4")), "services": {}}
+dropped = []
+for service, known in flags.items():
+    command = config["services"][service]["command"]
+    kept = [a for a in command
+            if not a.startswith("--") or a[2:].split("=", 1)[0].replace("-", "_") in known]
+    dropped += [f"{service}:{a}" for a in command if a not in kept]
+    if len(kept) != len(command):
+        override["services"][service] = {"command": kept}
+if override["services"]:
+    yaml.safe_dump(override, open(sys.argv[3], "w"))
+print(" ".join(dropped))
+EOF
+)
+for item in $dropped; do
+  note_partial "${item%%:*}: its binary has no ${item#*:} flag yet; dropped through an override"
+done
+[[ -f $work/override.yml ]] && compose_files+=(-f "$work/override.yml")
+has_flag() {  # SERVICE FLAG
+  "$python" -c 'import json, sys; sys.exit(0 if sys.argv[3] in json.loads(sys.argv[1])[sys.argv[2]] else 1)' \
+    "$binaries_json" "$1" "$2"
+}
+
+# --- up, and wait until healthy ---
+phase "5. up"
+t_up=$(now)
+brought_up=1
+if ! compose up -d "${services[@]}" >"$work/up.log" 2>&1; then
+  cat "$work/up.log" >&2
+  fail "compose up -d ${services[*]} failed"
+  exit 1
+fi
+container() { compose ps -q "$1"; }
+wait_healthy() {  # SERVICE LIMIT_SECONDS
+  local id status waited=0
+  id=$(container "$1")
+  while :; do
+    status=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$id")
+    [[ $status == healthy ]] && return 0
+    if [[ $status == unhealthy || $status == none ]] || ((waited >= $2)); then
+      echo "compose_e2e: $1 is '$status' after ${waited}s" >&2
+      docker inspect -f '{{range .State.Health.Log}}{{.ExitCode}}: {{.Output}}{{end}}' "$id" >&2 || true
+      return 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+for service in "${services[@]}"; do
+  if wait_healthy "$service" 120; then
+    pass "$service is healthy ($(elapsed "$t_up") after up)"
+  else
+    fail "$service did not become healthy"
+    exit 1
+  fi
+done
+
+# --- through the published ports ---
+phase "6. checks through the published ports"
+probe() {  # NAME ADDRESS [ARG...]: health_probe must say SERVING
+  local name=$1 address=$2 out
+  shift 2
+  if out=$("$health_probe" --addr="$address" --timeout=3s "$@" 2>&1); then
+    pass "$name: $out"
+  else
+    fail "$name: $out"
+  fi
+}
+# retry LIMIT_SECONDS COMMAND...: until COMMAND succeeds (gRPC reconnect
+# backoff after a restart takes seconds); its last output on failure.
+retry() {
+  local limit=$1 waited=0
+  shift
+  until "$@" >"$work/retry.out" 2>&1; do
+    if ((waited >= limit)); then
+      cat "$work/retry.out" >&2
+      return 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+probe "inventory health through port $INVENTORY_PORT" "127.0.0.1:$INVENTORY_PORT"
+probe "inventory health, by service name" "127.0.0.1:$INVENTORY_PORT" \
+  --service=inventory.InventoryService
+
+mkdir "$work/stubs"
+"$protoc" -I "$repo/proto" --python_out="$work/stubs" --grpc_out="$work/stubs" \
+  --plugin=protoc-gen-grpc="$grpc_python_plugin" "$repo/proto/inventory.proto"
+seed_client() {  # the seed article's client, verbatim, against the published port
+  PYTHONPATH=$work/stubs PYTHONNOUSERSITE=1 timeout 30 \
+    "$python" "$repo/client/seed_client.py" "127.0.0.1:$INVENTORY_PORT"
+}
+check_seed() {  # NAME
+  local expected="Product product123 is available. Quantity: 10" out
+  if retry 30 seed_client && out=$(cat "$work/retry.out") && [[ $out == "$expected" ]]; then
+    pass "$1: seed client says '$out'"
+  else
+    fail "$1: seed client output '$(cat "$work/retry.out")', expected '$expected'"
+  fi
+}
+check_seed "seed scenario (GetProductAvailability product123)"
+
+metrics() {  # PORT: GET /metrics must answer 200 with Prometheus text
+  "$python" -c '
+import sys, urllib.request
+body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+sys.exit(0 if "# TYPE" in body else "no \"# TYPE\" line in /metrics")' "$1"
+}
+check_metrics() {  # SERVICE PORT
+  if ! has_flag "$1" metrics_listen; then
+    note_partial "$1: no --metrics_listen yet: metrics port $2 not checked (TODO #7)"
+  elif retry 10 metrics "$2"; then
+    pass "$1 metrics: GET /metrics on port $2 answers Prometheus text"
+  else
+    fail "$1 metrics: GET /metrics on port $2 failed"
+  fi
+}
+check_metrics inventory "$INVENTORY_METRICS_PORT"
+
+if [[ " ${services[*]} " == *" product "* ]]; then
+  probe "product health through port $PRODUCT_PORT" "127.0.0.1:$PRODUCT_PORT"
+  check_metrics product "$PRODUCT_METRICS_PORT"
+  # TODO(#7, lead): GetProduct("product123") through 127.0.0.1:$PRODUCT_PORT
+  #   (Python stubs of proto/product.proto, like the seed client): available,
+  #   quantity 10, joined from the inventory over the compose network.
+  # TODO(#7, lead): PlaceOrder through the product service: an order for
+  #   product123 x2 succeeds; retried with the same order_id it reserves once;
+  #   GetProductAvailability on the inventory then says 8.
+  # TODO(#7, lead): a short load run with zero errors, from the host:
+  #   inventory_bench --target=127.0.0.1:$PRODUCT_PORT (load mode, being
+  #   written) for ~10 s; pass its path in from CMake like --health-probe.
+  note_partial "product: GetProduct, PlaceOrder and the inventory_bench load run are TODO placeholders"
+fi
+
+# --- restart the inventory: it serves again, and so does what depends on it ---
+phase "7. restart inventory"
+t_restart=$(now)
+if compose restart inventory >"$work/restart.log" 2>&1 && wait_healthy inventory 120; then
+  pass "inventory restarted and healthy again in $(elapsed "$t_restart")"
+else
+  cat "$work/restart.log" >&2
+  fail "inventory did not come back healthy after a restart"
+fi
+if retry 60 "$health_probe" --addr="127.0.0.1:$INVENTORY_PORT" --timeout=3s; then
+  pass "inventory serves again through port $INVENTORY_PORT after the restart"
+else
+  fail "inventory does not serve through port $INVENTORY_PORT after the restart"
+fi
+check_seed "seed scenario after the restart"
+if [[ " ${services[*]} " == *" product "* ]]; then
+  # TODO(#7, lead): the product service recovers: GetProduct through
+  #   127.0.0.1:$PRODUCT_PORT succeeds again within 60 s (retry: the restarted
+  #   inventory may have a new address and gRPC backs off before reconnecting).
+  #   With --data_dir: a PlaceOrder before the restart is still reflected after it.
+  if retry 60 "$health_probe" --addr="127.0.0.1:$PRODUCT_PORT" --timeout=3s; then
+    pass "product still serves after the inventory's restart"
+  else
+    fail "product does not serve after the inventory's restart"
+  fi
+fi
+
+# --- stop: SIGTERM drains and exits 0 within the grace period ---
+phase "8. stop and drain"
+# Dependents first, as `down` would.
+for ((i = ${#services[@]} - 1; i >= 0; i--)); do
+  service=${services[i]}
+  id=$(container "$service")
+  t_stop=$(now)
+  compose stop "$service" >/dev/null 2>&1 || true
+  code=$(docker inspect -f '{{.State.ExitCode}}' "$id")
+  running=$(docker inspect -f '{{.State.Running}}' "$id")
+  took=$(elapsed "$t_stop")
+  if [[ $running == false && $code == 0 ]]; then
+    pass "$service stopped: SIGTERM, drained, exit status 0 in $took (grace period 30s)"
+  else
+    fail "$service stop: running=$running, exit status $code after $took (137 = killed after the grace period)"
+  fi
+  if [[ $service == inventory ]]; then
+    if docker logs "$id" 2>&1 | grep -q "inventory_server stopped cleanly"; then
+      pass "inventory log says it drained and stopped cleanly"
+    else
+      fail "inventory log lacks 'inventory_server stopped cleanly'"
+    fi
+  fi
+done
+
+# --- the verdict ---
+phase "done"
+if ((failures > 0)); then
+  echo "compose_e2e: $failures check(s) failed" >&2
+  exit 1
+fi
+if ((${#partial[@]} > 0)); then
+  echo "compose_e2e: passed, PARTIAL (${#partial[@]} item(s) not checkable yet):"
+  printf '  - %s\n' "${partial[@]}"
+  if [[ ${COMPOSE_E2E_STRICT:-0} == 1 ]]; then
+    echo "compose_e2e: COMPOSE_E2E_STRICT=1: PARTIAL counts as a failure" >&2
+    exit 1
+  fi
+  exit 0
+fi
+echo "compose_e2e: all checks passed in $(elapsed "$t_start")"
