@@ -322,7 +322,8 @@ probe "inventory health, by service name" "127.0.0.1:$INVENTORY_PORT" \
 
 mkdir "$work/stubs"
 "$protoc" -I "$repo/proto" --python_out="$work/stubs" --grpc_out="$work/stubs" \
-  --plugin=protoc-gen-grpc="$grpc_python_plugin" "$repo/proto/inventory.proto"
+  --plugin=protoc-gen-grpc="$grpc_python_plugin" "$repo/proto/inventory.proto" \
+  "$repo/proto/product.proto"
 seed_client() {  # the seed article's client, verbatim, against the published port
   PYTHONPATH=$work/stubs PYTHONNOUSERSITE=1 timeout 30 \
     "$python" "$repo/client/seed_client.py" "127.0.0.1:$INVENTORY_PORT"
