@@ -90,6 +90,10 @@ def main():
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--product-args", default="",
+                        help="extra product_server flags for the batching and latency goals")
+    parser.add_argument("--inventory-args", default="",
+                        help="extra inventory_server flags for the batching and latency goals")
     parser.add_argument("only", nargs="*", choices=["batching", "latency", "batchget", []],
                         default=[])
     args = parser.parse_args()
@@ -110,7 +114,7 @@ def main():
     if "batching" in goals or "latency" in goals:
         inventory_port = free_port()
         inventory = Server([inventory_bin, f"--listen=127.0.0.1:{inventory_port}",
-                            "--synthetic_products=100000"],
+                            "--synthetic_products=100000"] + args.inventory_args.split(),
                            log=os.path.join(work, "inventory.log")).wait_listening(inventory_port)
         stock = 42 * 2654435761 % (1 << 32) % 1000  # the synthetic catalog's quantity
         ok_bytes = len(frame(product_pb2.GetProductResponse(
@@ -122,7 +126,8 @@ def main():
             port = free_port()
             server = Server([product_bin, f"--listen=127.0.0.1:{port}",
                              f"--inventory=127.0.0.1:{inventory_port}",
-                             "--synthetic_products=100000", f"--batching={str(batching).lower()}"],
+                             "--synthetic_products=100000", f"--batching={str(batching).lower()}"]
+                            + args.product_args.split(),
                             log=os.path.join(work, f"product-{batching}.log"))
             return server.wait_listening(port), port
 
