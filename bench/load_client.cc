@@ -1,0 +1,861 @@
+#include "bench/load_client.h"
+
+#include <grpc/grpc.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/rpc_method.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "bench/open_loop.h"
+#include "bench/request_wire.h"
+#include "inventory.pb.h"
+#include "product.pb.h"
+
+namespace bench {
+
+// A request already serialized into a ByteBuffer, handed to gRPC without
+// the copy that sending a ByteBuffer makes: Serialize swaps it into the
+// call's send buffer (and leaves the caller's buffer empty).
+struct SerializedRequest {
+  grpc::ByteBuffer* bytes;
+};
+
+}  // namespace bench
+
+template <>
+class grpc::SerializationTraits<bench::SerializedRequest, void> {
+ public:
+  static grpc::Status Serialize(const bench::SerializedRequest& request, grpc::ByteBuffer* buffer,
+                                bool* own_buffer) {
+    buffer->Swap(request.bytes);
+    *own_buffer = true;
+    return grpc::Status();
+  }
+  static grpc::Status Deserialize(grpc::ByteBuffer*, bench::SerializedRequest*) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "requests are never received");
+  }
+};
+
+namespace bench {
+
+// Everything prepared before a run, read-only while it runs.
+class LoadRequests {
+ public:
+  LoadMethod method;
+  int batch_size = 1;
+  int lines = 1;
+  std::vector<std::string> ids;
+  // Per id: its IdField (single-id requests, batches) or LineField (orders),
+  // in one compact block (a per-id ByteBuffer would cost a cache miss per
+  // call: measured, 5% of the client's CPU).
+  wire::FieldTable fields;
+  std::optional<IdSampler> sampler;
+};
+
+namespace {
+
+constexpr LoadMethodInfo kMethods[] = {
+    {LoadMethod::kGet, "get", "GetProductAvailability",
+     "/inventory.InventoryService/GetProductAvailability"},
+    {LoadMethod::kBatch, "batch", "BatchGetProductAvailability",
+     "/inventory.InventoryService/BatchGetProductAvailability"},
+    {LoadMethod::kReserve, "reserve", "ReserveStock", "/inventory.InventoryService/ReserveStock"},
+    {LoadMethod::kProductGet, "product_get", "GetProduct", "/product.ProductService/GetProduct"},
+    {LoadMethod::kPlaceOrder, "place_order", "PlaceOrder", "/product.ProductService/PlaceOrder"},
+};
+
+bool IsOrder(LoadMethod method) {
+  return method == LoadMethod::kReserve || method == LoadMethod::kPlaceOrder;
+}
+
+bool IsSingle(LoadMethod method) {
+  return method == LoadMethod::kGet || method == LoadMethod::kProductGet;
+}
+
+// A gRPC deadline `ns` nanoseconds from now (gRPC's own monotonic clock).
+gpr_timespec FromNow(std::int64_t ns) {
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                      gpr_time_from_nanos(std::max<std::int64_t>(ns, 0), GPR_TIMESPAN));
+}
+
+double ProcessCpuSeconds() {
+  timespec now;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
+// A connection: a channel with arguments of its own (so it gets its own
+// HTTP/2 connection) and the method, registered with it once.
+struct Connection {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>> stub;
+  std::unique_ptr<grpc::internal::RpcMethod> method;
+};
+
+// One call at a time, reused for the whole run, owned by one worker.
+struct Slot {
+  int connection = 0;
+  std::optional<grpc::ClientContext> context;  // a context serves one call only
+  // In the call's arena: must go before its context (declared after it).
+  std::unique_ptr<grpc::ClientAsyncResponseReader<grpc::ByteBuffer>> reader;
+  grpc::ByteBuffer request;  // requests that change per call
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  std::int64_t start_ns = 0;  // actual (closed loop) or scheduled (open loop) start
+  bool measured = false;
+  std::vector<std::uint32_t> ids;  // the ids asked for, in request order
+  std::string order_id;            // with --verify, of order requests
+};
+
+// The one place a completion-queue tag is made or read: a call's tag is its
+// slot, and only Finish is ever started with it (one operation per call).
+class CallTag {
+ public:
+  static void* Of(Slot* slot) { return slot; }
+  static Slot* From(void* tag) { return static_cast<Slot*>(tag); }
+};
+
+// What a worker has seen; guarded by the worker's mutex (taken once per
+// completion by its thread, once per second by the progress reporter).
+struct Tally {
+  LatencyHistogram latency_ns;
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  std::array<std::uint64_t, kOutcomes> by_outcome{};
+  std::array<std::string, kOutcomes> first_message;
+  std::int64_t last_completion_ns = 0;
+  // Every completion, warm-up included, for the progress rate.
+  std::uint64_t completions = 0;
+
+  void Merge(const Tally& other) {
+    latency_ns.Merge(other.latency_ns);
+    succeeded += other.succeeded;
+    failed += other.failed;
+    for (int i = 0; i < kOutcomes; ++i) {
+      by_outcome[i] += other.by_outcome[i];
+      if (first_message[i].empty()) first_message[i] = other.first_message[i];
+    }
+    last_completion_ns = std::max(last_completion_ns, other.last_completion_ns);
+    completions += other.completions;
+  }
+};
+
+struct Plan {
+  Plan(const LoadOptions& options, const LoadRequests& requests)
+      : options(options), requests(requests) {}
+  const LoadOptions& options;
+  const LoadRequests& requests;
+  std::vector<Connection> connections;
+  std::string path;
+  int workers = 1;
+  std::int64_t start_ns = 0;    // warm-up begins
+  std::int64_t measure_ns = 0;  // measured window begins
+  std::int64_t end_ns = 0;      // no call starts at or after this
+  std::int64_t deadline_ns = 0;
+  std::int64_t drain_limit_ns = 0;  // calls still out then are cancelled
+};
+
+// Null if an OK response is what the request asked for; else what is wrong.
+const char* Verify(const LoadRequests& r, const Slot& slot) {
+  grpc::Slice bytes;
+  if (!slot.response.DumpToSingleSlice(&bytes).ok()) return "unreadable response";
+  const auto* data = reinterpret_cast<const char*>(bytes.begin());
+  const int size = static_cast<int>(bytes.size());
+  auto stock_ok = [](bool available, std::int32_t quantity) {
+    return quantity >= 0 && available == (quantity > 0);
+  };
+  switch (r.method) {
+    case LoadMethod::kGet: {
+      inventory::GetProductAvailabilityResponse response;
+      if (!response.ParseFromArray(data, size)) return "response does not parse";
+      if (!stock_ok(response.is_available(), response.quantity())) {
+        return "is_available and quantity disagree";
+      }
+      return nullptr;
+    }
+    case LoadMethod::kBatch: {
+      inventory::BatchGetProductAvailabilityResponse response;
+      if (!response.ParseFromArray(data, size)) return "response does not parse";
+      if (response.items_size() != static_cast<int>(slot.ids.size())) {
+        return "not one item per requested id";
+      }
+      for (int i = 0; i < response.items_size(); ++i) {
+        const auto& item = response.items(i);
+        if (item.product_id() != r.ids[slot.ids[i]]) return "items not in request order";
+        if (!stock_ok(item.is_available(), item.quantity())) {
+          return "is_available and quantity disagree";
+        }
+      }
+      return nullptr;
+    }
+    case LoadMethod::kReserve: {
+      inventory::ReserveStockResponse response;
+      if (!response.ParseFromArray(data, size)) return "response does not parse";
+      if (response.remaining_size() != static_cast<int>(slot.ids.size())) {
+        return "not one remaining quantity per line";
+      }
+      for (int i = 0; i < response.remaining_size(); ++i) {
+        if (response.remaining(i).product_id() != r.ids[slot.ids[i]]) {
+          return "remaining quantities not in line order";
+        }
+        if (response.remaining(i).quantity() < 0) return "negative remaining quantity";
+      }
+      return nullptr;
+    }
+    case LoadMethod::kProductGet: {
+      product::GetProductResponse response;
+      if (!response.ParseFromArray(data, size)) return "response does not parse";
+      if (response.product_id() != r.ids[slot.ids[0]]) return "another product was returned";
+      if (!stock_ok(response.is_available(), response.quantity())) {
+        return "is_available and quantity disagree";
+      }
+      return nullptr;
+    }
+    case LoadMethod::kPlaceOrder: {
+      product::PlaceOrderResponse response;
+      if (!response.ParseFromArray(data, size)) return "response does not parse";
+      if (response.order_id() != slot.order_id) return "another order_id was returned";
+      if (response.lines_size() != static_cast<int>(slot.ids.size())) {
+        return "not one line per ordered line";
+      }
+      return nullptr;
+    }
+  }
+  return nullptr;
+}
+
+// Builds requests and starts calls; one per thread that starts calls, so
+// its generator and order counter are never shared.
+class CallStarter {
+ public:
+  CallStarter(const Plan& plan, const std::string& thread_label, std::uint64_t stream)
+      : plan_(plan),
+        rng_(plan.options.seed * 0x9e3779b97f4a7c15ULL + stream),
+        order_prefix_(absl::StrCat(plan.options.order_prefix, "-", thread_label, "-")) {}
+
+  // Starts the next call on `slot`, completing on `cq`, timed from start_ns.
+  void Start(Slot& slot, grpc::CompletionQueue* cq, std::int64_t start_ns) {
+    BuildRequest(slot);
+    // Set before the call starts: its completion may be handled at once, on
+    // another thread.
+    slot.start_ns = start_ns;
+    slot.measured = start_ns >= plan_.measure_ns && start_ns < plan_.end_ns;
+    const SerializedRequest request{&slot.request};
+    slot.reader.reset();
+    slot.context.emplace();
+    slot.context->set_deadline(FromNow(plan_.deadline_ns));
+    const Connection& connection = plan_.connections[slot.connection];
+    if (plan_.options.generic_stub) {
+      slot.reader = connection.stub->PrepareUnaryCall(&*slot.context, plan_.path, request, cq);
+    } else {
+      slot.reader.reset(grpc::internal::ClientAsyncResponseReaderHelper::Create<grpc::ByteBuffer>(
+          connection.channel.get(), cq, *connection.method, &*slot.context, request));
+    }
+    slot.reader->StartCall();
+    slot.reader->Finish(&slot.response, &slot.status, CallTag::Of(&slot));
+  }
+
+ private:
+  // Fills slot.request: a single-id request is its pre-encoded id field
+  // (copied into the slice itself when it fits, 23 bytes); the others are
+  // assembled into one fresh slice.
+  void BuildRequest(Slot& slot) {
+    const LoadRequests& r = plan_.requests;
+    slot.ids.clear();
+    if (IsSingle(r.method)) {
+      const std::uint64_t id = r.sampler->Next(rng_);
+      slot.ids.push_back(static_cast<std::uint32_t>(id));
+      const absl::string_view field = r.fields.Get(id);
+      grpc::Slice slice(field.data(), field.size());
+      grpc::ByteBuffer fresh(&slice, 1);
+      slot.request.Swap(&fresh);
+      return;
+    }
+    std::size_t size = 0;
+    char digits[24];
+    std::size_t digit_count = 0;
+    if (r.method == LoadMethod::kBatch) {
+      for (int i = 0; i < r.batch_size; ++i) {
+        const std::uint64_t id = r.sampler->Next(rng_);
+        slot.ids.push_back(static_cast<std::uint32_t>(id));
+        size += r.fields.Get(id).size();
+      }
+    } else {
+      // Distinct products per order (the store refuses a repeated one).
+      while (static_cast<int>(slot.ids.size()) < r.lines) {
+        const auto id = static_cast<std::uint32_t>(r.sampler->Next(rng_));
+        if (std::find(slot.ids.begin(), slot.ids.end(), id) != slot.ids.end()) continue;
+        slot.ids.push_back(id);
+        size += r.fields.Get(id).size();
+      }
+      digit_count = static_cast<std::size_t>(
+          std::to_chars(digits, digits + sizeof(digits), order_seq_++).ptr - digits);
+      size += wire::LengthDelimitedSize(order_prefix_.size() + digit_count);
+    }
+    grpc_slice bytes = grpc_slice_malloc(size);
+    char* out = reinterpret_cast<char*>(GRPC_SLICE_START_PTR(bytes));
+    if (IsOrder(r.method)) {
+      *out++ = wire::LengthDelimitedTag(1);
+      out = wire::PutVarint(out, order_prefix_.size() + digit_count);
+      std::memcpy(out, order_prefix_.data(), order_prefix_.size());
+      out += order_prefix_.size();
+      std::memcpy(out, digits, digit_count);
+      out += digit_count;
+      if (plan_.options.verify) slot.order_id.assign(order_prefix_).append(digits, digit_count);
+    }
+    for (std::uint32_t id : slot.ids) {
+      const absl::string_view field = r.fields.Get(id);
+      std::memcpy(out, field.data(), field.size());
+      out += field.size();
+    }
+    grpc::Slice slice(bytes, grpc::Slice::STEAL_REF);
+    grpc::ByteBuffer fresh(&slice, 1);
+    slot.request.Swap(&fresh);
+  }
+
+  const Plan& plan_;
+  Rng rng_;
+  const std::string order_prefix_;
+  std::uint64_t order_seq_ = 0;
+};
+
+// A completion queue and the one thread that drains it.
+class Worker {
+ public:
+  Worker(const Plan& plan, int index)
+      : plan_(plan), index_(index), starter_(plan, absl::StrCat(index), index) {}
+
+  grpc::CompletionQueue* cq() { return &cq_; }
+  // Calls started on this queue and not yet completed (open loop: started
+  // by the sender thread).
+  std::atomic<int>& outstanding() { return outstanding_; }
+
+  // Closed loop: keeps its share of the calls in flight until the window
+  // ends, then drains.
+  void RunClosedLoop() {
+    const int total = plan_.options.inflight;
+    const int mine = total / plan_.workers + (index_ < total % plan_.workers ? 1 : 0);
+    const std::int64_t now = MonotonicNowNs();
+    for (int i = 0; i < mine; ++i) {
+      Slot& slot = slots_.emplace_back();
+      // Spread over connections: worker w's n-th slot is global slot
+      // w + n * workers.
+      slot.connection = static_cast<int>(
+          (static_cast<std::size_t>(index_) + static_cast<std::size_t>(i) * plan_.workers) %
+          plan_.connections.size());
+      slot.ids.reserve(std::max(plan_.requests.batch_size, plan_.requests.lines));
+      Begin(slot, now);
+    }
+    void* tag = nullptr;
+    bool ok = false;
+    while (outstanding_.load(std::memory_order_relaxed) > 0) {
+      if (!cq_.Next(&tag, &ok)) break;  // never before Shutdown
+      Slot* slot = CallTag::From(tag);
+      const std::int64_t done = MonotonicNowNs();
+      Complete(*slot, ok, done);
+      if (done >= plan_.end_ns) break;
+      Begin(*slot, done);
+    }
+    // Drain; past the drain limit, cancel what is left (it then completes
+    // as CANCELLED).
+    bool cancelled = false;
+    while (outstanding_.load(std::memory_order_relaxed) > 0) {
+      if (Await(cancelled ? MonotonicNowNs() + 1'000'000'000 : plan_.drain_limit_ns) != nullptr) {
+        continue;
+      }
+      if (!cancelled && MonotonicNowNs() >= plan_.drain_limit_ns) {
+        for (Slot& slot : slots_) slot.context->TryCancel();
+        cancelled = true;
+      }
+    }
+  }
+
+  // Open loop: handles completions of the calls the sender starts on this
+  // queue, handing each slot back to `pool`, until the sender is done and
+  // nothing is outstanding.
+  template <class Pool>
+  void RunCompletions(Pool& pool, const std::atomic<bool>& sending_done) {
+    for (;;) {
+      if (Slot* slot = Await(MonotonicNowNs() + 20'000'000); slot != nullptr) {
+        pool.Release(slot);
+        continue;
+      }
+      if (sending_done.load() && outstanding_.load() == 0) break;
+    }
+  }
+
+  void ShutdownAndDrainQueue() {
+    cq_.Shutdown();
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+
+  void AddTo(Tally& total) {
+    std::lock_guard<std::mutex> lock(mu_);
+    total.Merge(tally_);
+  }
+
+ private:
+  void Begin(Slot& slot, std::int64_t start_ns) {
+    outstanding_.fetch_add(1, std::memory_order_relaxed);
+    starter_.Start(slot, &cq_, start_ns);
+  }
+
+  // Waits for one completion until `until_ns` and records it. Returns its
+  // slot, or null on timeout.
+  Slot* Await(std::int64_t until_ns) {
+    void* tag = nullptr;
+    bool ok = false;
+    if (cq_.AsyncNext(&tag, &ok, FromNow(until_ns - MonotonicNowNs())) !=
+        grpc::CompletionQueue::GOT_EVENT) {
+      return nullptr;
+    }
+    Slot* slot = CallTag::From(tag);
+    Complete(*slot, ok, MonotonicNowNs());
+    return slot;
+  }
+
+  void Complete(Slot& slot, bool ok, std::int64_t now) {
+    int outcome = slot.status.error_code();
+    const char* verify_problem = nullptr;
+    if (!ok && outcome == 0) outcome = grpc::StatusCode::UNKNOWN;  // Finish is always ok
+    if (outcome == 0 && plan_.options.verify) {
+      verify_problem = Verify(plan_.requests, slot);
+      if (verify_problem != nullptr) outcome = kVerifyFailed;
+    }
+    slot.response.Clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++tally_.completions;
+      if (slot.measured) {
+        tally_.latency_ns.Record(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(now - slot.start_ns, 0)));
+        ++tally_.by_outcome[outcome];
+        if (outcome == 0) {
+          ++tally_.succeeded;
+        } else {
+          ++tally_.failed;
+          std::string& message = tally_.first_message[outcome];
+          if (message.empty()) {
+            message = verify_problem != nullptr ? verify_problem : slot.status.error_message();
+            if (message.empty()) message = "(no message)";
+          }
+        }
+        tally_.last_completion_ns = std::max(tally_.last_completion_ns, now);
+      }
+    }
+    outstanding_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  const Plan& plan_;
+  const int index_;
+  grpc::CompletionQueue cq_;
+  CallStarter starter_;     // closed loop
+  std::deque<Slot> slots_;  // closed loop; stable addresses
+  std::atomic<int> outstanding_{0};
+  std::mutex mu_;
+  Tally tally_;
+};
+
+// Open loop: the call slots, shared by the sender (which takes them) and the
+// completion threads (which give them back). Grows up to max_outstanding.
+class SlotPool {
+ public:
+  SlotPool(const Plan& plan, std::size_t cap) : plan_(plan), cap_(cap) {}
+
+  // A free slot, or null if none became free before until_ns.
+  Slot* Acquire(std::int64_t until_ns) {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      if (!idle_.empty()) {
+        Slot* slot = idle_.back();
+        idle_.pop_back();
+        return slot;
+      }
+      if (slots_.size() < cap_) {
+        Slot& slot = slots_.emplace_back();
+        slot.connection = static_cast<int>((slots_.size() - 1) % plan_.connections.size());
+        slot.ids.reserve(std::max(plan_.requests.batch_size, plan_.requests.lines));
+        return &slot;
+      }
+      const std::int64_t now = MonotonicNowNs();
+      if (now >= until_ns) return nullptr;
+      freed_.wait_for(lock, std::chrono::nanoseconds(until_ns - now));
+    }
+  }
+
+  void Release(Slot* slot) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.push_back(slot);
+    }
+    freed_.notify_one();
+  }
+
+  // Cancels every call in flight (they then complete as CANCELLED). Only
+  // once nothing starts calls any more.
+  void CancelAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Slot& slot : slots_) {
+      if (slot.context.has_value()) slot.context->TryCancel();
+    }
+  }
+
+ private:
+  const Plan& plan_;
+  const std::size_t cap_;
+  std::mutex mu_;
+  std::condition_variable freed_;
+  std::deque<Slot> slots_;  // stable addresses
+  std::vector<Slot*> idle_;
+};
+
+// The open loop's sender: starts call k at its scheduled time (sleeping
+// precisely in between), on the queues in turn, and times it from then. It
+// sends late only when max_outstanding calls are out; at the end of the
+// window, calls it could not send are counted as unsent.
+struct SendResult {
+  std::uint64_t scheduled = 0;  // in the measured window
+  std::uint64_t unsent = 0;
+};
+
+SendResult RunSender(const Plan& plan, std::vector<std::unique_ptr<Worker>>& workers,
+                     SlotPool& pool) {
+  CallStarter starter(plan, "s", 1'000'003);
+  const OpenLoopSchedule schedule(plan.start_ns, plan.options.rate);
+  SendResult result;
+  std::uint64_t k = 0;
+  for (;; ++k) {
+    const std::int64_t due = schedule.Due(k);
+    if (due >= plan.end_ns) break;
+    if (due > MonotonicNowNs()) SleepUntilNs(due);
+    Slot* slot = pool.Acquire(plan.end_ns);
+    if (slot == nullptr) break;  // max_outstanding calls out until the end
+    Worker& worker = *workers[k % workers.size()];
+    worker.outstanding().fetch_add(1, std::memory_order_relaxed);
+    starter.Start(*slot, worker.cq(), due);
+    if (due >= plan.measure_ns) ++result.scheduled;
+  }
+  result.unsent = schedule.CountDue(k, plan.measure_ns, plan.end_ns);
+  result.scheduled += result.unsent;
+  return result;
+}
+
+// "name=value": an integer argument if value parses as one, else a string.
+absl::Status AddChannelArg(grpc::ChannelArguments& args, absl::string_view spec) {
+  const std::size_t eq = spec.find('=');
+  if (eq == absl::string_view::npos || eq == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("channel argument '", spec, "' is not name=value"));
+  }
+  const std::string name(spec.substr(0, eq));
+  const absl::string_view value = spec.substr(eq + 1);
+  int number = 0;
+  if (absl::SimpleAtoi(value, &number)) {
+    args.SetInt(name, number);
+  } else {
+    args.SetString(name, std::string(value));
+  }
+  return absl::OkStatus();
+}
+
+std::string FormatRate(double per_second) { return absl::StrFormat("%.0f", per_second); }
+
+std::string Micros(std::uint64_t ns) {
+  return absl::StrFormat("%.1f", static_cast<double>(ns) / 1e3);
+}
+
+}  // namespace
+
+absl::StatusOr<LoadMethodInfo> LoadMethodFromFlag(absl::string_view flag) {
+  for (const LoadMethodInfo& info : kMethods) {
+    if (flag == info.flag) return info;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown --method '", flag, "': get, batch, reserve, product_get or place_order"));
+}
+
+const LoadMethodInfo& InfoOf(LoadMethod method) {
+  for (const LoadMethodInfo& info : kMethods) {
+    if (info.method == method) return info;
+  }
+  return kMethods[0];
+}
+
+std::string OutcomeName(int outcome) {
+  static constexpr const char* kNames[kOutcomes] = {"OK",
+                                                    "CANCELLED",
+                                                    "UNKNOWN",
+                                                    "INVALID_ARGUMENT",
+                                                    "DEADLINE_EXCEEDED",
+                                                    "NOT_FOUND",
+                                                    "ALREADY_EXISTS",
+                                                    "PERMISSION_DENIED",
+                                                    "RESOURCE_EXHAUSTED",
+                                                    "FAILED_PRECONDITION",
+                                                    "ABORTED",
+                                                    "OUT_OF_RANGE",
+                                                    "UNIMPLEMENTED",
+                                                    "INTERNAL",
+                                                    "UNAVAILABLE",
+                                                    "DATA_LOSS",
+                                                    "UNAUTHENTICATED",
+                                                    "VERIFY_FAILED"};
+  return outcome >= 0 && outcome < kOutcomes ? kNames[outcome] : absl::StrCat("CODE_", outcome);
+}
+
+double LoadResult::calls_per_second() const {
+  const double seconds = absl::ToDoubleSeconds(elapsed);
+  return seconds > 0 ? static_cast<double>(succeeded) / seconds : 0;
+}
+
+double LoadResult::error_ratio() const {
+  return completed() == 0 ? 1.0 : static_cast<double>(failed) / static_cast<double>(completed());
+}
+
+absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareRequests(const LoadOptions& options,
+                                                                    std::vector<std::string> ids) {
+  if (ids.empty()) return absl::InvalidArgumentError("no product ids to ask for");
+  if (ids.size() > std::numeric_limits<std::uint32_t>::max()) {
+    return absl::InvalidArgumentError("too many product ids (at most 2^32 - 1)");
+  }
+  grpc_init();  // once per process; never shut down (the process exits)
+  auto requests = std::make_shared<LoadRequests>();
+  requests->method = options.method;
+  requests->batch_size = options.batch_size;
+  requests->lines = options.lines;
+  if (options.method == LoadMethod::kBatch && options.batch_size < 1) {
+    return absl::InvalidArgumentError("--batch_size must be >= 1");
+  }
+  if (IsOrder(options.method)) {
+    if (options.lines < 1) return absl::InvalidArgumentError("--lines must be >= 1");
+    if (static_cast<std::size_t>(options.lines) > ids.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("--lines=", options.lines, " needs as many ",
+                                                     "distinct ids, but there are ", ids.size()));
+    }
+  }
+  for (const std::string& id : ids) {
+    requests->fields.Add(IsOrder(options.method) ? wire::LineField(id, 1) : wire::IdField(id));
+  }
+  requests->sampler = options.distribution == IdDistribution::kZipf
+                          ? IdSampler::Zipf(ids.size(), options.zipf_s)
+                          : IdSampler::Uniform(ids.size());
+  requests->ids = std::move(ids);
+  return std::shared_ptr<const LoadRequests>(std::move(requests));
+}
+
+absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequests& requests) {
+  if (options.connections < 1) return absl::InvalidArgumentError("--connections must be >= 1");
+  if (options.client_cqs < 1) return absl::InvalidArgumentError("--client_cqs must be >= 1");
+  if (options.rate <= 0 && options.inflight < 1) {
+    return absl::InvalidArgumentError("--inflight must be >= 1");
+  }
+  if (options.rate > 0 && options.max_outstanding < 1) {
+    return absl::InvalidArgumentError("--max_outstanding must be >= 1");
+  }
+  if (options.deadline <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--deadline must be positive");
+  }
+  if (options.duration <= absl::ZeroDuration() || options.warmup < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--duration must be positive and --warmup not negative");
+  }
+  Plan plan(options, requests);
+  plan.path = InfoOf(options.method).path;
+  // More workers than calls would leave some idle (and skew the spread).
+  plan.workers =
+      options.rate > 0 ? options.client_cqs : std::min(options.client_cqs, options.inflight);
+  for (int c = 0; c < options.connections; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt("inventory_bench.connection", c);  // distinct args: own connection
+    // A load tool must not retry: a failure is a result.
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+    for (const std::string& spec : options.channel_args) {
+      if (absl::Status added = AddChannelArg(args, spec); !added.ok()) return added;
+    }
+    Connection connection;
+    connection.channel =
+        grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+    connection.stub =
+        std::make_unique<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>>(
+            connection.channel);
+    connection.method = std::make_unique<grpc::internal::RpcMethod>(
+        plan.path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC, connection.channel);
+    plan.connections.push_back(std::move(connection));
+  }
+  const auto connect_by =
+      std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options.connect_timeout);
+  for (int c = 0; c < options.connections; ++c) {
+    if (!plan.connections[c].channel->WaitForConnected(connect_by)) {
+      return absl::UnavailableError(absl::StrCat("cannot connect to ", options.target, " within ",
+                                                 absl::FormatDuration(options.connect_timeout),
+                                                 " (connection ", c + 1, " of ",
+                                                 options.connections, ")"));
+    }
+  }
+
+  plan.start_ns = MonotonicNowNs() + 1'000'000;  // the workers' threads are running by then
+  plan.measure_ns = plan.start_ns + absl::ToInt64Nanoseconds(options.warmup);
+  plan.end_ns = plan.measure_ns + absl::ToInt64Nanoseconds(options.duration);
+  plan.deadline_ns = absl::ToInt64Nanoseconds(options.deadline);
+  plan.drain_limit_ns = plan.end_ns + plan.deadline_ns + 5'000'000'000;
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int w = 0; w < plan.workers; ++w) workers.push_back(std::make_unique<Worker>(plan, w));
+  // Declared after the workers, so destroyed before their queues.
+  SlotPool pool(plan, static_cast<std::size_t>(options.max_outstanding));
+  std::atomic<bool> sending_done{false};
+  SendResult sent;
+  std::vector<std::thread> threads;
+  if (options.rate > 0) {
+    for (auto& worker : workers) {
+      threads.emplace_back([&worker, &pool, &sending_done] {
+        worker->RunCompletions(pool, sending_done);
+        worker->ShutdownAndDrainQueue();
+      });
+    }
+    threads.emplace_back([&] {
+      sent = RunSender(plan, workers, pool);
+      sending_done = true;
+      // Drain; past the drain limit, cancel what is left.
+      bool cancelled = false;
+      for (;;) {
+        int outstanding = 0;
+        for (auto& worker : workers) outstanding += worker->outstanding().load();
+        if (outstanding == 0) break;
+        if (!cancelled && MonotonicNowNs() >= plan.drain_limit_ns) {
+          pool.CancelAll();
+          cancelled = true;
+        }
+        SleepUntilNs(MonotonicNowNs() + 10'000'000);
+      }
+    });
+  } else {
+    // Warm-up calls start at once, not at start_ns: the wait is short.
+    for (auto& worker : workers) {
+      threads.emplace_back([&worker] {
+        worker->RunClosedLoop();
+        worker->ShutdownAndDrainQueue();
+      });
+    }
+  }
+
+  // Progress, once a second, and the CPU used over the measured window.
+  auto snapshot = [&workers] {
+    Tally total;
+    for (auto& worker : workers) worker->AddTo(total);
+    return total;
+  };
+  std::optional<double> cpu_at_start, cpu_at_end;
+  std::uint64_t last_completions = 0;
+  std::int64_t last_report = plan.start_ns;
+  std::int64_t tick = plan.start_ns + 1'000'000'000;
+  while (!cpu_at_end) {
+    const std::int64_t milestone = cpu_at_start ? plan.end_ns : plan.measure_ns;
+    const std::int64_t wake = options.progress != nullptr ? std::min(tick, milestone) : milestone;
+    std::int64_t now = MonotonicNowNs();
+    if (wake > now) absl::SleepFor(absl::Nanoseconds(wake - now));
+    now = MonotonicNowNs();
+    if (!cpu_at_start && now >= plan.measure_ns) cpu_at_start = ProcessCpuSeconds();
+    if (!cpu_at_end && now >= plan.end_ns) cpu_at_end = ProcessCpuSeconds();
+    if (options.progress == nullptr || now < tick || cpu_at_end) continue;
+    while (tick <= now) tick += 1'000'000'000;
+    Tally total = snapshot();
+    const double seconds = static_cast<double>(now - last_report) / 1e9;
+    const double rate = static_cast<double>(total.completions - last_completions) / seconds;
+    last_completions = total.completions;
+    last_report = now;
+    const double elapsed = static_cast<double>(now - plan.start_ns) / 1e9;
+    if (now < plan.measure_ns) {
+      std::fprintf(options.progress, "[%5.1fs] warm-up   %9.0f calls/s\n", elapsed, rate);
+    } else {
+      std::fprintf(options.progress, "[%5.1fs] measuring %9.0f calls/s  %llu errors  p99 %s us\n",
+                   elapsed, rate, static_cast<unsigned long long>(total.failed),
+                   Micros(total.latency_ns.Percentile(0.99)).c_str());
+    }
+    std::fflush(options.progress);
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  Tally total = snapshot();
+  LoadResult result;
+  result.latency_ns = total.latency_ns;
+  result.succeeded = total.succeeded;
+  result.failed = total.failed;
+  result.by_outcome = total.by_outcome;
+  result.first_message = total.first_message;
+  result.scheduled = sent.scheduled;
+  result.unsent = sent.unsent;
+  result.offered_rate = options.rate;
+  result.elapsed =
+      absl::Nanoseconds(std::max(total.last_completion_ns, plan.end_ns) - plan.measure_ns);
+  result.client_cpu_seconds = cpu_at_end.value_or(0) - cpu_at_start.value_or(0);
+  result.items_per_call = options.method == LoadMethod::kBatch ? options.batch_size : 1;
+  return result;
+}
+
+std::string FormatSummary(const LoadOptions& options, const LoadResult& result) {
+  std::string out;
+  const LoadMethodInfo& method = InfoOf(options.method);
+  absl::StrAppend(&out, method.name, " against ", options.target, ": ",
+                  options.rate > 0
+                      ? absl::StrCat("open loop, offered ", FormatRate(options.rate), " calls/s")
+                      : absl::StrCat("closed loop, ", options.inflight, " calls in flight"),
+                  ", ", options.connections, " connections, ", options.client_cqs,
+                  " client queues, ", absl::FormatDuration(options.duration), " measured\n");
+  absl::StrAppend(&out, "  achieved   ", FormatRate(result.calls_per_second()), " calls/s OK");
+  if (result.items_per_call > 1) {
+    absl::StrAppend(&out, " (", FormatRate(result.calls_per_second() * result.items_per_call),
+                    " ids/s)");
+  }
+  if (options.rate > 0) {
+    absl::StrAppend(&out, absl::StrFormat(" = %.1f%% of offered",
+                                          100.0 * result.calls_per_second() / options.rate));
+  }
+  absl::StrAppend(&out, "\n  calls      ", result.completed(), " completed, ", result.succeeded,
+                  " OK, ", result.failed, " failed");
+  if (options.rate > 0) {
+    absl::StrAppend(&out, "; ", result.scheduled, " scheduled, ", result.unsent,
+                    " never sent (max_outstanding reached)");
+  }
+  absl::StrAppend(&out, "\n");
+  const LatencyHistogram& h = result.latency_ns;
+  absl::StrAppend(&out, "  latency us p50 ", Micros(h.Percentile(0.5)), "  p90 ",
+                  Micros(h.Percentile(0.9)), "  p99 ", Micros(h.Percentile(0.99)), "  p99.9 ",
+                  Micros(h.Percentile(0.999)), "  max ", Micros(h.max()),
+                  options.rate > 0 ? "  (from each call's scheduled start)\n" : "\n");
+  if (result.succeeded > 0) {
+    absl::StrAppend(&out, absl::StrFormat("  client CPU %.1f us per OK call\n",
+                                          1e6 * result.client_cpu_seconds /
+                                              static_cast<double>(result.succeeded)));
+  }
+  for (int outcome = 1; outcome < kOutcomes; ++outcome) {
+    if (result.by_outcome[outcome] == 0) continue;
+    absl::StrAppend(&out, "  error      ", OutcomeName(outcome), " x", result.by_outcome[outcome],
+                    ": ", result.first_message[outcome], "\n");
+  }
+  return out;
+}
+
+}  // namespace bench
