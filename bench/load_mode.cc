@@ -51,6 +51,8 @@ ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2),
           "Load before the measured window, same shape, not recorded.");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(5),
           "Deadline of each call (DEADLINE_EXCEEDED counts as an error).");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
+          "How long to wait for every connection to be ready before giving up (exit status 1).");
 ABSL_FLAG(int, connections, 8, "Channels, each its own HTTP/2 connection.");
 ABSL_FLAG(std::vector<std::string>, inflight, {"64"},
           "Closed loop (without --rate): calls in flight in total, over all connections. A list "
@@ -210,6 +212,7 @@ absl::Status RegisterLoadBenchmarks() {
   options.warmup = absl::GetFlag(FLAGS_warmup);
   options.deadline = absl::GetFlag(FLAGS_deadline);
   options.connections = absl::GetFlag(FLAGS_connections);
+  options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
   options.max_outstanding = absl::GetFlag(FLAGS_max_outstanding);
   options.client_cqs = absl::GetFlag(FLAGS_client_cqs);
   if (options.client_cqs == 0) options.client_cqs = CpusInAffinityMask();
