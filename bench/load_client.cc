@@ -22,7 +22,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "bench/open_loop.h"
 #include "bench/request_wire.h"
@@ -744,9 +743,12 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
     if (now < plan.measure_ns) {
       std::fprintf(options.progress, "[%5.1fs] warm-up   %9.0f calls/s\n", elapsed, rate);
     } else {
-      std::fprintf(options.progress, "[%5.1fs] measuring %9.0f calls/s  %llu errors  p99 %s us\n",
-                   elapsed, rate, static_cast<unsigned long long>(total.failed),
-                   Micros(total.latency_ns.Percentile(0.99)).c_str());
+      const std::string p99 = total.latency_ns.count() == 0
+                                  ? std::string("-")
+                                  : Micros(total.latency_ns.Percentile(0.99));
+      std::fprintf(options.progress,
+                   "[%5.1fs] measuring %9.0f calls/s  %llu errors  p99 so far %s us\n", elapsed,
+                   rate, static_cast<unsigned long long>(total.failed), p99.c_str());
     }
     std::fflush(options.progress);
   }
