@@ -5,7 +5,6 @@
 #include <grpc/support/time.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/impl/rpc_method.h>
 #include <time.h>
 
 #include <algorithm>
@@ -102,11 +101,10 @@ double ProcessCpuSeconds() {
 }
 
 // A connection: a channel with arguments of its own (so it gets its own
-// HTTP/2 connection) and the method, registered with it once.
+// HTTP/2 connection) and a generic stub on it that takes raw requests.
 struct Connection {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>> stub;
-  std::unique_ptr<grpc::internal::RpcMethod> method;
 };
 
 // One call at a time, reused for the whole run, owned by one worker.
@@ -266,13 +264,8 @@ class CallStarter {
     slot.reader.reset();
     slot.context.emplace();
     slot.context->set_deadline(FromNow(plan_.deadline_ns));
-    const Connection& connection = plan_.connections[slot.connection];
-    if (plan_.options.generic_stub) {
-      slot.reader = connection.stub->PrepareUnaryCall(&*slot.context, plan_.path, request, cq);
-    } else {
-      slot.reader.reset(grpc::internal::ClientAsyncResponseReaderHelper::Create<grpc::ByteBuffer>(
-          connection.channel.get(), cq, *connection.method, &*slot.context, request));
-    }
+    slot.reader = plan_.connections[slot.connection].stub->PrepareUnaryCall(
+        &*slot.context, plan_.path, request, cq);
     slot.reader->StartCall();
     slot.reader->Finish(&slot.response, &slot.status, CallTag::Of(&slot));
   }
@@ -686,8 +679,6 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
     connection.stub =
         std::make_unique<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>>(
             connection.channel);
-    connection.method = std::make_unique<grpc::internal::RpcMethod>(
-        plan.path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC, connection.channel);
     plan.connections.push_back(std::move(connection));
   }
   const auto connect_by =
