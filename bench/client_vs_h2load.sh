@@ -114,10 +114,11 @@ bench_cmd() {
     --benchmark_out="$work/bench.json" --benchmark_out_format=json
 }
 
-run_h2load() { # $1 round; prints req/s
-  local out=$work/h2load-$1.txt
+run_h2load() { # $1 round; prints "req/s CPU-us-per-request share-of-its-core-%"
+  local out=$work/h2load-$1.txt TIMEFORMAT='%3R %3U %3S' times
   eval "$(h2load_cmd "$WARMUP")" >"$work/h2load-warmup.txt" 2>&1 || die "h2load warm-up failed"
-  eval "$(h2load_cmd "$DURATION")" >"$out" 2>&1 || { cat "$out" >&2; die "h2load failed"; }
+  { time eval "$(h2load_cmd "$DURATION")" >"$out" 2>&1; } 2>"$work/h2load-time-$1.txt" ||
+    { cat "$out" >&2; die "h2load failed"; }
   local rps succeeded failed errored data
   rps=$(sed -nE 's/^finished in .*, ([0-9.]+) req\/s.*/\1/p' "$out")
   succeeded=$(sed -nE 's/^requests: .* ([0-9]+) succeeded.*/\1/p' "$out")
@@ -128,10 +129,12 @@ run_h2load() { # $1 round; prints req/s
   ((failed == 0 && errored == 0)) || die "h2load: $failed failed, $errored errored"
   ((data == succeeded * ok_bytes)) ||
     die "h2load: DATA bytes $data != $succeeded x $ok_bytes: not every response was OK"
-  echo "$rps"
+  read -r -a times <"$work/h2load-time-$1.txt"
+  awk -v rps="$rps" -v n="$succeeded" -v wall="${times[0]}" -v user="${times[1]}" -v sys="${times[2]}" \
+    'BEGIN {printf "%s %.2f %.0f\n", rps, (user + sys) * 1e6 / n, 100 * (user + sys) / wall}'
 }
 
-run_bench() { # $1 round; prints calls/s
+run_bench() { # $1 round; prints "calls/s CPU-us-per-call"
   local out=$work/bench-$1.txt
   eval "$(bench_cmd)" >"$out" 2>&1 || { cat "$out" >&2; die "inventory_bench failed (errors?)"; }
   /usr/bin/python3 - "$work/bench.json" <<'PY'
@@ -143,19 +146,21 @@ PY
 }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-declare -a h2_rates bench_rates
+declare -a h2_rates bench_rates h2_shares
 echo
-printf '%-6s %14s %14s %10s   %s\n' round "h2load req/s" "bench calls/s" "bench CPU" "load average before h2load / before bench / after"
+printf '%-6s %13s %10s %13s %10s   %s\n' round "h2load req/s" "CPU/req" "bench calls/s" \
+  "CPU/call" "load average (1, 5, 15 min) before h2load / before bench / after"
 for ((round = 1; round <= ROUNDS; round++)); do
   before_h2=$(loadavg)
-  h2=$(run_h2load "$round")
+  read -r h2 h2_cpu h2_share <<<"$(run_h2load "$round")"
   before_bench=$(loadavg)
   read -r rate cpu <<<"$(run_bench "$round")"
   after=$(loadavg)
   h2_rates+=("$h2")
   bench_rates+=("$rate")
-  printf '%-6s %14s %14s %7s us   %s / %s / %s\n' "$round" "$h2" "$rate" "$cpu" "$before_h2" \
-    "$before_bench" "$after"
+  h2_shares+=("$h2_share")
+  printf '%-6s %13s %7s us %13s %7s us   %s / %s / %s\n' "$round" "$h2" "$h2_cpu" "$rate" "$cpu" \
+    "$before_h2" "$before_bench" "$after"
 done
 kill -TERM "$server_pid"
 wait "$server_pid" || die "server exited non-zero after SIGTERM"
@@ -164,8 +169,13 @@ server_pid=""
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 med_h2=$(printf '%s\n' "${h2_rates[@]}" | median)
 med_bench=$(printf '%s\n' "${bench_rates[@]}" | median)
-printf '%-6s %14s %14s\n' median "$med_h2" "$med_bench"
+printf '%-6s %13s %10s %13s\n' median "$med_h2" "" "$med_bench"
 echo "ratio median(bench)/median(h2load) = $(awk -v a="$med_bench" -v b="$med_h2" 'BEGIN {printf "%.3f", a / b}')"
+echo
+echo "CPU/req, CPU/call: user + system CPU time of the load generator per successful call (the"
+echo "bench's over its measured window). h2load kept its core busy ${h2_shares[*]} % of the time"
+echo "(per round): below 100, h2load was not what limited its rate; the server was. The load"
+echo "averages include this script's own server and load generator (about 2 when nothing else runs)."
 echo
 echo "Every h2load response checked (DATA bytes = requests x $ok_bytes); the bench saw no error;"
 echo "the server exited 0 on SIGTERM. Commands (PORT: a free port, FRAME: 19-byte request for $ID,"

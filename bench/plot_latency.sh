@@ -35,11 +35,14 @@ for path in inputs:
         level = re.search(r"/(rate|inflight):([0-9.]+)", run["name"])
         label = f"{level.group(2)}/s" if level and level.group(1) == "rate" else (
             f"{level.group(2)} in flight" if level else "")
+        order = float(level.group(2)) if level else run["calls_per_second"]
         points.append((run["calls_per_second"], run["p50_us"], run["p99_us"], label,
-                       run.get("errors", 0)))
+                       run.get("errors", 0), order))
     if not points:
         sys.exit(f"plot_latency: no load benchmark in {path}")
-    points.sort()
+    # Joined in the order of the load offered, not of the rate achieved: past
+    # saturation a higher offered rate can achieve less, and the line bends back.
+    points.sort(key=lambda p: p[5])
     context = data.get("context", {})
     name = os.path.basename(path).removesuffix(".json")
     method = context.get("load_method", "").rsplit("/", 1)[-1]
