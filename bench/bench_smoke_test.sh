@@ -40,7 +40,8 @@ for run in runs:
         problems.append(f"{name}: no completed calls")
     if not run["p50_us"] <= run["p90_us"] <= run["p99_us"] <= run["p999_us"]:
         problems.append(f"{name}: percentiles out of order")
-expected = {"BM_GetProductAvailability", "BM_BatchGetProductAvailability", "BM_ServerKnobs"}
+expected = {"BM_GetProductAvailability", "BM_BatchGetProductAvailability", "BM_ServerKnobs",
+            "BM_ReserveStockDurable"}
 if families != expected:
     problems.append(f"suites {sorted(families)} != {sorted(expected)}")
 for p in problems:

@@ -7,28 +7,37 @@
 //   errors            calls that did not end OK (never counted as items)
 // Use --benchmark_out=FILE --benchmark_out_format=json for compare.py.
 //
-// Not here yet (issue #6): load mode against a running deployment (--target,
-// --rate open loop, ...), the ProductService and ReserveStock suites, and the
-// cheap raw-ByteBuffer client; this client uses gRPC's callback API.
+// The look-up suites drive the server with gRPC's callback API; the durable
+// ReserveStock suite uses the load mode's client (load_client.h).
+//
+// With --target=host:port it runs the load mode instead (load_mode.h): the
+// same kind of report for a server running elsewhere, open or closed loop.
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/latency_histogram.h"
+#include "bench/load_client.h"
+#include "bench/load_mode.h"
 #include "client/callback_queue_pin.h"
 #include "domain/inventory/catalog.h"
 #include "server/common/server_host.h"
 #include "server/inventory/inventory_service.h"
+#include "storage/durable_journal.h"
 
 namespace {
 
@@ -43,9 +52,14 @@ constexpr int kCatalogSize = 100'000;
 // The InventoryService as inventory_server runs it, on 127.0.0.1:0.
 class InProcessInventory {
  public:
-  explicit InProcessInventory(server::ServerHostOptions options)
-      : service_(store_), host_(std::move(options)) {
-    (void)store_.Load(inventory::SyntheticCatalog(kCatalogSize));
+  explicit InProcessInventory(server::ServerHostOptions options,
+                              const std::vector<inventory::CatalogEntry>& catalog =
+                                  inventory::SyntheticCatalog(kCatalogSize),
+                              inventory::storage::DurableJournal* journal = nullptr)
+      : store_(inventory::InventoryStore::kDefaultShards, journal),
+        service_(store_, ServiceOptions(journal)),
+        host_(std::move(options)) {
+    (void)store_.Load(catalog);
     service_.Register(host_.engine());
     absl::StatusOr<int> port =
         host_.Start("127.0.0.1:0", {inventory::InventoryGrpcService::kServiceName});
@@ -54,6 +68,13 @@ class InProcessInventory {
   int port() const { return port_; }
 
  private:
+  static inventory::InventoryServiceOptions ServiceOptions(
+      inventory::storage::DurableJournal* journal) {
+    inventory::InventoryServiceOptions options;
+    options.journal = journal;
+    return options;
+  }
+
   inventory::InventoryStore store_;
   inventory::InventoryGrpcService service_;
   server::ServerHost host_;
@@ -237,10 +258,6 @@ void BM_GetProductAvailability(benchmark::State& state) {
       state, server, static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
       FillProductId, StartGet, 1);
 }
-BENCHMARK(BM_GetProductAvailability)
-    ->ArgNames({"inflight", "channels"})
-    ->ArgsProduct({{1, 16, 64, 256, 1024}, {1, 4}})
-    ->UseRealTime();
 
 // BatchGetProductAvailability; items are look-ups. Args: ids per batch.
 void BM_BatchGetProductAvailability(benchmark::State& state) {
@@ -256,13 +273,6 @@ void BM_BatchGetProductAvailability(benchmark::State& state) {
       },
       StartBatch, batch);
 }
-BENCHMARK(BM_BatchGetProductAvailability)
-    ->ArgNames({"batch"})
-    ->Arg(1)
-    ->Arg(10)
-    ->Arg(100)
-    ->Arg(1000)
-    ->UseRealTime();
 
 // The server knobs that matter, at 256 calls in flight over 4 channels.
 // Args: completion queues (0 = one per CPU), requests posted per method,
@@ -273,10 +283,90 @@ void BM_ServerKnobs(benchmark::State& state) {
   RunClosedLoop<GetProductAvailabilityRequest, GetProductAvailabilityResponse>(
       state, server, 256, 4, FillProductId, StartGet, 1);
 }
-BENCHMARK(BM_ServerKnobs)
-    ->ArgNames({"cqs", "depth", "reflection"})
-    ->ArgsProduct({{1, 2}, {1, 64, 512}, {0, 1}})
-    ->UseRealTime();
+// Durable ReserveStock: the InventoryService with its RocksDB journal in a
+// temporary directory, 256 orders in flight (one line, quantity 1, a fresh
+// order id each) from the load mode's client over 4 connections. Items are
+// reservations acknowledged, which happens only once they are on disk (one
+// group commit per batch of waiting orders). Args: fsync per group commit.
+void BM_ReserveStockDurable(benchmark::State& state) {
+  const bool sync = state.range(0) != 0;
+  char dir_template[] = "/tmp/inventory_bench_journal.XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) {
+    state.SkipWithError("cannot create a temporary directory");
+    return;
+  }
+  const std::string directory = dir_template;
+  constexpr int kProducts = 10'000;
+  std::vector<inventory::CatalogEntry> catalog;
+  for (const inventory::CatalogEntry& entry : inventory::SyntheticCatalog(kProducts)) {
+    catalog.push_back({entry.product_id, 1'000'000'000});  // never runs out
+  }
+  absl::StatusOr<bench::LoadResult> result;
+  {
+    auto journal = inventory::storage::DurableJournal::Open(directory + "/db", {sync});
+    if (!journal.ok() || !(*journal)->Initialize(catalog).ok()) {
+      state.SkipWithError("cannot open the journal");
+      std::filesystem::remove_all(directory);
+      return;
+    }
+    InProcessInventory server(ServerOptions(0, 0, false), catalog, journal->get());
+    bench::LoadOptions options;
+    options.target = absl::StrCat("127.0.0.1:", server.port());
+    options.method = bench::LoadMethod::kReserve;
+    options.order_prefix = absl::StrCat("durable-", sync);
+    options.connections = 4;
+    options.client_cqs = 1;
+    options.inflight = 256;
+    options.warmup = absl::Milliseconds(500);
+    options.duration = absl::Seconds(2);
+    auto requests = bench::PrepareRequests(options, bench::SyntheticIds("sku-", 8, kProducts));
+    for (auto _ : state) {
+      if (!requests.ok() || server.port() == 0) break;
+      result = bench::RunLoad(options, **requests);
+      if (result.ok()) state.SetIterationTime(absl::ToDoubleSeconds(result->elapsed));
+    }
+    if (!requests.ok()) result = requests.status();
+    (*journal)->Close();
+  }
+  std::filesystem::remove_all(directory);
+  if (!result.ok()) {
+    state.SkipWithError(std::string(result.status().message()).c_str());
+    return;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(result->succeeded));
+  const auto us = [&](double q) { return result->latency_ns.Percentile(q) / 1000.0; };
+  state.counters["p50_us"] = us(0.50);
+  state.counters["p90_us"] = us(0.90);
+  state.counters["p99_us"] = us(0.99);
+  state.counters["p999_us"] = us(0.999);
+  state.counters["errors"] = static_cast<double>(result->failed);
+  state.counters["calls"] = static_cast<double>(result->completed());
+}
+
+void RegisterInProcessSuites() {
+  benchmark::RegisterBenchmark("BM_GetProductAvailability", BM_GetProductAvailability)
+      ->ArgNames({"inflight", "channels"})
+      ->ArgsProduct({{1, 16, 64, 256, 1024}, {1, 4}})
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("BM_BatchGetProductAvailability", BM_BatchGetProductAvailability)
+      ->ArgNames({"batch"})
+      ->Arg(1)
+      ->Arg(10)
+      ->Arg(100)
+      ->Arg(1000)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("BM_ServerKnobs", BM_ServerKnobs)
+      ->ArgNames({"cqs", "depth", "reflection"})
+      ->ArgsProduct({{1, 2}, {1, 64, 512}, {0, 1}})
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("BM_ReserveStockDurable", BM_ReserveStockDurable)
+      ->ArgNames({"sync"})
+      ->Arg(0)
+      ->Arg(1)
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+}
 
 }  // namespace
 
@@ -284,9 +374,26 @@ int main(int argc, char** argv) {
   // Each benchmark starts and drains a server; its info lines would bury
   // the results.
   spdlog::set_level(spdlog::level::warn);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // Debian's abseil checks lock order on every absl::Mutex operation,
+  // gRPC's own included: a cost no client should pay (see README).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Benchmark's flags first (--benchmark_out=... and its --help); abseil then
+  // parses the rest, and rejects what neither knows.
+  benchmark::Initialize(&argc, argv, bench::PrintHelp);
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "inventory_bench: unexpected argument '%s' (see --help)\n", rest[1]);
+    return 1;
+  }
+  if (bench::LoadModeRequested()) {
+    if (absl::Status registered = bench::RegisterLoadBenchmarks(); !registered.ok()) {
+      std::fprintf(stderr, "inventory_bench: %s\n", std::string(registered.message()).c_str());
+      return 1;
+    }
+  } else {
+    RegisterInProcessSuites();
+  }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  return 0;
+  return bench::LoadModeRequested() ? bench::LoadModeExitStatus() : 0;
 }

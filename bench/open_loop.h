@@ -17,6 +17,34 @@
 
 namespace bench {
 
+// Monotonic nanoseconds (CLOCK_MONOTONIC, the clock of std::chrono::steady_clock).
+std::int64_t MonotonicNowNs();
+
+// Sleeps until MonotonicNowNs() >= deadline_ns: an absolute clock_nanosleep,
+// with the calling thread's timer slack lowered to 1 us on first use (the
+// default 50 us would make every scheduled call late by that much). gRPC's
+// own timers and completion-queue deadlines have a resolution of 1 ms, too
+// coarse to send calls on a schedule.
+void SleepUntilNs(std::int64_t deadline_ns);
+
+// The schedule of an open loop: call k (k = 0, 1, ...) is due at
+// start_ns + k / calls_per_second, computed from k alone so that rounding
+// never accumulates.
+class OpenLoopSchedule {
+ public:
+  OpenLoopSchedule(std::int64_t start_ns, double calls_per_second)
+      : start_ns_(start_ns), interval_ns_(1e9 / calls_per_second) {}
+  std::int64_t Due(std::uint64_t k) const {
+    return start_ns_ + static_cast<std::int64_t>(interval_ns_ * static_cast<double>(k));
+  }
+  // How many calls from call `first` on are due in [from_ns, to_ns).
+  std::uint64_t CountDue(std::uint64_t first, std::int64_t from_ns, std::int64_t to_ns) const;
+
+ private:
+  std::int64_t start_ns_;
+  double interval_ns_;
+};
+
 struct OpenLoopOptions {
   double calls_per_second = 1000;
   absl::Duration duration = absl::Seconds(1);

@@ -167,3 +167,25 @@ TEST_CASE("calls sent late because the sender stalled are timed from their sched
   INFO("p99=" << absl::FormatDuration(p99));
   CHECK(p99 >= absl::Milliseconds(30));  // ~50 calls (10%) waited 0..50 ms
 }
+
+TEST_CASE("the schedule: call k is due at start + k / rate, counted exactly", "[open-loop]") {
+  const bench::OpenLoopSchedule schedule(1'000, 3.0);  // every 333,333,333.3 ns
+  CHECK(schedule.Due(0) == 1'000);
+  CHECK(schedule.Due(3) == 1'000'001'000);
+  CHECK(schedule.Due(3'000'000) == 1'000'000'000'001'000);  // no accumulated rounding
+  // Calls due in [1 s, 2 s) after the start: k = 3, 4, 5.
+  CHECK(schedule.CountDue(0, 1'000'001'000, 2'000'001'000) == 3);
+  // From call 5 on, only k = 5 is left in that window.
+  CHECK(schedule.CountDue(5, 1'000'001'000, 2'000'001'000) == 1);
+  CHECK(schedule.CountDue(9, 1'000'001'000, 2'000'001'000) == 0);
+  CHECK(schedule.CountDue(0, 0, 1'000) == 0);
+  CHECK(schedule.CountDue(0, 0, 1'001) == 1);  // k = 0 only
+}
+
+TEST_CASE("SleepUntilNs does not return early", "[open-loop]") {
+  for (int i = 0; i < 20; ++i) {
+    const std::int64_t deadline = bench::MonotonicNowNs() + 200'000;
+    bench::SleepUntilNs(deadline);
+    CHECK(bench::MonotonicNowNs() >= deadline);
+  }
+}

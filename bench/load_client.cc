@@ -1,0 +1,808 @@
+#include "bench/load_client.h"
+
+#include <grpc/grpc.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <time.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "bench/open_loop.h"
+#include "bench/request_wire.h"
+#include "inventory.pb.h"
+#include "product.pb.h"
+
+namespace bench {
+
+// A request already serialized into a ByteBuffer, handed to gRPC without
+// the copy that sending a ByteBuffer makes: Serialize swaps it into the
+// call's send buffer (and leaves the caller's buffer empty).
+struct SerializedRequest {
+  grpc::ByteBuffer* bytes;
+};
+
+}  // namespace bench
+
+template <>
+class grpc::SerializationTraits<bench::SerializedRequest, void> {
+ public:
+  static grpc::Status Serialize(const bench::SerializedRequest& request, grpc::ByteBuffer* buffer,
+                                bool* own_buffer) {
+    buffer->Swap(request.bytes);
+    *own_buffer = true;
+    return grpc::Status();
+  }
+  static grpc::Status Deserialize(grpc::ByteBuffer*, bench::SerializedRequest*) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "requests are never received");
+  }
+};
+
+namespace bench {
+
+// Everything prepared before a run, read-only while it runs.
+class LoadRequests {
+ public:
+  LoadMethod method;
+  int batch_size = 1;
+  int lines = 1;
+  std::vector<std::string> ids;
+  // Per id: its IdField (single-id requests, batches) or LineField (orders),
+  // in one compact block (a per-id ByteBuffer would cost a cache miss per
+  // call: measured, 5% of the client's CPU).
+  wire::FieldTable fields;
+  std::optional<IdSampler> sampler;
+};
+
+namespace {
+
+constexpr LoadMethodInfo kMethods[] = {
+    {LoadMethod::kGet, "get", "GetProductAvailability",
+     "/inventory.InventoryService/GetProductAvailability"},
+    {LoadMethod::kBatch, "batch", "BatchGetProductAvailability",
+     "/inventory.InventoryService/BatchGetProductAvailability"},
+    {LoadMethod::kReserve, "reserve", "ReserveStock", "/inventory.InventoryService/ReserveStock"},
+    {LoadMethod::kProductGet, "product_get", "GetProduct", "/product.ProductService/GetProduct"},
+    {LoadMethod::kPlaceOrder, "place_order", "PlaceOrder", "/product.ProductService/PlaceOrder"},
+};
+
+bool IsOrder(LoadMethod method) {
+  return method == LoadMethod::kReserve || method == LoadMethod::kPlaceOrder;
+}
+
+bool IsSingle(LoadMethod method) {
+  return method == LoadMethod::kGet || method == LoadMethod::kProductGet;
+}
+
+// A gRPC deadline `ns` nanoseconds from now (gRPC's own monotonic clock).
+gpr_timespec FromNow(std::int64_t ns) {
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                      gpr_time_from_nanos(std::max<std::int64_t>(ns, 0), GPR_TIMESPAN));
+}
+
+double ProcessCpuSeconds() {
+  timespec now;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
+// A connection: a channel with arguments of its own (so it gets its own
+// HTTP/2 connection) and a generic stub on it that takes raw requests.
+struct Connection {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>> stub;
+};
+
+// One call at a time, reused for the whole run, owned by one worker.
+struct Slot {
+  int connection = 0;
+  std::optional<grpc::ClientContext> context;  // a context serves one call only
+  // In the call's arena: must go before its context (declared after it).
+  std::unique_ptr<grpc::ClientAsyncResponseReader<grpc::ByteBuffer>> reader;
+  grpc::ByteBuffer request;  // requests that change per call
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  std::int64_t start_ns = 0;  // actual (closed loop) or scheduled (open loop) start
+  bool measured = false;
+  std::vector<std::uint32_t> ids;  // the ids asked for, in request order
+  std::string order_id;            // with --verify, of order requests
+};
+
+// The one place a completion-queue tag is made or read: a call's tag is its
+// slot, and only Finish is ever started with it (one operation per call).
+class CallTag {
+ public:
+  static void* Of(Slot* slot) { return slot; }
+  static Slot* From(void* tag) { return static_cast<Slot*>(tag); }
+};
+
+// What a worker has seen; guarded by the worker's mutex (taken once per
+// completion by its thread, once per second by the progress reporter).
+struct Tally {
+  LatencyHistogram latency_ns;
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  std::array<std::uint64_t, kOutcomes> by_outcome{};
+  std::array<std::string, kOutcomes> first_message;
+  std::int64_t last_completion_ns = 0;
+  // Open loop, set once the worker stopped sending.
+  std::uint64_t scheduled = 0;
+  std::uint64_t unsent = 0;
+  // Every completion, warm-up included, for the progress rate.
+  std::uint64_t completions = 0;
+
+  void Merge(const Tally& other) {
+    latency_ns.Merge(other.latency_ns);
+    succeeded += other.succeeded;
+    failed += other.failed;
+    for (int i = 0; i < kOutcomes; ++i) {
+      by_outcome[i] += other.by_outcome[i];
+      if (first_message[i].empty()) first_message[i] = other.first_message[i];
+    }
+    last_completion_ns = std::max(last_completion_ns, other.last_completion_ns);
+    scheduled += other.scheduled;
+    unsent += other.unsent;
+    completions += other.completions;
+  }
+};
+
+struct Plan {
+  Plan(const LoadOptions& options, const LoadRequests& requests)
+      : options(options), requests(requests) {}
+  const LoadOptions& options;
+  const LoadRequests& requests;
+  std::vector<Connection> connections;
+  std::string path;
+  int workers = 1;
+  std::int64_t start_ns = 0;    // warm-up begins
+  std::int64_t measure_ns = 0;  // measured window begins
+  std::int64_t end_ns = 0;      // no call starts at or after this
+  std::int64_t deadline_ns = 0;
+  std::int64_t drain_limit_ns = 0;  // calls still out then are cancelled
+};
+
+// Null if an OK response is what the request asked for; else what is wrong.
+const char* Verify(const LoadRequests& r, const Slot& slot) {
+  grpc::Slice bytes;
+  if (!slot.response.DumpToSingleSlice(&bytes).ok()) return "unreadable response";
+  const auto* data = reinterpret_cast<const char*>(bytes.begin());
+  const int size = static_cast<int>(bytes.size());
+  auto stock_ok = [](bool available, std::int32_t quantity) {
+    return quantity >= 0 && available == (quantity > 0);
+  };
+  switch (r.method) {
+    case LoadMethod::kGet: {
+      inventory::GetProductAvailabilityResponse response;
+      if (!response.ParseFromArray(data, size)) return "response does not parse";
+      if (!stock_ok(response.is_available(), response.quantity())) {
+        return "is_available and quantity disagree";
+      }
+      return nullptr;
+    }
+    case LoadMethod::kBatch: {
+      inventory::BatchGetProductAvailabilityResponse response;
+      if (!response.ParseFromArray(data, size)) return "response does not parse";
+      if (response.items_size() != static_cast<int>(slot.ids.size())) {
+        return "not one item per requested id";
+      }
+      for (int i = 0; i < response.items_size(); ++i) {
+        const auto& item = response.items(i);
+        if (item.product_id() != r.ids[slot.ids[i]]) return "items not in request order";
+        if (!stock_ok(item.is_available(), item.quantity())) {
+          return "is_available and quantity disagree";
+        }
+      }
+      return nullptr;
+    }
+    case LoadMethod::kReserve: {
+      inventory::ReserveStockResponse response;
+      if (!response.ParseFromArray(data, size)) return "response does not parse";
+      if (response.remaining_size() != static_cast<int>(slot.ids.size())) {
+        return "not one remaining quantity per line";
+      }
+      for (int i = 0; i < response.remaining_size(); ++i) {
+        if (response.remaining(i).product_id() != r.ids[slot.ids[i]]) {
+          return "remaining quantities not in line order";
+        }
+        if (response.remaining(i).quantity() < 0) return "negative remaining quantity";
+      }
+      return nullptr;
+    }
+    case LoadMethod::kProductGet: {
+      product::GetProductResponse response;
+      if (!response.ParseFromArray(data, size)) return "response does not parse";
+      if (response.product_id() != r.ids[slot.ids[0]]) return "another product was returned";
+      if (!stock_ok(response.is_available(), response.quantity())) {
+        return "is_available and quantity disagree";
+      }
+      return nullptr;
+    }
+    case LoadMethod::kPlaceOrder: {
+      product::PlaceOrderResponse response;
+      if (!response.ParseFromArray(data, size)) return "response does not parse";
+      if (response.order_id() != slot.order_id) return "another order_id was returned";
+      if (response.lines_size() != static_cast<int>(slot.ids.size())) {
+        return "not one line per ordered line";
+      }
+      return nullptr;
+    }
+  }
+  return nullptr;
+}
+
+// Builds requests and starts calls; one per thread that starts calls, so
+// its generator and order counter are never shared.
+class CallStarter {
+ public:
+  CallStarter(const Plan& plan, const std::string& thread_label, std::uint64_t stream)
+      : plan_(plan),
+        rng_(plan.options.seed * 0x9e3779b97f4a7c15ULL + stream),
+        order_prefix_(absl::StrCat(plan.options.order_prefix, "-", thread_label, "-")) {}
+
+  // Starts the next call on `slot`, completing on `cq`, timed from start_ns.
+  void Start(Slot& slot, grpc::CompletionQueue* cq, std::int64_t start_ns) {
+    BuildRequest(slot);
+    // Set before the call starts: its completion may be handled at once, on
+    // another thread.
+    slot.start_ns = start_ns;
+    slot.measured = start_ns >= plan_.measure_ns && start_ns < plan_.end_ns;
+    const SerializedRequest request{&slot.request};
+    slot.reader.reset();
+    slot.context.emplace();
+    slot.context->set_deadline(FromNow(plan_.deadline_ns));
+    slot.reader = plan_.connections[slot.connection].stub->PrepareUnaryCall(
+        &*slot.context, plan_.path, request, cq);
+    slot.reader->StartCall();
+    slot.reader->Finish(&slot.response, &slot.status, CallTag::Of(&slot));
+  }
+
+ private:
+  // Fills slot.request: a single-id request is its pre-encoded id field
+  // (copied into the slice itself when it fits, 23 bytes); the others are
+  // assembled into one fresh slice.
+  void BuildRequest(Slot& slot) {
+    const LoadRequests& r = plan_.requests;
+    slot.ids.clear();
+    if (IsSingle(r.method)) {
+      const std::uint64_t id = r.sampler->Next(rng_);
+      slot.ids.push_back(static_cast<std::uint32_t>(id));
+      const absl::string_view field = r.fields.Get(id);
+      grpc::Slice slice(field.data(), field.size());
+      grpc::ByteBuffer fresh(&slice, 1);
+      slot.request.Swap(&fresh);
+      return;
+    }
+    std::size_t size = 0;
+    char digits[24];
+    std::size_t digit_count = 0;
+    if (r.method == LoadMethod::kBatch) {
+      for (int i = 0; i < r.batch_size; ++i) {
+        const std::uint64_t id = r.sampler->Next(rng_);
+        slot.ids.push_back(static_cast<std::uint32_t>(id));
+        size += r.fields.Get(id).size();
+      }
+    } else {
+      // Distinct products per order (the store refuses a repeated one).
+      while (static_cast<int>(slot.ids.size()) < r.lines) {
+        const auto id = static_cast<std::uint32_t>(r.sampler->Next(rng_));
+        if (std::find(slot.ids.begin(), slot.ids.end(), id) != slot.ids.end()) continue;
+        slot.ids.push_back(id);
+        size += r.fields.Get(id).size();
+      }
+      digit_count = static_cast<std::size_t>(
+          std::to_chars(digits, digits + sizeof(digits), order_seq_++).ptr - digits);
+      size += wire::LengthDelimitedSize(order_prefix_.size() + digit_count);
+    }
+    grpc_slice bytes = grpc_slice_malloc(size);
+    char* out = reinterpret_cast<char*>(GRPC_SLICE_START_PTR(bytes));
+    if (IsOrder(r.method)) {
+      *out++ = wire::LengthDelimitedTag(1);
+      out = wire::PutVarint(out, order_prefix_.size() + digit_count);
+      std::memcpy(out, order_prefix_.data(), order_prefix_.size());
+      out += order_prefix_.size();
+      std::memcpy(out, digits, digit_count);
+      out += digit_count;
+      if (plan_.options.verify) slot.order_id.assign(order_prefix_).append(digits, digit_count);
+    }
+    for (std::uint32_t id : slot.ids) {
+      const absl::string_view field = r.fields.Get(id);
+      std::memcpy(out, field.data(), field.size());
+      out += field.size();
+    }
+    grpc::Slice slice(bytes, grpc::Slice::STEAL_REF);
+    grpc::ByteBuffer fresh(&slice, 1);
+    slot.request.Swap(&fresh);
+  }
+
+  const Plan& plan_;
+  Rng rng_;
+  const std::string order_prefix_;
+  std::uint64_t order_seq_ = 0;
+};
+
+// A completion queue and the one thread that drains it.
+class Worker {
+ public:
+  Worker(const Plan& plan, int index)
+      : plan_(plan), index_(index), starter_(plan, absl::StrCat(index), index) {}
+
+  void Run() {
+    if (plan_.options.rate > 0) {
+      RunOpenLoop();
+    } else {
+      RunClosedLoop();
+    }
+    Drain();
+    cq_.Shutdown();
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+
+  // Closed loop: keeps its share of the calls in flight until the window
+  // ends.
+  void RunClosedLoop() {
+    const int total = plan_.options.inflight;
+    const int mine = total / plan_.workers + (index_ < total % plan_.workers ? 1 : 0);
+    const std::int64_t now = MonotonicNowNs();
+    for (int i = 0; i < mine; ++i) Begin(*NewSlot(static_cast<std::size_t>(i)), now);
+    void* tag = nullptr;
+    bool ok = false;
+    while (outstanding_ > 0) {
+      if (!cq_.Next(&tag, &ok)) break;  // never before Shutdown
+      Slot* slot = CallTag::From(tag);
+      const std::int64_t done = MonotonicNowNs();
+      Complete(*slot, ok, done);
+      if (done >= plan_.end_ns) break;
+      Begin(*slot, done);
+    }
+  }
+
+  // Open loop: this worker's share of the schedule, calls k = n * workers +
+  // index, each started when due and timed from then. The worker sends late
+  // only when its share of max_outstanding calls is out; at the end of the
+  // window, what it could not send is counted as unsent. It blocks on its
+  // queue while the next call is far off, and busy-polls it for the last
+  // stretch before a call is due: gRPC's deadlines have a resolution of 1
+  // ms, too coarse to send on schedule. (Measured alternatives: a separate
+  // sender thread costs two thread switches per call, and on one core
+  // topped out at 44k calls/s; yielding the CPU between polls hands a
+  // shared core to any busy process for a whole time slice.) So from about
+  // 700 calls/s per queue up, the worker keeps its core busy: pin the bench
+  // away from the server.
+  void RunOpenLoop() {
+    constexpr std::int64_t kPollWindowNs = 1'500'000;
+    const OpenLoopSchedule schedule(plan_.start_ns, plan_.options.rate);
+    const std::uint64_t workers = static_cast<std::uint64_t>(plan_.workers);
+    const auto due = [&](std::uint64_t n) {
+      return schedule.Due(n * workers + static_cast<std::uint64_t>(index_));
+    };
+    const std::size_t cap = static_cast<std::size_t>(
+        std::max(1, plan_.options.max_outstanding / plan_.workers +
+                        (index_ < plan_.options.max_outstanding % plan_.workers ? 1 : 0)));
+    std::vector<Slot*> idle;
+    std::uint64_t n = 0;
+    std::uint64_t sent_measured = 0;
+    for (;;) {
+      const std::int64_t now = MonotonicNowNs();
+      for (std::int64_t at = due(n); at < plan_.end_ns && at <= now; at = due(n)) {
+        Slot* slot = nullptr;
+        if (!idle.empty()) {
+          slot = idle.back();
+          idle.pop_back();
+        } else if (slots_.size() < cap) {
+          slot = NewSlot(slots_.size());
+        } else {
+          break;  // behind schedule: wait for a completion
+        }
+        Begin(*slot, at);
+        if (slot->measured) ++sent_measured;
+        ++n;
+      }
+      if (now >= plan_.end_ns) break;
+      const bool can_send = !idle.empty() || slots_.size() < cap;
+      const std::int64_t wake = can_send ? std::min(due(n), plan_.end_ns) : plan_.end_ns;
+      Slot* done = nullptr;
+      if (wake - now > kPollWindowNs) {
+        done = Await(wake - kPollWindowNs);
+      } else {
+        done = Poll();
+      }
+      if (done != nullptr) idle.push_back(done);
+    }
+    std::uint64_t unsent = 0;
+    for (std::uint64_t k = n; due(k) < plan_.end_ns; ++k) {
+      if (due(k) >= plan_.measure_ns) ++unsent;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    tally_.scheduled = sent_measured + unsent;
+    tally_.unsent = unsent;
+  }
+
+  // Waits for every call still out; past the drain limit, cancels them
+  // (they then complete as CANCELLED).
+  void Drain() {
+    bool cancelled = false;
+    while (outstanding_ > 0) {
+      if (Await(cancelled ? MonotonicNowNs() + 1'000'000'000 : plan_.drain_limit_ns) != nullptr) {
+        continue;
+      }
+      if (!cancelled && MonotonicNowNs() >= plan_.drain_limit_ns) {
+        for (Slot& slot : slots_) {
+          if (slot.context.has_value()) slot.context->TryCancel();
+        }
+        cancelled = true;
+      }
+    }
+  }
+
+  void AddTo(Tally& total) {
+    std::lock_guard<std::mutex> lock(mu_);
+    total.Merge(tally_);
+  }
+
+ private:
+  // A new call slot; spread over connections: worker w's i-th slot is
+  // global slot w + i * workers.
+  Slot* NewSlot(std::size_t i) {
+    Slot& slot = slots_.emplace_back();
+    slot.connection = static_cast<int>((static_cast<std::size_t>(index_) + i * plan_.workers) %
+                                       plan_.connections.size());
+    slot.ids.reserve(std::max(plan_.requests.batch_size, plan_.requests.lines));
+    return &slot;
+  }
+
+  void Begin(Slot& slot, std::int64_t start_ns) {
+    ++outstanding_;
+    starter_.Start(slot, &cq_, start_ns);
+  }
+
+  // A completion already there (or made ready by one non-blocking poll of
+  // the connections), recorded; null if none.
+  Slot* Poll() {
+    void* tag = nullptr;
+    bool ok = false;
+    if (cq_.AsyncNext(&tag, &ok, gpr_inf_past(GPR_CLOCK_MONOTONIC)) !=
+        grpc::CompletionQueue::GOT_EVENT) {
+      return nullptr;
+    }
+    Slot* slot = CallTag::From(tag);
+    Complete(*slot, ok, MonotonicNowNs());
+    return slot;
+  }
+
+  // Waits for one completion until `until_ns` and records it. Returns its
+  // slot, or null on timeout.
+  Slot* Await(std::int64_t until_ns) {
+    void* tag = nullptr;
+    bool ok = false;
+    if (cq_.AsyncNext(&tag, &ok, FromNow(until_ns - MonotonicNowNs())) !=
+        grpc::CompletionQueue::GOT_EVENT) {
+      return nullptr;
+    }
+    Slot* slot = CallTag::From(tag);
+    Complete(*slot, ok, MonotonicNowNs());
+    return slot;
+  }
+
+  void Complete(Slot& slot, bool ok, std::int64_t now) {
+    int outcome = slot.status.error_code();
+    const char* verify_problem = nullptr;
+    if (!ok && outcome == 0) outcome = grpc::StatusCode::UNKNOWN;  // Finish is always ok
+    if (outcome == 0 && plan_.options.verify) {
+      verify_problem = Verify(plan_.requests, slot);
+      if (verify_problem != nullptr) outcome = kVerifyFailed;
+    }
+    slot.response.Clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++tally_.completions;
+      if (slot.measured) {
+        tally_.latency_ns.Record(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(now - slot.start_ns, 0)));
+        ++tally_.by_outcome[outcome];
+        if (outcome == 0) {
+          ++tally_.succeeded;
+        } else {
+          ++tally_.failed;
+          std::string& message = tally_.first_message[outcome];
+          if (message.empty()) {
+            message = verify_problem != nullptr ? verify_problem : slot.status.error_message();
+            if (message.empty()) message = "(no message)";
+          }
+        }
+        tally_.last_completion_ns = std::max(tally_.last_completion_ns, now);
+      }
+    }
+    --outstanding_;
+  }
+
+  const Plan& plan_;
+  const int index_;
+  grpc::CompletionQueue cq_;
+  CallStarter starter_;
+  std::deque<Slot> slots_;  // stable addresses
+  int outstanding_ = 0;
+  std::mutex mu_;
+  Tally tally_;
+};
+
+// "name=value": an integer argument if value parses as one, else a string.
+absl::Status AddChannelArg(grpc::ChannelArguments& args, absl::string_view spec) {
+  const std::size_t eq = spec.find('=');
+  if (eq == absl::string_view::npos || eq == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("channel argument '", spec, "' is not name=value"));
+  }
+  const std::string name(spec.substr(0, eq));
+  const absl::string_view value = spec.substr(eq + 1);
+  int number = 0;
+  if (absl::SimpleAtoi(value, &number)) {
+    args.SetInt(name, number);
+  } else {
+    args.SetString(name, std::string(value));
+  }
+  return absl::OkStatus();
+}
+
+std::string FormatRate(double per_second) { return absl::StrFormat("%.0f", per_second); }
+
+std::string Micros(std::uint64_t ns) {
+  return absl::StrFormat("%.1f", static_cast<double>(ns) / 1e3);
+}
+
+}  // namespace
+
+absl::StatusOr<LoadMethodInfo> LoadMethodFromFlag(absl::string_view flag) {
+  for (const LoadMethodInfo& info : kMethods) {
+    if (flag == info.flag) return info;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown --method '", flag, "': get, batch, reserve, product_get or place_order"));
+}
+
+const LoadMethodInfo& InfoOf(LoadMethod method) {
+  for (const LoadMethodInfo& info : kMethods) {
+    if (info.method == method) return info;
+  }
+  return kMethods[0];
+}
+
+std::string OutcomeName(int outcome) {
+  static constexpr const char* kNames[kOutcomes] = {"OK",
+                                                    "CANCELLED",
+                                                    "UNKNOWN",
+                                                    "INVALID_ARGUMENT",
+                                                    "DEADLINE_EXCEEDED",
+                                                    "NOT_FOUND",
+                                                    "ALREADY_EXISTS",
+                                                    "PERMISSION_DENIED",
+                                                    "RESOURCE_EXHAUSTED",
+                                                    "FAILED_PRECONDITION",
+                                                    "ABORTED",
+                                                    "OUT_OF_RANGE",
+                                                    "UNIMPLEMENTED",
+                                                    "INTERNAL",
+                                                    "UNAVAILABLE",
+                                                    "DATA_LOSS",
+                                                    "UNAUTHENTICATED",
+                                                    "VERIFY_FAILED"};
+  return outcome >= 0 && outcome < kOutcomes ? kNames[outcome] : absl::StrCat("CODE_", outcome);
+}
+
+double LoadResult::calls_per_second() const {
+  const double seconds = absl::ToDoubleSeconds(elapsed);
+  return seconds > 0 ? static_cast<double>(succeeded) / seconds : 0;
+}
+
+double LoadResult::error_ratio() const {
+  return completed() == 0 ? 1.0 : static_cast<double>(failed) / static_cast<double>(completed());
+}
+
+absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareRequests(const LoadOptions& options,
+                                                                    std::vector<std::string> ids) {
+  if (ids.empty()) return absl::InvalidArgumentError("no product ids to ask for");
+  if (ids.size() > std::numeric_limits<std::uint32_t>::max()) {
+    return absl::InvalidArgumentError("too many product ids (at most 2^32 - 1)");
+  }
+  grpc_init();  // once per process; never shut down (the process exits)
+  auto requests = std::make_shared<LoadRequests>();
+  requests->method = options.method;
+  requests->batch_size = options.batch_size;
+  requests->lines = options.lines;
+  if (options.method == LoadMethod::kBatch && options.batch_size < 1) {
+    return absl::InvalidArgumentError("--batch_size must be >= 1");
+  }
+  if (IsOrder(options.method)) {
+    if (options.lines < 1) return absl::InvalidArgumentError("--lines must be >= 1");
+    if (static_cast<std::size_t>(options.lines) > ids.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("--lines=", options.lines, " needs as many ",
+                                                     "distinct ids, but there are ", ids.size()));
+    }
+  }
+  for (const std::string& id : ids) {
+    requests->fields.Add(IsOrder(options.method) ? wire::LineField(id, 1) : wire::IdField(id));
+  }
+  requests->sampler = options.distribution == IdDistribution::kZipf
+                          ? IdSampler::Zipf(ids.size(), options.zipf_s)
+                          : IdSampler::Uniform(ids.size());
+  requests->ids = std::move(ids);
+  return std::shared_ptr<const LoadRequests>(std::move(requests));
+}
+
+absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequests& requests) {
+  if (options.connections < 1) return absl::InvalidArgumentError("--connections must be >= 1");
+  if (options.client_cqs < 1) return absl::InvalidArgumentError("--client_cqs must be >= 1");
+  if (options.rate <= 0 && options.inflight < 1) {
+    return absl::InvalidArgumentError("--inflight must be >= 1");
+  }
+  if (options.rate > 0 && options.max_outstanding < 1) {
+    return absl::InvalidArgumentError("--max_outstanding must be >= 1");
+  }
+  if (options.deadline <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--deadline must be positive");
+  }
+  if (options.duration <= absl::ZeroDuration() || options.warmup < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--duration must be positive and --warmup not negative");
+  }
+  Plan plan(options, requests);
+  plan.path = InfoOf(options.method).path;
+  // More workers than calls would leave some idle (and skew the spread).
+  plan.workers =
+      options.rate > 0 ? options.client_cqs : std::min(options.client_cqs, options.inflight);
+  for (int c = 0; c < options.connections; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt("inventory_bench.connection", c);  // distinct args: own connection
+    // A load tool must not retry: a failure is a result.
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+    for (const std::string& spec : options.channel_args) {
+      if (absl::Status added = AddChannelArg(args, spec); !added.ok()) return added;
+    }
+    Connection connection;
+    connection.channel =
+        grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+    connection.stub =
+        std::make_unique<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>>(
+            connection.channel);
+    plan.connections.push_back(std::move(connection));
+  }
+  const auto connect_by =
+      std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options.connect_timeout);
+  for (int c = 0; c < options.connections; ++c) {
+    if (!plan.connections[c].channel->WaitForConnected(connect_by)) {
+      return absl::UnavailableError(absl::StrCat("cannot connect to ", options.target, " within ",
+                                                 absl::FormatDuration(options.connect_timeout),
+                                                 " (connection ", c + 1, " of ",
+                                                 options.connections, ")"));
+    }
+  }
+
+  plan.start_ns = MonotonicNowNs() + 1'000'000;  // the workers' threads are running by then
+  plan.measure_ns = plan.start_ns + absl::ToInt64Nanoseconds(options.warmup);
+  plan.end_ns = plan.measure_ns + absl::ToInt64Nanoseconds(options.duration);
+  plan.deadline_ns = absl::ToInt64Nanoseconds(options.deadline);
+  plan.drain_limit_ns = plan.end_ns + plan.deadline_ns + 5'000'000'000;
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int w = 0; w < plan.workers; ++w) workers.push_back(std::make_unique<Worker>(plan, w));
+  std::vector<std::thread> threads;
+  // Closed-loop warm-up calls start at once, not at start_ns: the wait is
+  // short.
+  for (auto& worker : workers) threads.emplace_back([&worker] { worker->Run(); });
+
+  // Progress, once a second, and the CPU used over the measured window.
+  auto snapshot = [&workers] {
+    Tally total;
+    for (auto& worker : workers) worker->AddTo(total);
+    return total;
+  };
+  std::optional<double> cpu_at_start, cpu_at_end;
+  std::uint64_t last_completions = 0;
+  std::int64_t last_report = plan.start_ns;
+  std::int64_t tick = plan.start_ns + 1'000'000'000;
+  while (!cpu_at_end) {
+    const std::int64_t milestone = cpu_at_start ? plan.end_ns : plan.measure_ns;
+    const std::int64_t wake = options.progress != nullptr ? std::min(tick, milestone) : milestone;
+    std::int64_t now = MonotonicNowNs();
+    if (wake > now) absl::SleepFor(absl::Nanoseconds(wake - now));
+    now = MonotonicNowNs();
+    if (!cpu_at_start && now >= plan.measure_ns) cpu_at_start = ProcessCpuSeconds();
+    if (!cpu_at_end && now >= plan.end_ns) cpu_at_end = ProcessCpuSeconds();
+    if (options.progress == nullptr || now < tick || cpu_at_end) continue;
+    while (tick <= now) tick += 1'000'000'000;
+    Tally total = snapshot();
+    const double seconds = static_cast<double>(now - last_report) / 1e9;
+    const double rate = static_cast<double>(total.completions - last_completions) / seconds;
+    last_completions = total.completions;
+    last_report = now;
+    const double elapsed = static_cast<double>(now - plan.start_ns) / 1e9;
+    if (now < plan.measure_ns) {
+      std::fprintf(options.progress, "[%5.1fs] warm-up   %9.0f calls/s\n", elapsed, rate);
+    } else {
+      const std::string p99 = total.latency_ns.count() == 0
+                                  ? std::string("-")
+                                  : Micros(total.latency_ns.Percentile(0.99));
+      std::fprintf(options.progress,
+                   "[%5.1fs] measuring %9.0f calls/s  %llu errors  p99 so far %s us\n", elapsed,
+                   rate, static_cast<unsigned long long>(total.failed), p99.c_str());
+    }
+    std::fflush(options.progress);
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  Tally total = snapshot();
+  LoadResult result;
+  result.latency_ns = total.latency_ns;
+  result.succeeded = total.succeeded;
+  result.failed = total.failed;
+  result.by_outcome = total.by_outcome;
+  result.first_message = total.first_message;
+  result.scheduled = total.scheduled;
+  result.unsent = total.unsent;
+  result.offered_rate = options.rate;
+  result.elapsed =
+      absl::Nanoseconds(std::max(total.last_completion_ns, plan.end_ns) - plan.measure_ns);
+  result.client_cpu_seconds = cpu_at_end.value_or(0) - cpu_at_start.value_or(0);
+  result.items_per_call = options.method == LoadMethod::kBatch ? options.batch_size : 1;
+  return result;
+}
+
+std::string FormatSummary(const LoadOptions& options, const LoadResult& result) {
+  std::string out;
+  const LoadMethodInfo& method = InfoOf(options.method);
+  absl::StrAppend(&out, method.name, " against ", options.target, ": ",
+                  options.rate > 0
+                      ? absl::StrCat("open loop, offered ", FormatRate(options.rate), " calls/s")
+                      : absl::StrCat("closed loop, ", options.inflight, " calls in flight"),
+                  ", ", options.connections, " connections, ", options.client_cqs,
+                  " client queues, ", absl::FormatDuration(options.duration), " measured\n");
+  absl::StrAppend(&out, "  achieved   ", FormatRate(result.calls_per_second()), " calls/s OK");
+  if (result.items_per_call > 1) {
+    absl::StrAppend(&out, " (", FormatRate(result.calls_per_second() * result.items_per_call),
+                    " ids/s)");
+  }
+  if (options.rate > 0) {
+    absl::StrAppend(&out, absl::StrFormat(" = %.1f%% of offered",
+                                          100.0 * result.calls_per_second() / options.rate));
+  }
+  absl::StrAppend(&out, "\n  calls      ", result.completed(), " completed, ", result.succeeded,
+                  " OK, ", result.failed, " failed");
+  if (options.rate > 0) {
+    absl::StrAppend(&out, "; ", result.scheduled, " scheduled, ", result.unsent,
+                    " never sent (max_outstanding reached)");
+  }
+  absl::StrAppend(&out, "\n");
+  const LatencyHistogram& h = result.latency_ns;
+  absl::StrAppend(&out, "  latency us p50 ", Micros(h.Percentile(0.5)), "  p90 ",
+                  Micros(h.Percentile(0.9)), "  p99 ", Micros(h.Percentile(0.99)), "  p99.9 ",
+                  Micros(h.Percentile(0.999)), "  max ", Micros(h.max()),
+                  options.rate > 0 ? "  (from each call's scheduled start)\n" : "\n");
+  if (result.succeeded > 0) {
+    absl::StrAppend(&out, absl::StrFormat("  client CPU %.1f us per OK call\n",
+                                          1e6 * result.client_cpu_seconds /
+                                              static_cast<double>(result.succeeded)));
+  }
+  for (int outcome = 1; outcome < kOutcomes; ++outcome) {
+    if (result.by_outcome[outcome] == 0) continue;
+    absl::StrAppend(&out, "  error      ", OutcomeName(outcome), " x", result.by_outcome[outcome],
+                    ": ", result.first_message[outcome], "\n");
+  }
+  return out;
+}
+
+}  // namespace bench

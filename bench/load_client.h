@@ -1,0 +1,149 @@
+// The load generator behind inventory_bench --target: a cheap gRPC client
+// that drives one unary method of a running server, either in a closed loop
+// (a fixed number of calls in flight) or in an open loop (calls started on a
+// fixed schedule, each timed from its scheduled start, as wrk2 does).
+//
+// Client design, chosen to spend as little CPU per call as gRPC allows:
+//  * N completion queues, each drained by exactly one thread; every call is
+//    started, completed and restarted on its queue's thread, so a call slot
+//    and the thread's counters are never shared and nothing on the hot path
+//    takes a contended lock.
+//  * Requests go out as raw grpc::ByteBuffer: single-id requests are
+//    serialized once per id before the run; requests that change per call
+//    (batches, orders with a fresh order id) are assembled from pre-encoded
+//    fields with a few memcpy into one slice (request_wire.h).
+//  * Responses stay raw bytes; they are parsed only with --verify.
+//  * Call slots are reused: the ClientContext is rebuilt in place
+//    (std::optional::emplace), and the response reader lives in the call's
+//    arena. The only per-call allocations are gRPC's own (the call, its
+//    arena, the byte-buffer copy it makes of the request) and, for requests
+//    that change per call, the one slice that holds them.
+//  * Calls go through grpc::GenericStub (PrepareUnaryCall, StartCall, Finish
+//    with the call's tag). Registering the method with each channel instead
+//    (grpc::internal::RpcMethod, as generated stubs do, saving GenericStub's
+//    per-call copy of the method name) was measured: no difference.
+//  * The completion-queue tag of a call is its slot, made and read only by
+//    CallTag (load_client.cc).
+//  * The open loop runs on the same threads: each queue's thread owns every
+//    n-th call of the schedule, blocks on its queue while the next call is
+//    far off and busy-polls it for the last 1.5 ms (gRPC's deadlines have a
+//    resolution of 1 ms). No sender thread: that cost two thread switches
+//    per call.
+#ifndef BENCH_LOAD_CLIENT_H_
+#define BENCH_LOAD_CLIENT_H_
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "bench/latency_histogram.h"
+#include "bench/load_ids.h"
+
+namespace bench {
+
+enum class LoadMethod { kGet, kBatch, kReserve, kProductGet, kPlaceOrder };
+
+struct LoadMethodInfo {
+  LoadMethod method;
+  const char* flag;  // --method value
+  const char* name;  // RPC name, used in benchmark names
+  const char* path;  // HTTP/2 path
+};
+
+absl::StatusOr<LoadMethodInfo> LoadMethodFromFlag(absl::string_view flag);
+const LoadMethodInfo& InfoOf(LoadMethod method);
+
+enum class IdDistribution { kUniform, kZipf };
+
+struct LoadOptions {
+  std::string target;  // host:port
+  LoadMethod method = LoadMethod::kGet;
+  int batch_size = 10;  // ids per batch
+  int lines = 1;        // lines per order, quantity 1 each, distinct ids
+  // Order ids are "<order_prefix>-<thread>-<n>": unique within a run; the
+  // prefix makes them unique across runs.
+  std::string order_prefix = "bench";
+
+  IdDistribution distribution = IdDistribution::kUniform;
+  double zipf_s = 0.99;
+  std::uint64_t seed = 1;
+
+  int connections = 8;  // channels, each its own HTTP/2 connection
+  int client_cqs = 1;   // completion queues, one thread each
+  // Closed loop (rate == 0): calls in flight in total.
+  int inflight = 64;
+  // Open loop: calls started per second in total; the calls outstanding
+  // are capped at max_outstanding (further scheduled calls are sent late,
+  // and still timed from their schedule).
+  double rate = 0;
+  int max_outstanding = 512;
+
+  absl::Duration warmup = absl::Seconds(2);  // run, not recorded
+  absl::Duration duration = absl::Seconds(10);
+  absl::Duration deadline = absl::Seconds(5);  // per call
+  bool verify = false;                         // parse and check every response
+  // Extra channel arguments, "name=value" (integer if it parses as one).
+  std::vector<std::string> channel_args;
+  // One line per second on this stream while running; null for none.
+  std::FILE* progress = nullptr;
+  absl::Duration connect_timeout = absl::Seconds(10);
+};
+
+// gRPC status codes 0..16, and one more outcome: an OK response that failed
+// --verify.
+inline constexpr int kVerifyFailed = 17;
+inline constexpr int kOutcomes = 18;
+std::string OutcomeName(int outcome);  // "OK", "INVALID_ARGUMENT", ..., "VERIFY_FAILED"
+
+struct LoadResult {
+  // Every measured call that completed, successful or not: from its start
+  // (closed loop) or from its scheduled start (open loop).
+  LatencyHistogram latency_ns;
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  std::array<std::uint64_t, kOutcomes> by_outcome{};
+  std::array<std::string, kOutcomes> first_message;  // of each failing outcome
+  // Open loop: calls scheduled in the measured window, and those of them
+  // never sent because max_outstanding calls were still in flight when the
+  // window ended (the target, or this client, could not keep up).
+  std::uint64_t scheduled = 0;
+  std::uint64_t unsent = 0;
+  double offered_rate = 0;  // open loop only
+  // From the start of the measured window to the later of its end and the
+  // last completion of a measured call.
+  absl::Duration elapsed;
+  double client_cpu_seconds = 0;  // this process, over the measured window
+  int items_per_call = 1;         // ids per batch, else 1
+
+  std::uint64_t completed() const { return succeeded + failed; }
+  double calls_per_second() const;
+  double error_ratio() const;
+};
+
+// Ids and requests prepared once and shared by every run (read-only while
+// running).
+class LoadRequests;
+
+// Prepares `ids` for `options.method` (pre-encodes every id). Fails if an id
+// cannot make a request (say, an order needs more distinct ids than exist).
+absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareRequests(const LoadOptions& options,
+                                                                    std::vector<std::string> ids);
+
+// Connects options.connections channels to options.target (UNAVAILABLE if
+// they are not all ready within connect_timeout), runs warm-up and measured
+// window, drains, and returns what was measured. A call that fails is a
+// result, not an error of RunLoad.
+absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequests& requests);
+
+// The human-readable report of one run.
+std::string FormatSummary(const LoadOptions& options, const LoadResult& result);
+
+}  // namespace bench
+
+#endif  // BENCH_LOAD_CLIENT_H_

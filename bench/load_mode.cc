@@ -1,0 +1,339 @@
+#include "bench/load_mode.h"
+
+#include <benchmark/benchmark.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "bench/load_client.h"
+#include "bench/load_ids.h"
+
+ABSL_FLAG(std::string, target, "",
+          "Load mode: host:port of a running server to load. Without it, inventory_bench runs its "
+          "in-process suites.");
+ABSL_FLAG(std::string, method, "get",
+          "get (InventoryService/GetProductAvailability), batch (BatchGetProductAvailability), "
+          "reserve (ReserveStock), product_get (ProductService/GetProduct), place_order "
+          "(ProductService/PlaceOrder).");
+ABSL_FLAG(int, batch_size, 10, "batch: product ids per call.");
+ABSL_FLAG(int, lines, 1,
+          "reserve, place_order: lines per order (distinct products, quantity 1 each).");
+ABSL_FLAG(std::string, order_prefix, "",
+          "reserve, place_order: order ids are PREFIX-<thread>-<n>, unique per call. Empty: "
+          "bench-<pid>-<unix time>, unique per run.");
+ABSL_FLAG(std::string, ids, "uniform",
+          "Which ids to ask for: uniform, or zipf (the first id most often; see --zipf_s).");
+ABSL_FLAG(double, zipf_s, 0.99, "Exponent of the Zipf distribution (> 0).");
+ABSL_FLAG(int, catalog_size, 100000,
+          "Synthetic ids: <id_prefix><index, zero-padded to id_width digits> for index 0..N-1, "
+          "as inventory_server --synthetic_products=N names them.");
+ABSL_FLAG(std::string, id_prefix, "sku-", "Prefix of the synthetic ids.");
+ABSL_FLAG(int, id_width, 8, "Digits of the synthetic ids (zero-padded).");
+ABSL_FLAG(std::string, ids_file, "",
+          "Ask for the ids in this file instead (one per line, sent as is, valid or not; for "
+          "zipf the first line is the most popular).");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of the id choices (the same seed asks for the same ids).");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "Measured window of each run.");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2),
+          "Load before the measured window, same shape, not recorded.");
+ABSL_FLAG(absl::Duration, deadline, absl::Seconds(5),
+          "Deadline of each call (DEADLINE_EXCEEDED counts as an error).");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
+          "How long to wait for every connection to be ready before giving up (exit status 1).");
+ABSL_FLAG(int, connections, 8, "Channels, each its own HTTP/2 connection.");
+ABSL_FLAG(std::vector<std::string>, inflight, {"64"},
+          "Closed loop (without --rate): calls in flight in total, over all connections. A list "
+          "(16,64,256) runs one benchmark per value.");
+ABSL_FLAG(std::vector<std::string>, rate, {},
+          "Open loop: calls started per second, on a fixed schedule; each call is timed from its "
+          "scheduled start (coordinated omission corrected). A list (1000,5000,20000) runs one "
+          "benchmark per rate.");
+ABSL_FLAG(int, max_outstanding, 0,
+          "Open loop: most calls in flight; calls due beyond it are sent late (and timed from "
+          "their schedule) or, at the end of the window, counted as unsent. 0: 512 per client "
+          "completion queue (with Debian's gRPC every completion scans the queue's outstanding "
+          "calls: at 2000 per queue the client itself collapsed to half the rate).");
+ABSL_FLAG(int, client_cqs, 0,
+          "Client completion queues, one polling thread each. 0: one per CPU in this process's "
+          "affinity mask (taskset -c 1 gives 1).");
+ABSL_FLAG(bool, verify, false,
+          "Parse every OK response and check it answers the request (costs client CPU); a wrong "
+          "one counts as a VERIFY_FAILED error.");
+ABSL_FLAG(double, max_error_ratio, 0,
+          "Exit status 0 only if at most this share of the calls of every run failed (0.01 = "
+          "1%). Exit status 1 otherwise.");
+ABSL_FLAG(bool, progress, true, "A progress line per second on stderr.");
+ABSL_FLAG(std::vector<std::string>, channel_args, {},
+          "Expert: extra client channel arguments name=value,... (integer if it parses as one).");
+
+namespace bench {
+namespace {
+
+struct Registry {
+  bool any_run = false;
+  std::vector<std::string> failures;  // one line per failed run
+};
+
+Registry& Runs() {
+  static Registry* registry = new Registry;
+  return *registry;
+}
+
+int CpusInAffinityMask() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
+absl::StatusOr<std::vector<double>> ParseList(const std::vector<std::string>& values,
+                                              const char* flag, bool integer) {
+  std::vector<double> out;
+  for (const std::string& value : values) {
+    double number = 0;
+    if (!absl::SimpleAtod(value, &number) || !(number > 0) ||
+        (integer && number != static_cast<double>(static_cast<long long>(number)))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", flag, ": '", value, "' is not a positive ", integer ? "integer" : "number"));
+    }
+    out.push_back(number);
+  }
+  return out;
+}
+
+std::string RateLabel(double rate) {
+  return rate == static_cast<double>(static_cast<long long>(rate))
+             ? absl::StrCat(static_cast<long long>(rate))
+             : absl::StrFormat("%g", rate);
+}
+
+void RunOne(benchmark::State& state, const LoadOptions& options,
+            const std::shared_ptr<const LoadRequests>& requests, const std::string& name) {
+  absl::StatusOr<LoadResult> result;
+  for (auto _ : state) {
+    result = RunLoad(options, *requests);
+    if (!result.ok()) break;
+    // The benchmark's time is wall time per successful call (1 / rate), so
+    // compare.py, which compares times only, compares throughput.
+    const double seconds = absl::ToDoubleSeconds(result->elapsed);
+    state.SetIterationTime(result->succeeded > 0 ? seconds / static_cast<double>(result->succeeded)
+                                                 : seconds);
+  }
+  Registry& runs = Runs();
+  runs.any_run = true;
+  if (!result.ok()) {
+    state.SkipWithError(std::string(result.status().message()).c_str());
+    runs.failures.push_back(absl::StrCat(name, ": ", result.status().message()));
+    std::fprintf(stderr, "inventory_bench: %s: %s\n", name.c_str(),
+                 std::string(result.status().message()).c_str());
+    return;
+  }
+  const LoadResult& r = *result;
+  const auto us = [&](double q) { return static_cast<double>(r.latency_ns.Percentile(q)) / 1e3; };
+  state.counters["items_per_second"] = r.calls_per_second() * r.items_per_call;
+  state.counters["calls_per_second"] = r.calls_per_second();
+  state.counters["p50_us"] = us(0.5);
+  state.counters["p90_us"] = us(0.9);
+  state.counters["p99_us"] = us(0.99);
+  state.counters["p999_us"] = us(0.999);
+  state.counters["max_us"] = static_cast<double>(r.latency_ns.max()) / 1e3;
+  state.counters["calls"] = static_cast<double>(r.completed());
+  state.counters["errors"] = static_cast<double>(r.failed);
+  state.counters["error_ratio"] = r.error_ratio();
+  for (int outcome = 1; outcome < kOutcomes; ++outcome) {
+    if (r.by_outcome[outcome] > 0) {
+      state.counters["errors_" + OutcomeName(outcome)] = static_cast<double>(r.by_outcome[outcome]);
+    }
+  }
+  if (options.rate > 0) {
+    state.counters["offered_rate"] = options.rate;
+    state.counters["scheduled"] = static_cast<double>(r.scheduled);
+    state.counters["unsent"] = static_cast<double>(r.unsent);
+  }
+  if (r.succeeded > 0) {
+    state.counters["client_cpu_us_per_call"] =
+        1e6 * r.client_cpu_seconds / static_cast<double>(r.succeeded);
+  }
+  std::fprintf(stderr, "%s", FormatSummary(options, r).c_str());
+  const double max_ratio = absl::GetFlag(FLAGS_max_error_ratio);
+  if (r.completed() == 0) {
+    runs.failures.push_back(absl::StrCat(name, ": no call completed"));
+  } else if (r.error_ratio() > max_ratio) {
+    runs.failures.push_back(
+        absl::StrFormat("%s: %d of %d calls failed (%.4g%%), more than "
+                        "--max_error_ratio=%g allows",
+                        name, r.failed, r.completed(), 100 * r.error_ratio(), max_ratio));
+  }
+}
+
+}  // namespace
+
+bool LoadModeRequested() { return !absl::GetFlag(FLAGS_target).empty(); }
+
+absl::Status RegisterLoadBenchmarks() {
+  LoadOptions options;
+  options.target = absl::GetFlag(FLAGS_target);
+  absl::StatusOr<LoadMethodInfo> method = LoadMethodFromFlag(absl::GetFlag(FLAGS_method));
+  if (!method.ok()) return method.status();
+  options.method = method->method;
+  options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  options.lines = absl::GetFlag(FLAGS_lines);
+  options.order_prefix = absl::GetFlag(FLAGS_order_prefix);
+  if (options.order_prefix.empty()) {
+    options.order_prefix = absl::StrCat("bench-", getpid(), "-", absl::ToUnixSeconds(absl::Now()));
+  }
+  const std::string distribution = absl::GetFlag(FLAGS_ids);
+  if (distribution == "uniform") {
+    options.distribution = IdDistribution::kUniform;
+  } else if (distribution == "zipf") {
+    options.distribution = IdDistribution::kZipf;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ids must be uniform or zipf, got '", distribution, "'"));
+  }
+  options.zipf_s = absl::GetFlag(FLAGS_zipf_s);
+  if (!(options.zipf_s > 0)) return absl::InvalidArgumentError("--zipf_s must be > 0");
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.duration = absl::GetFlag(FLAGS_duration);
+  options.warmup = absl::GetFlag(FLAGS_warmup);
+  options.deadline = absl::GetFlag(FLAGS_deadline);
+  options.connections = absl::GetFlag(FLAGS_connections);
+  options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+  options.client_cqs = absl::GetFlag(FLAGS_client_cqs);
+  if (options.client_cqs == 0) options.client_cqs = CpusInAffinityMask();
+  if (options.client_cqs < 0) return absl::InvalidArgumentError("--client_cqs must be >= 0");
+  options.max_outstanding = absl::GetFlag(FLAGS_max_outstanding);
+  if (options.max_outstanding < 0) {
+    return absl::InvalidArgumentError("--max_outstanding must be >= 0");
+  }
+  if (options.max_outstanding == 0) options.max_outstanding = 512 * options.client_cqs;
+  options.verify = absl::GetFlag(FLAGS_verify);
+  options.channel_args = absl::GetFlag(FLAGS_channel_args);
+  options.progress = absl::GetFlag(FLAGS_progress) ? stderr : nullptr;
+  if (absl::GetFlag(FLAGS_max_error_ratio) < 0 || absl::GetFlag(FLAGS_max_error_ratio) > 1) {
+    return absl::InvalidArgumentError("--max_error_ratio must be in [0, 1]");
+  }
+  // Checked here, before any run, so a typo fails fast.
+  if (options.connections < 1) return absl::InvalidArgumentError("--connections must be >= 1");
+  if (options.deadline <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--deadline must be positive");
+  }
+  if (options.duration <= absl::ZeroDuration() || options.warmup < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--duration must be positive and --warmup not negative");
+  }
+
+  std::vector<std::string> ids;
+  const std::string ids_file = absl::GetFlag(FLAGS_ids_file);
+  if (!ids_file.empty()) {
+    absl::StatusOr<std::vector<std::string>> loaded = LoadIdsFile(ids_file);
+    if (!loaded.ok()) return loaded.status();
+    ids = *std::move(loaded);
+  } else {
+    const int size = absl::GetFlag(FLAGS_catalog_size);
+    if (size < 1) return absl::InvalidArgumentError("--catalog_size must be >= 1");
+    ids = SyntheticIds(absl::GetFlag(FLAGS_id_prefix), absl::GetFlag(FLAGS_id_width), size);
+  }
+  const std::size_t id_count = ids.size();
+  absl::StatusOr<std::shared_ptr<const LoadRequests>> requests =
+      PrepareRequests(options, std::move(ids));
+  if (!requests.ok()) return requests.status();
+
+  absl::StatusOr<std::vector<double>> rates =
+      ParseList(absl::GetFlag(FLAGS_rate), "rate", /*integer=*/false);
+  if (!rates.ok()) return rates.status();
+  absl::StatusOr<std::vector<double>> inflight =
+      ParseList(absl::GetFlag(FLAGS_inflight), "inflight", /*integer=*/true);
+  if (!inflight.ok()) return inflight.status();
+  if (rates->empty() && inflight->empty()) {
+    return absl::InvalidArgumentError("--inflight (closed loop) or --rate (open loop) is empty");
+  }
+
+  const LoadMethodInfo& info = *method;
+  std::string shape;
+  if (options.method == LoadMethod::kBatch) shape = absl::StrCat("/batch:", options.batch_size);
+  if (options.method == LoadMethod::kReserve || options.method == LoadMethod::kPlaceOrder) {
+    shape = absl::StrCat("/lines:", options.lines);
+  }
+  auto add = [&](LoadOptions run, const std::string& level) {
+    const std::string name =
+        absl::StrCat("Load/", info.name, shape, "/", level, "/connections:", run.connections);
+    benchmark::RegisterBenchmark(name.c_str(),
+                                 [run, requests = *requests, name](benchmark::State& state) {
+                                   RunOne(state, run, requests, name);
+                                 })
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+  };
+  if (!rates->empty()) {
+    for (double rate : *rates) {
+      LoadOptions run = options;
+      run.rate = rate;
+      add(run, absl::StrCat("rate:", RateLabel(rate)));
+    }
+  } else {
+    for (double level : *inflight) {
+      LoadOptions run = options;
+      run.inflight = static_cast<int>(level);
+      add(run, absl::StrCat("inflight:", run.inflight));
+    }
+  }
+
+  benchmark::AddCustomContext("load_target", options.target);
+  benchmark::AddCustomContext("load_method", info.path);
+  benchmark::AddCustomContext(
+      "load_ids", ids_file.empty()
+                      ? absl::StrCat(distribution, " over ", id_count, " synthetic ids")
+                      : absl::StrCat(distribution, " over ", id_count, " ids from ", ids_file));
+  benchmark::AddCustomContext(
+      "load_shape", absl::StrCat(options.connections,
+                                 " connections, client completion queues: ", options.client_cqs,
+                                 ", duration ", absl::FormatDuration(options.duration),
+                                 ", warm-up ", absl::FormatDuration(options.warmup), ", deadline ",
+                                 absl::FormatDuration(options.deadline),
+                                 rates->empty() ? ", closed loop" : ", open loop"));
+  return absl::OkStatus();
+}
+
+int LoadModeExitStatus() {
+  const Registry& runs = Runs();
+  if (!runs.any_run) {
+    std::fprintf(stderr, "inventory_bench: no load run matched --benchmark_filter\n");
+    return 1;
+  }
+  for (const std::string& failure : runs.failures) {
+    std::fprintf(stderr, "inventory_bench: FAILED %s\n", failure.c_str());
+  }
+  return runs.failures.empty() ? 0 : 1;
+}
+
+void PrintHelp() {
+  benchmark::PrintDefaultHelp();
+  std::printf(
+      "\nLoad mode: inventory_bench --target=host:port [flags], one benchmark per --rate or\n"
+      "--inflight value (see README, Load testing). Flags:\n");
+  std::vector<const absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::EndsWith(flag->Filename(), "bench/load_mode.cc")) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+  for (const absl::CommandLineFlag* flag : flags) {
+    std::printf("  --%s (default: %s)\n      %s\n", std::string(flag->Name()).c_str(),
+                flag->DefaultValue().c_str(), flag->Help().c_str());
+  }
+}
+
+}  // namespace bench

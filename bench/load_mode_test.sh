@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# inventory_bench's load mode against a real inventory_server on an ephemeral
+# port (test/run_with_server.sh): get, batch and reserve in a closed loop, get
+# in an open loop at two rates, each with --verify and its JSON checked for
+# the counters and zero errors; errors must make the exit status non-zero
+# unless --max_error_ratio allows them; bad flags and an unreachable target
+# fail with a message; and a 300 ms stall of the server (SIGSTOP) must show in
+# the open loop's p99, because its calls are timed from their schedule.
+# Nothing here asserts a speed: the one latency bound is a lower bound that
+# a slower machine can only raise.
+#
+# Usage: load_mode_test.sh INVENTORY_BENCH INVENTORY_SERVER RUN_WITH_SERVER
+set -euo pipefail
+bench=$1
+server=$2
+run_with_server=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# Stock that cannot run out during the test, for ReserveStock.
+{
+  echo "product_id,quantity"
+  for i in $(seq 0 999); do printf 'sku-%08d,1000000000\n' "$i"; done
+} >"$work/catalog.csv"
+
+common=(--catalog_size=1000 --duration=1s --warmup=200ms --connections=2 --inflight=16
+  --progress=false --verify --benchmark_out_format=json)
+
+# Runs the bench against a fresh server: run NAME EXPECTED_STATUS BENCH_ARG...
+# Leaves the JSON in $work/NAME.json and stdout+stderr in $work/NAME.log.
+run() {
+  local name=$1 expected=$2 status=0
+  shift 2
+  bash "$run_with_server" "$server" --catalog="$work/catalog.csv" -- \
+    "$bench" --target=127.0.0.1:{PORT} --benchmark_out="$work/$name.json" "$@" \
+    >"$work/$name.log" 2>&1 || status=$?
+  if [[ $expected == ok && $status -ne 0 ]] || [[ $expected == fail && $status -eq 0 ]]; then
+    cat "$work/$name.log" >&2
+    fail "$name: exit status $status, expected $expected"
+  fi
+  echo "ok: $name (exit status $status)"
+}
+
+# Checks a run's JSON: check NAME BENCHMARKS [expect-errors]
+check() {
+  /usr/bin/python3 - "$work/$1.json" "$2" "${3:-}" <<'PY'
+import json, sys
+path, count, expect_errors = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "expect-errors"
+runs = json.load(open(path))["benchmarks"]
+problems = []
+if len(runs) != count:
+    problems.append(f"{len(runs)} benchmarks, expected {count}")
+required = ["items_per_second", "calls_per_second", "p50_us", "p90_us", "p99_us", "p999_us",
+            "max_us", "calls", "errors", "error_ratio"]
+for run in runs:
+    name = run["name"]
+    if not name.startswith("Load/"):
+        problems.append(f"{name}: not a load benchmark")
+    if run.get("error_occurred"):
+        problems.append(f"{name}: {run.get('error_message')}")
+        continue
+    missing = [k for k in required if k not in run]
+    if missing:
+        problems.append(f"{name}: missing {missing}")
+        continue
+    if expect_errors:
+        if run["errors"] == 0 or run.get("errors_INVALID_ARGUMENT", 0) == 0:
+            problems.append(f"{name}: expected INVALID_ARGUMENT errors, got {run['errors']}")
+    else:
+        if run["errors"] != 0:
+            problems.append(f"{name}: {run['errors']} errors")
+        if run["calls"] <= 0 or run["items_per_second"] <= 0:
+            problems.append(f"{name}: no completed calls")
+    if not run["p50_us"] <= run["p90_us"] <= run["p99_us"] <= run["p999_us"] <= run["max_us"]:
+        problems.append(f"{name}: percentiles out of order")
+    if "rate:" in name and not {"offered_rate", "scheduled", "unsent"} <= run.keys():
+        problems.append(f"{name}: open-loop counters missing")
+for p in problems:
+    print("FAIL", p)
+sys.exit(1 if problems else 0)
+PY
+}
+
+run get ok "${common[@]}" --method=get
+check get 1
+run batch ok "${common[@]}" --method=batch --batch_size=25
+check batch 1
+run reserve ok "${common[@]}" --method=reserve --lines=3 --ids=zipf
+check reserve 1
+run open_loop ok "${common[@]}" --method=get --rate=300,600
+check open_loop 2
+grep -q '"name": "Load/GetProductAvailability/rate:600/connections:2' "$work/open_loop.json" ||
+  fail "open_loop: no benchmark named for rate 600"
+
+# Errors: one id of 129 bytes, which the server refuses with INVALID_ARGUMENT.
+{
+  echo "sku-00000001"
+  printf '%0129d\n' 0
+} >"$work/ids.txt"
+run errors fail "${common[@]}" --method=get --ids_file="$work/ids.txt"
+check errors 1 expect-errors
+grep -q "INVALID_ARGUMENT" "$work/errors.log" || fail "errors: no INVALID_ARGUMENT in the summary"
+grep -q "max_error_ratio" "$work/errors.log" || fail "errors: the failure does not name --max_error_ratio"
+run errors_allowed ok "${common[@]}" --method=get --ids_file="$work/ids.txt" --max_error_ratio=1
+check errors_allowed 1 expect-errors
+
+# Bad flags and an unreachable target: exit status 1, with a message.
+for args in "--method=nope" "--ids=pareto" "--rate=-5" "--inflight=0" "--ids_file=$work/none.txt" \
+  "--unknown_flag=1"; do
+  status=0
+  "$bench" --target=127.0.0.1:1 $args >"$work/bad.log" 2>&1 || status=$?
+  ((status == 1)) || { cat "$work/bad.log" >&2; fail "$args: exit status $status, expected 1"; }
+  [[ -s $work/bad.log ]] || fail "$args: no message"
+done
+echo "ok: bad flags"
+status=0
+"$bench" --target=127.0.0.1:1 --connect_timeout=500ms --duration=1s --progress=false \
+  >"$work/unreachable.log" 2>&1 || status=$?
+((status == 1)) || { cat "$work/unreachable.log" >&2; fail "unreachable: exit status $status"; }
+grep -q "cannot connect" "$work/unreachable.log" || fail "unreachable: no 'cannot connect' message"
+echo "ok: unreachable target"
+
+# A 300 ms stall of the whole server during a 1000 calls/s open loop: about
+# 300 of the 3000 measured calls are due during it and wait up to 300 ms, so
+# the 30th slowest (p99) waited over 200 ms, on any machine. A tool that timed
+# calls from when they were sent, or stopped sending while the server did
+# not answer, would miss most of it.
+bash "$run_with_server" "$server" --catalog="$work/catalog.csv" -- bash -c '
+  (sleep 1.5; kill -STOP "$SERVER_PID"; sleep 0.3; kill -CONT "$SERVER_PID") &
+  "$0" --target=127.0.0.1:{PORT} --rate=1000 --duration=3s --warmup=500ms --connections=2 \
+    --progress=false --catalog_size=1000 --benchmark_out="$1" --benchmark_out_format=json
+  status=$?
+  wait
+  exit $status' "$bench" "$work/stall.json" >"$work/stall.log" 2>&1 ||
+  { cat "$work/stall.log" >&2; fail "stall: the run failed"; }
+/usr/bin/python3 - "$work/stall.json" <<'PY' || { cat "$work/stall.log" >&2; fail "stall: not in p99"; }
+import json, sys
+run = json.load(open(sys.argv[1]))["benchmarks"][0]
+print(f"stall run: p50 {run['p50_us']:.0f} us, p99 {run['p99_us']:.0f} us, max {run['max_us']:.0f} us")
+sys.exit(0 if run["p99_us"] >= 200_000 and run["errors"] == 0 else 1)
+PY
+echo "ok: a 300 ms stall shows in the open loop's p99"
+echo "PASS"
