@@ -33,10 +33,14 @@
 #include "bench/latency_histogram.h"
 #include "bench/load_client.h"
 #include "bench/load_mode.h"
+#include "client/batching_inventory_client.h"
 #include "client/callback_queue_pin.h"
 #include "domain/inventory/catalog.h"
+#include "domain/product/product_catalog.h"
 #include "server/common/server_host.h"
 #include "server/inventory/inventory_service.h"
+#include "server/product/inventory_reserver.h"
+#include "server/product/product_service.h"
 #include "storage/durable_journal.h"
 
 namespace {
@@ -343,6 +347,68 @@ void BM_ReserveStockDurable(benchmark::State& state) {
   state.counters["calls"] = static_cast<double>(result->completed());
 }
 
+// Publishes a load run's result as the benchmark's counters.
+void ReportLoad(benchmark::State& state, const absl::StatusOr<bench::LoadResult>& result) {
+  if (!result.ok()) {
+    state.SkipWithError(std::string(result.status().message()).c_str());
+    return;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(result->succeeded));
+  const auto us = [&](double q) { return result->latency_ns.Percentile(q) / 1000.0; };
+  state.counters["p50_us"] = us(0.50);
+  state.counters["p90_us"] = us(0.90);
+  state.counters["p99_us"] = us(0.99);
+  state.counters["p999_us"] = us(0.999);
+  state.counters["errors"] = static_cast<double>(result->failed);
+  state.counters["calls"] = static_cast<double>(result->completed());
+}
+
+// ProductService GetProduct, batching on or off: the InventoryService and the
+// ProductService (its batching client, its ReserveStock caller) in this
+// process, 256 calls in flight from the load mode's client over 4
+// connections. Args: batching (1) or one unary look-up per call (0).
+void BM_ProductGetProduct(benchmark::State& state) {
+  const bool batching = state.range(0) != 0;
+  InProcessInventory inventory(ServerOptions(0, 0, false));
+  auto catalog = product::ProductCatalog::Create(product::SyntheticProductCatalog(kCatalogSize));
+  client::BatchingInventoryClientOptions lookup_options;
+  lookup_options.target = absl::StrCat("127.0.0.1:", inventory.port());
+  lookup_options.batching = batching;
+  auto lookups = client::BatchingInventoryClient::Create(lookup_options);
+  if (!catalog.ok() || !lookups.ok() || inventory.port() == 0) {
+    state.SkipWithError("cannot set up the ProductService");
+    return;
+  }
+  product::InventoryReserver reserver({.target = lookup_options.target});
+  product::ProductGrpcService service(*catalog, **lookups, reserver);
+  absl::StatusOr<bench::LoadResult> result;
+  {
+    server::ServerHost host(ServerOptions(0, 0, false));
+    service.Register(host.engine());
+    absl::StatusOr<int> port =
+        host.Start("127.0.0.1:0", {product::ProductGrpcService::kServiceName});
+    bench::LoadOptions options;
+    options.target = absl::StrCat("127.0.0.1:", port.ok() ? *port : 0);
+    options.method = bench::LoadMethod::kProductGet;
+    options.connections = 4;
+    options.client_cqs = 1;
+    options.inflight = 256;
+    options.warmup = absl::Milliseconds(500);
+    options.duration = absl::Seconds(2);
+    auto requests = bench::PrepareRequests(options, bench::SyntheticIds("sku-", 8, kCatalogSize));
+    for (auto _ : state) {
+      if (!requests.ok() || !port.ok()) break;
+      result = bench::RunLoad(options, **requests);
+      if (result.ok()) state.SetIterationTime(absl::ToDoubleSeconds(result->elapsed));
+    }
+    if (!requests.ok()) result = requests.status();
+    if (!port.ok()) result = port.status();
+    host.Shutdown();
+  }
+  (*lookups)->Shutdown();
+  ReportLoad(state, result);
+}
+
 void RegisterInProcessSuites() {
   benchmark::RegisterBenchmark("BM_GetProductAvailability", BM_GetProductAvailability)
       ->ArgNames({"inflight", "channels"})
@@ -361,6 +427,13 @@ void RegisterInProcessSuites() {
       ->UseRealTime();
   benchmark::RegisterBenchmark("BM_ReserveStockDurable", BM_ReserveStockDurable)
       ->ArgNames({"sync"})
+      ->Arg(0)
+      ->Arg(1)
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_ProductGetProduct", BM_ProductGetProduct)
+      ->ArgNames({"batching"})
       ->Arg(0)
       ->Arg(1)
       ->Iterations(1)
