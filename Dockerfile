@@ -1,5 +1,5 @@
 # One image with every shipped binary (inventory_server, health_probe, and the
-# ProductService's product_server once it exists): docker-compose.yml runs
+# ProductService's product_server): docker-compose.yml runs
 # each service from it with its own command.
 #
 #   docker build -t grpc-inventory .        (or: docker-compose build)
