@@ -377,7 +377,8 @@ if [[ " ${services[*]} " == *" product "* ]]; then
     printf 'product123\n' >"$work/ids.txt"
     if "$bench" --target="127.0.0.1:$PRODUCT_PORT" --method=product_get \
       --ids_file="$work/ids.txt" --duration=5s --warmup=1s --connections=2 --inflight=32 \
-      --benchmark_out="$work/load.json" --benchmark_out_format=json >"$work/load.out" 2>&1; then
+      --progress=false --benchmark_out="$work/load.json" --benchmark_out_format=json \
+      >"$work/load.out" 2>&1; then
       pass "product: inventory_bench load run, zero errors: $(grep -m1 -iE 'achieved|req/s|calls/s' \
         "$work/load.out" || tail -1 "$work/load.out")"
     else
