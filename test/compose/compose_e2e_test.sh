@@ -439,7 +439,10 @@ for ((i = ${#services[@]} - 1; i >= 0; i--)); do
     fail "$service stop: running=$running, exit status $code after $took (137 = killed after the grace period)"
   fi
   if [[ $service == inventory ]]; then
-    if docker logs "$id" 2>&1 | grep -q "inventory_server stopped cleanly"; then
+    # Docker collects a container's output asynchronously: the last line can
+    # reach `docker logs` a moment after the container has exited.
+    stopped_cleanly() { docker logs "$id" 2>&1 | grep -q "inventory_server stopped cleanly"; }
+    if retry 10 stopped_cleanly; then
       pass "inventory log says it drained and stopped cleanly"
     else
       fail "inventory log lacks 'inventory_server stopped cleanly'"
