@@ -343,6 +343,9 @@ class ClientCore {
  private:
   LookupTicket LookupBatched(absl::string_view product_id, absl::Time deadline, absl::Time now,
                              LookupCallback callback);
+  // Fails a look-up that Lookup could not take (shut down, or full), counted
+  // by cause; runs `callback` on this thread, outside the lock.
+  LookupTicket Refuse(absl::Status refused, LookupCallback callback);
   LookupTicket LookupUnary(absl::string_view product_id, absl::Time deadline,
                            LookupCallback callback);
   void StartBatches(StartList& starts);
@@ -754,13 +757,7 @@ LookupTicket ClientCore::LookupBatched(absl::string_view product_id, absl::Time 
       ticket = LookupTicket(this, entry, entry->generation);
     }
   }
-  if (!refused.ok()) {
-    Counters::Add(refused.code() == absl::StatusCode::kUnavailable
-                      ? counters_.failed_shut_down
-                      : counters_.failed_resource_exhausted);
-    std::move(callback)(std::move(refused));
-    return {};
-  }
+  if (!refused.ok()) return Refuse(std::move(refused), std::move(callback));
   StartBatches(starts);
   return ticket;
 }
@@ -798,19 +795,21 @@ LookupTicket ClientCore::LookupUnary(absl::string_view product_id, absl::Time de
       ticket = LookupTicket(this, entry, entry->generation);
     }
   }
-  if (!refused.ok()) {
-    Counters::Add(refused.code() == absl::StatusCode::kUnavailable
-                      ? counters_.failed_shut_down
-                      : counters_.failed_resource_exhausted);
-    std::move(callback)(std::move(refused));
-    return {};
-  }
+  if (!refused.ok()) return Refuse(std::move(refused), std::move(callback));
   Counters::Add(counters_.rpcs_sent);
   Counters::Add(counters_.lookups_sent);
   if (options_.listener != nullptr) options_.listener->OnUnarySent();
   call->started_at = absl::Now();
   call->Start(seq, product_id, deadline, PickStub());
   return ticket;
+}
+
+LookupTicket ClientCore::Refuse(absl::Status refused, LookupCallback callback) {
+  Counters::Add(refused.code() == absl::StatusCode::kUnavailable
+                    ? counters_.failed_shut_down
+                    : counters_.failed_resource_exhausted);
+  std::move(callback)(std::move(refused));
+  return {};
 }
 
 bool ClientCore::Cancel(LookupEntry* entry, std::uint64_t generation) {
