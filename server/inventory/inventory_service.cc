@@ -21,10 +21,11 @@ constexpr engine::MethodOptions kMutation{.requests_posted = 0, .watch_cancellat
 // Admin calls are rare: few posted requests keep the outstanding tags down.
 constexpr engine::MethodOptions kAdmin{.requests_posted = 4, .watch_cancellation = false};
 
-void SetAvailability(ProductAvailability& out, const ProductStock& stock) {
-  out.set_product_id(stock.product_id);
-  out.set_is_available(stock.availability.is_available);
-  out.set_quantity(stock.availability.quantity);
+void SetAvailability(ProductAvailability& out, const std::string& product_id,
+                     Availability availability) {
+  out.set_product_id(product_id);
+  out.set_is_available(availability.is_available);
+  out.set_quantity(availability.quantity);
 }
 
 }  // namespace
@@ -79,6 +80,22 @@ void InventoryGrpcService::FinishWhenDurable(engine::UnaryResponder<Response> re
   });
 }
 
+template <class Response>
+void InventoryGrpcService::FinishWithRemaining(
+    engine::UnaryResponder<Response> responder,
+    const absl::StatusOr<std::vector<ProductStock>>& remaining) {
+  if (!remaining.ok()) {
+    responder.Finish(remaining.status());
+    return;
+  }
+  auto* out = responder.response().mutable_remaining();
+  out->Reserve(static_cast<int>(remaining->size()));
+  for (const ProductStock& stock : *remaining) {
+    SetAvailability(*out->Add(), stock.product_id, stock.availability);
+  }
+  FinishWhenDurable(std::move(responder));
+}
+
 void InventoryGrpcService::ReserveStock(engine::UnaryResponder<ReserveStockResponse> responder,
                                         const ReserveStockRequest& request) {
   // Checked before copying the lines: the store would refuse them anyway.
@@ -92,31 +109,15 @@ void InventoryGrpcService::ReserveStock(engine::UnaryResponder<ReserveStockRespo
   for (const StockLine& line : request.lines()) {
     lines.push_back({line.product_id(), line.quantity()});
   }
-  absl::StatusOr<std::vector<ProductStock>> remaining = store_.Reserve(request.order_id(), lines);
-  if (!remaining.ok()) {
-    responder.Finish(remaining.status());
-    return;
-  }
-  auto* out = responder.response().mutable_remaining();
-  out->Reserve(static_cast<int>(remaining->size()));
-  for (const ProductStock& stock : *remaining) SetAvailability(*out->Add(), stock);
   // A replayed order is answered only once its original is durable too:
   // waiting for everything appended so far covers it.
-  FinishWhenDurable(std::move(responder));
+  FinishWithRemaining(std::move(responder), store_.Reserve(request.order_id(), lines));
 }
 
 void InventoryGrpcService::ReleaseReservation(
     engine::UnaryResponder<ReleaseReservationResponse> responder,
     const ReleaseReservationRequest& request) {
-  absl::StatusOr<std::vector<ProductStock>> remaining = store_.Release(request.order_id());
-  if (!remaining.ok()) {
-    responder.Finish(remaining.status());
-    return;
-  }
-  auto* out = responder.response().mutable_remaining();
-  out->Reserve(static_cast<int>(remaining->size()));
-  for (const ProductStock& stock : *remaining) SetAvailability(*out->Add(), stock);
-  FinishWhenDurable(std::move(responder));
+  FinishWithRemaining(std::move(responder), store_.Release(request.order_id()));
 }
 
 void InventoryGrpcService::SetStock(engine::UnaryResponder<SetStockResponse> responder,
@@ -131,8 +132,8 @@ void InventoryGrpcService::SetStock(engine::UnaryResponder<SetStockResponse> res
     responder.Finish(set);
     return;
   }
-  SetAvailability(*responder.response().mutable_availability(),
-                  {request.product_id(), {request.quantity() > 0, request.quantity()}});
+  SetAvailability(*responder.response().mutable_availability(), request.product_id(),
+                  {request.quantity() > 0, request.quantity()});
   FinishWhenDurable(std::move(responder));
 }
 
@@ -192,11 +193,7 @@ void InventoryGrpcService::BatchGetProductAvailability(
   auto* items = responder.response().mutable_items();
   items->Reserve(request.product_ids_size());
   for (const std::string& id : request.product_ids()) {
-    Availability availability = store_.Get(id);
-    ProductAvailability* item = items->Add();
-    item->set_product_id(id);
-    item->set_is_available(availability.is_available);
-    item->set_quantity(availability.quantity);
+    SetAvailability(*items->Add(), id, store_.Get(id));
   }
   responder.Finish();
 }

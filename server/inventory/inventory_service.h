@@ -73,6 +73,11 @@ class InventoryGrpcService {
   // durable (at once without a journal), or the journal's error.
   template <class Response>
   void FinishWhenDurable(engine::UnaryResponder<Response> responder);
+  // ReserveStock and ReleaseReservation: the error, or `remaining` in the
+  // response, sent once durable.
+  template <class Response>
+  void FinishWithRemaining(engine::UnaryResponder<Response> responder,
+                           const absl::StatusOr<std::vector<ProductStock>>& remaining);
 
   InventoryStore& store_;
   const InventoryServiceOptions options_;
