@@ -287,6 +287,40 @@ void BM_ServerKnobs(benchmark::State& state) {
   RunClosedLoop<GetProductAvailabilityRequest, GetProductAvailabilityResponse>(
       state, server, 256, 4, FillProductId, StartGet, 1);
 }
+// Publishes a load run's result as the benchmark's counters.
+void ReportLoad(benchmark::State& state, const absl::StatusOr<bench::LoadResult>& result) {
+  if (!result.ok()) {
+    state.SkipWithError(std::string(result.status().message()).c_str());
+    return;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(result->succeeded));
+  const auto us = [&](double q) { return result->latency_ns.Percentile(q) / 1000.0; };
+  state.counters["p50_us"] = us(0.50);
+  state.counters["p90_us"] = us(0.90);
+  state.counters["p99_us"] = us(0.99);
+  state.counters["p999_us"] = us(0.999);
+  state.counters["errors"] = static_cast<double>(result->failed);
+  state.counters["calls"] = static_cast<double>(result->completed());
+}
+
+// The benchmark's single iteration: one load run with `options` over
+// `catalog_size` synthetic ids, timed manually. `setup` is the state of the
+// in-process servers; if it is an error, nothing runs and it is returned.
+absl::StatusOr<bench::LoadResult> RunLoadIteration(benchmark::State& state,
+                                                   const bench::LoadOptions& options,
+                                                   int catalog_size, absl::Status setup) {
+  auto requests = bench::PrepareRequests(options, bench::SyntheticIds("sku-", 8, catalog_size));
+  absl::StatusOr<bench::LoadResult> result = absl::UnknownError("the benchmark did not run");
+  for (auto _ : state) {
+    if (!setup.ok() || !requests.ok()) break;
+    result = bench::RunLoad(options, **requests);
+    if (result.ok()) state.SetIterationTime(absl::ToDoubleSeconds(result->elapsed));
+  }
+  if (!setup.ok()) return setup;
+  if (!requests.ok()) return requests.status();
+  return result;
+}
+
 // Durable ReserveStock: the InventoryService with its RocksDB journal in a
 // temporary directory, 256 orders in flight (one line, quantity 1, a fresh
 // order id each) from the load mode's client over 4 connections. Items are
@@ -323,44 +357,14 @@ void BM_ReserveStockDurable(benchmark::State& state) {
     options.inflight = 256;
     options.warmup = absl::Milliseconds(500);
     options.duration = absl::Seconds(2);
-    auto requests = bench::PrepareRequests(options, bench::SyntheticIds("sku-", 8, kProducts));
-    for (auto _ : state) {
-      if (!requests.ok() || server.port() == 0) break;
-      result = bench::RunLoad(options, **requests);
-      if (result.ok()) state.SetIterationTime(absl::ToDoubleSeconds(result->elapsed));
-    }
-    if (!requests.ok()) result = requests.status();
+    result = RunLoadIteration(state, options, kProducts,
+                              server.port() == 0
+                                  ? absl::UnavailableError("the in-process server did not start")
+                                  : absl::OkStatus());
     (*journal)->Close();
   }
   std::filesystem::remove_all(directory);
-  if (!result.ok()) {
-    state.SkipWithError(std::string(result.status().message()).c_str());
-    return;
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(result->succeeded));
-  const auto us = [&](double q) { return result->latency_ns.Percentile(q) / 1000.0; };
-  state.counters["p50_us"] = us(0.50);
-  state.counters["p90_us"] = us(0.90);
-  state.counters["p99_us"] = us(0.99);
-  state.counters["p999_us"] = us(0.999);
-  state.counters["errors"] = static_cast<double>(result->failed);
-  state.counters["calls"] = static_cast<double>(result->completed());
-}
-
-// Publishes a load run's result as the benchmark's counters.
-void ReportLoad(benchmark::State& state, const absl::StatusOr<bench::LoadResult>& result) {
-  if (!result.ok()) {
-    state.SkipWithError(std::string(result.status().message()).c_str());
-    return;
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(result->succeeded));
-  const auto us = [&](double q) { return result->latency_ns.Percentile(q) / 1000.0; };
-  state.counters["p50_us"] = us(0.50);
-  state.counters["p90_us"] = us(0.90);
-  state.counters["p99_us"] = us(0.99);
-  state.counters["p999_us"] = us(0.999);
-  state.counters["errors"] = static_cast<double>(result->failed);
-  state.counters["calls"] = static_cast<double>(result->completed());
+  ReportLoad(state, result);
 }
 
 // ProductService GetProduct, batching on or off: the InventoryService and the
@@ -395,14 +399,7 @@ void BM_ProductGetProduct(benchmark::State& state) {
     options.inflight = 256;
     options.warmup = absl::Milliseconds(500);
     options.duration = absl::Seconds(2);
-    auto requests = bench::PrepareRequests(options, bench::SyntheticIds("sku-", 8, kCatalogSize));
-    for (auto _ : state) {
-      if (!requests.ok() || !port.ok()) break;
-      result = bench::RunLoad(options, **requests);
-      if (result.ok()) state.SetIterationTime(absl::ToDoubleSeconds(result->elapsed));
-    }
-    if (!requests.ok()) result = requests.status();
-    if (!port.ok()) result = port.status();
+    result = RunLoadIteration(state, options, kCatalogSize, port.status());
     host.Shutdown();
   }
   (*lookups)->Shutdown();
