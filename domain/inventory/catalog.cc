@@ -17,9 +17,9 @@
 
 namespace inventory {
 
-absl::StatusOr<std::vector<CatalogEntry>> ParseCatalogCsv(absl::string_view text) {
-  std::vector<CatalogEntry> entries;
-  absl::flat_hash_set<std::string> seen;
+absl::Status ForEachCsvRecord(
+    absl::string_view text, absl::string_view header,
+    absl::FunctionRef<absl::Status(int line_number, absl::string_view line)> record) {
   int line_number = 0;
   bool header_allowed = true;
   // Spreadsheets often save CSV with a UTF-8 byte-order mark.
@@ -28,30 +28,42 @@ absl::StatusOr<std::vector<CatalogEntry>> ParseCatalogCsv(absl::string_view text
     ++line_number;
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line.front() == '#') continue;
-    if (std::exchange(header_allowed, false) && line == "product_id,quantity") continue;
-    std::vector<absl::string_view> fields = absl::StrSplit(line, ',');
-    if (fields.size() != 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "catalog line ", line_number, ": expected 'product_id,quantity', got '", line, "'"));
-    }
-    absl::string_view id = absl::StripAsciiWhitespace(fields[0]);
-    if (absl::Status valid = ValidateProductId(id); !valid.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("catalog line ", line_number, ": ", valid.message()));
-    }
-    std::int64_t quantity = 0;
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(fields[1]), &quantity) || quantity < 0 ||
-        quantity > std::numeric_limits<std::int32_t>::max()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("catalog line ", line_number, ": quantity must be an integer in [0, ",
-                       std::numeric_limits<std::int32_t>::max(), "], got '", fields[1], "'"));
-    }
-    if (!seen.insert(std::string(id)).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("catalog line ", line_number, ": product '", id, "' is listed twice"));
-    }
-    entries.push_back({std::string(id), static_cast<std::int32_t>(quantity)});
+    if (std::exchange(header_allowed, false) && line == header) continue;
+    if (absl::Status status = record(line_number, line); !status.ok()) return status;
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<CatalogEntry>> ParseCatalogCsv(absl::string_view text) {
+  std::vector<CatalogEntry> entries;
+  absl::flat_hash_set<std::string> seen;
+  absl::Status parsed = ForEachCsvRecord(
+      text, "product_id,quantity", [&](int line_number, absl::string_view line) -> absl::Status {
+        std::vector<absl::string_view> fields = absl::StrSplit(line, ',');
+        if (fields.size() != 2) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "catalog line ", line_number, ": expected 'product_id,quantity', got '", line, "'"));
+        }
+        absl::string_view id = absl::StripAsciiWhitespace(fields[0]);
+        if (absl::Status valid = ValidateProductId(id); !valid.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("catalog line ", line_number, ": ", valid.message()));
+        }
+        std::int64_t quantity = 0;
+        if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(fields[1]), &quantity) || quantity < 0 ||
+            quantity > std::numeric_limits<std::int32_t>::max()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("catalog line ", line_number, ": quantity must be an integer in [0, ",
+                           std::numeric_limits<std::int32_t>::max(), "], got '", fields[1], "'"));
+        }
+        if (!seen.insert(std::string(id)).second) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("catalog line ", line_number, ": product '", id, "' is listed twice"));
+        }
+        entries.push_back({std::string(id), static_cast<std::int32_t>(quantity)});
+        return absl::OkStatus();
+      });
+  if (!parsed.ok()) return parsed;
   return entries;
 }
 

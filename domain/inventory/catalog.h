@@ -5,11 +5,22 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "domain/inventory/inventory_store.h"
 
 namespace inventory {
+
+// Walks the records of a CSV text as every catalog in this project is
+// written: a leading UTF-8 byte-order mark is ignored, blank lines and lines
+// starting with '#' are skipped, and so is the first other line if it equals
+// `header`. Calls `record` with the 1-based line number and the line
+// (surrounding whitespace removed) for each remaining line, and returns the
+// first error it returns.
+absl::Status ForEachCsvRecord(
+    absl::string_view text, absl::string_view header,
+    absl::FunctionRef<absl::Status(int line_number, absl::string_view line)> record);
 
 // Parses `product_id,quantity` lines. Blank lines and lines starting with '#'
 // are skipped; a leading UTF-8 byte-order mark is ignored; the first other

@@ -9,8 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "domain/inventory/catalog.h"
 #include "domain/inventory/product_id.h"
 
 namespace product {
@@ -46,32 +45,30 @@ const ProductInfo* ProductCatalog::Find(absl::string_view product_id) const {
 
 absl::StatusOr<std::vector<ProductInfo>> ParseProductCatalogCsv(absl::string_view text) {
   std::vector<ProductInfo> products;
-  int line_number = 0;
-  bool header_allowed = true;
-  absl::ConsumePrefix(&text, "\xEF\xBB\xBF");
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_number;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line.front() == '#') continue;
-    if (std::exchange(header_allowed, false) && line == "product_id,name,price_cents") continue;
-    const std::size_t first = line.find(',');
-    const std::size_t last = line.rfind(',');
-    if (first == absl::string_view::npos || first == last) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("product catalog line ", line_number,
-                       ": expected 'product_id,name,price_cents', got '", line, "'"));
-    }
-    ProductInfo info;
-    info.product_id = std::string(absl::StripAsciiWhitespace(line.substr(0, first)));
-    info.name = std::string(absl::StripAsciiWhitespace(line.substr(first + 1, last - first - 1)));
-    absl::string_view price = absl::StripAsciiWhitespace(line.substr(last + 1));
-    if (!absl::SimpleAtoi(price, &info.price_cents) || info.price_cents < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("product catalog line ", line_number,
-                                                     ": price_cents must be an integer >= 0, got '",
-                                                     price, "'"));
-    }
-    products.push_back(std::move(info));
-  }
+  absl::Status parsed = inventory::ForEachCsvRecord(
+      text, "product_id,name,price_cents",
+      [&](int line_number, absl::string_view line) -> absl::Status {
+        const std::size_t first = line.find(',');
+        const std::size_t last = line.rfind(',');
+        if (first == absl::string_view::npos || first == last) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("product catalog line ", line_number,
+                           ": expected 'product_id,name,price_cents', got '", line, "'"));
+        }
+        ProductInfo info;
+        info.product_id = std::string(absl::StripAsciiWhitespace(line.substr(0, first)));
+        info.name =
+            std::string(absl::StripAsciiWhitespace(line.substr(first + 1, last - first - 1)));
+        absl::string_view price = absl::StripAsciiWhitespace(line.substr(last + 1));
+        if (!absl::SimpleAtoi(price, &info.price_cents) || info.price_cents < 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("product catalog line ", line_number,
+                           ": price_cents must be an integer >= 0, got '", price, "'"));
+        }
+        products.push_back(std::move(info));
+        return absl::OkStatus();
+      });
+  if (!parsed.ok()) return parsed;
   // Validates ids, names and repeats, naming the line through the product.
   if (auto catalog = ProductCatalog::Create(products); !catalog.ok()) {
     return absl::InvalidArgumentError(
