@@ -179,30 +179,27 @@ TEST_CASE("SIGKILL during reservations loses no acknowledged reservation", "[cra
   ServerProcess server(data_dir, catalog, root + "/second.log");
   CHECK_THAT(server.Log(), Catch::Contains("orders from"));
   auto stub = InventoryService::NewStub(testing_util::LoopbackChannel(server.port()));
-  std::map<std::string, long> reserved;  // product -> units held by existing orders
-  std::size_t acknowledged_missing = 0;
-  for (const Order& order : acknowledged) {
-    // A release of an order that exists succeeds; NOT_FOUND means it was lost.
+  // A release of an order that exists succeeds; NOT_FOUND means it is not there.
+  const auto release = [&](const Order& order) {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Seconds(10)));
     inventory::ReleaseReservationRequest request;
     request.set_order_id(order.id);
     inventory::ReleaseReservationResponse response;
-    grpc::Status status = stub->ReleaseReservation(&context, request, &response);
-    if (!status.ok()) {
-      ++acknowledged_missing;
+    return stub->ReleaseReservation(&context, request, &response);
+  };
+  std::map<std::string, long> reserved;  // product -> units held by existing orders
+  std::size_t acknowledged_missing = 0;
+  for (const Order& order : acknowledged) {
+    if (!release(order).ok()) {
+      ++acknowledged_missing;  // an acknowledged reservation was lost
       continue;
     }
     for (const auto& [product, quantity] : order.lines) reserved[product] += quantity;
   }
   CHECK(acknowledged_missing == 0);
   for (const Order& order : unknown) {
-    grpc::ClientContext context;
-    context.set_deadline(DeadlineIn(absl::Seconds(10)));
-    inventory::ReleaseReservationRequest request;
-    request.set_order_id(order.id);
-    inventory::ReleaseReservationResponse response;
-    grpc::Status status = stub->ReleaseReservation(&context, request, &response);
+    grpc::Status status = release(order);
     CHECK((status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND));
   }
   // Every existing order is now released: stock is back where it started,
