@@ -66,6 +66,12 @@ absl::Status ValidateEngineOptions(const EngineOptions& options) {
 
 Engine::Engine(EngineOptions options) : options_(options) {
   if (options_.completion_queues == 0) options_.completion_queues = UsableCpuCount();
+  // Made now rather than in Start() so that clients can be set up on them
+  // before the first call arrives. Bad options make none; Start() reports them.
+  if (!ValidateEngineOptions(options_).ok()) return;
+  for (int i = 0; i < options_.completion_queues; ++i) {
+    queues_.push_back(std::make_unique<internal::QueueContext>(builder_.AddCompletionQueue()));
+  }
 }
 
 Engine::~Engine() { Shutdown(); }
@@ -91,20 +97,23 @@ void Engine::AddMethod(std::string name, bool streaming, SlotFactory make_slot,
 absl::StatusOr<int> Engine::Start(const std::string& listen_address,
                                   std::shared_ptr<grpc::ServerCredentials> credentials) {
   absl::MutexLock lock(&lifecycle_mu_);
-  if (started_) return absl::FailedPreconditionError("the engine was already started");
+  if (start_attempted_) {
+    return absl::FailedPreconditionError(started_ ? "the engine was already started"
+                                                  : "Start() failed before; build a new Engine");
+  }
+  start_attempted_ = true;
   if (absl::Status valid = ValidateEngineOptions(options_); !valid.ok()) return valid;
   int bound_port = 0;
   // Without this gRPC sets SO_REUSEPORT, and a second server on a busy port
   // would silently share it instead of failing.
   builder_.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder_.AddListeningPort(listen_address, std::move(credentials), &bound_port);
-  for (int i = 0; i < options_.completion_queues; ++i) {
-    queues_.push_back(std::make_unique<internal::QueueContext>(builder_.AddCompletionQueue()));
-  }
   server_ = builder_.BuildAndStart();
   if (server_ == nullptr || bound_port == 0) {
-    // BuildAndStart failed: the queues were never used, so they can simply be
-    // shut down and drained here.
+    // BuildAndStart failed: no call was served, so no client set up on the
+    // queues can have started an operation, and they can simply be shut down
+    // and drained here. They stay allocated (closed) until the destructor,
+    // because such a client may still hold their addresses.
     server_.reset();
     for (auto& queue : queues_) {
       queue->Close();
@@ -112,7 +121,6 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
       while (Tag::Next(queue->cq(), &ok) != nullptr) {
       }
     }
-    queues_.clear();
     return absl::UnavailableError(
         absl::StrCat("could not listen on '", listen_address,
                      "': the address is malformed, in use, or not available on this host"));
@@ -184,6 +192,10 @@ void Engine::Shutdown() {
         running);
   }
 
+  // Clients running on the queues end their operations while the queue
+  // threads still serve them.
+  for (const std::function<void()>& hook : before_queues_close_) hook();
+
   // 4. A barrier on each queue: events gRPC queued before Server::Shutdown
   //    returned (a request matched at the last moment) are handled while the
   //    queue is still open, because handling a matched request makes gRPC
@@ -204,6 +216,18 @@ void Engine::Shutdown() {
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
   spdlog::info("engine drained in {}", absl::FormatDuration(absl::Now() - started));
+}
+
+std::vector<grpc::CompletionQueue*> Engine::completion_queues() const {
+  std::vector<grpc::CompletionQueue*> queues;
+  queues.reserve(queues_.size());
+  for (const auto& queue : queues_) queues.push_back(queue->cq());
+  return queues;
+}
+
+void Engine::RunBeforeQueuesClose(std::function<void()> hook) {
+  absl::MutexLock lock(&lifecycle_mu_);
+  before_queues_close_.push_back(std::move(hook));
 }
 
 void Engine::Accumulate(const internal::CallCounters& c, EngineStats& s) {

@@ -14,7 +14,7 @@
 //   2. grpc::Server::Shutdown(now + drain_deadline): in-flight calls may
 //      complete until the deadline, then gRPC cancels the rest;
 //   3. wait (up to drain_deadline again) for handlers still holding a
-//      responder to finish;
+//      responder to finish, then run the RunBeforeQueuesClose() hooks;
 //   4. pass a barrier on each queue, so events queued before the server shut
 //      down are handled while the queue is open;
 //   5. close each queue and drain it until Next() returns false, which
@@ -168,7 +168,8 @@ class Engine {
 
   // Binds `listen_address` ("host:port"; port 0 picks a free port), starts
   // the server, posts every request and starts the queue threads. Returns the
-  // bound port, or an error (e.g. the address cannot be bound).
+  // bound port, or an error (e.g. the address cannot be bound). Runs once:
+  // after a failure, build a new Engine.
   absl::StatusOr<int> Start(
       const std::string& listen_address,
       std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials());
@@ -183,6 +184,23 @@ class Engine {
   EngineStats MethodStats(const std::string& method_name) const;
 
   int completion_queue_count() const { return static_cast<int>(queues_.size()); }
+
+  // The engine's completion queues, for a client whose RPCs should complete
+  // on the queue threads: a handler that calls out then answers its own call
+  // on the thread that got the reply, without a hop to another thread. Every
+  // event on them must come through an engine::Tag. Valid from construction
+  // (empty if the options are invalid) to destruction; served by the queue
+  // threads from Start() until Shutdown() closes them. A client using them
+  // must end all its operations before that: register its shutdown with
+  // RunBeforeQueuesClose().
+  std::vector<grpc::CompletionQueue*> completion_queues() const;
+
+  // Runs `hook` inside Shutdown(), after in-flight calls and handlers have
+  // finished (step 3) and before the queues close (steps 4-5), on the thread
+  // calling Shutdown(), while the queue threads still run. Hooks run in the
+  // order added. They do not run if Start() failed or was never called
+  // (then no call was served, so no client on the queues was used).
+  void RunBeforeQueuesClose(std::function<void()> hook);
   const EngineOptions& options() const { return options_; }
 
  private:
@@ -218,7 +236,9 @@ class Engine {
   std::atomic<bool> accepting_calls_{false};
 
   absl::Mutex lifecycle_mu_;
+  bool start_attempted_ ABSL_GUARDED_BY(lifecycle_mu_) = false;  // Start() runs once
   bool started_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
+  std::vector<std::function<void()>> before_queues_close_ ABSL_GUARDED_BY(lifecycle_mu_);
   bool shut_down_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
 };
 

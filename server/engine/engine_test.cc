@@ -4,6 +4,9 @@
 // and shutdown with calls and streams in flight.
 #include "server/engine/engine.h"
 
+#include <grpc/support/time.h>
+#include <grpcpp/alarm.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <deque>
@@ -609,4 +612,79 @@ TEST_CASE("engine options and listen addresses are validated", "[engine]") {
   absl::StatusOr<int> port = second.Start("127.0.0.1:" + std::to_string(first.port()));
   REQUIRE_FALSE(port.ok());
   CHECK_THAT(std::string(port.status().message()), Catch::Contains("could not listen"));
+}
+
+// Completes a grpc::Alarm set on one of the engine's queues, the way a client
+// sharing those queues would see its own events.
+class AlarmProbe final : public engine::CompletionHandler {
+ public:
+  void Set(grpc::CompletionQueue* cq) {
+    alarm_.Set(cq, gpr_now(GPR_CLOCK_MONOTONIC), tag_.ToCompletionQueueTag());
+  }
+  bool WaitDelivered(absl::Duration limit) {
+    return delivered_.WaitForNotificationWithTimeout(limit);
+  }
+  void OnCompletion(engine::CompletionKind, bool ok) override {
+    ok_ = ok;
+    delivered_.Notify();
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  engine::Tag tag_{this, engine::CompletionKind::kWake};
+  grpc::Alarm alarm_;
+  std::atomic<bool> ok_{false};
+  absl::Notification delivered_;
+};
+
+TEST_CASE("engine: queues exist from construction, before Start and without it", "[engine]") {
+  engine::Engine never_started(Options(3, 1));
+  const std::vector<grpc::CompletionQueue*> queues = never_started.completion_queues();
+  REQUIRE(queues.size() == 3);
+  for (grpc::CompletionQueue* queue : queues) CHECK(queue != nullptr);
+  // Bad options make no queues; Start() names the problem.
+  engine::Engine invalid(Options(1, 0));
+  CHECK(invalid.completion_queues().empty());
+  CHECK(invalid.Start("127.0.0.1:0").status().code() == absl::StatusCode::kInvalidArgument);
+  // Start() runs once.
+  CHECK(invalid.Start("127.0.0.1:0").status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE(
+    "engine: RunBeforeQueuesClose hooks run after in-flight calls end, while the queues still "
+    "deliver events",
+    "[engine][shutdown]") {
+  ParkedCalls parked;
+  TestServer server(Options(2, 4), [&](Responder responder, const Message&) {
+    parked.Park(std::move(responder));
+  });
+  std::atomic<int> hook_runs{0};
+  std::atomic<std::int64_t> handlers_at_hook{-1};
+  std::atomic<bool> event_delivered_in_hook{false};
+  server.engine().RunBeforeQueuesClose([&] {
+    handlers_at_hook = server.engine().Stats().handlers_running;
+    AlarmProbe probe;
+    probe.Set(server.engine().completion_queues()[1]);
+    event_delivered_in_hook = probe.WaitDelivered(absl::Seconds(30)) && probe.ok();
+    ++hook_runs;
+  });
+  std::future<grpc::Status> call = std::async(std::launch::async, [&] {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(absl::Seconds(60)));
+    Message request, response;
+    request.set_text("in flight");
+    return server.stub().Unary(&context, request, &response);
+  });
+  REQUIRE(WaitUntil([&] { return parked.size() == 1; }));
+  std::thread shutdown([&] { server.engine().Shutdown(); });
+  absl::SleepFor(absl::Milliseconds(50));
+  CHECK(hook_runs == 0);  // the call is still being handled
+  parked.FinishAll(absl::OkStatus(), "answered during shutdown");
+  shutdown.join();
+  CHECK(call.get().ok());
+  CHECK(hook_runs == 1);
+  CHECK(handlers_at_hook == 0);
+  CHECK(event_delivered_in_hook);
+  server.engine().Shutdown();  // idempotent: the hook does not run again
+  CHECK(hook_runs == 1);
 }
