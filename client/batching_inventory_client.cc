@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "domain/inventory/product_id.h"
 #include "inventory.grpc.pb.h"
+#include "server/engine/tag.h"
 
 namespace client {
 namespace internal {
@@ -32,28 +33,30 @@ namespace internal {
 // before a slot lock, never the other way round. No lock is held while a
 // callback or the listener runs.
 
+class ClientCore;
 class Worker;
 
-// The one type in the client that touches completion-queue tags. Every
-// operation the client starts (an RPC's Finish, an alarm) is owned by an
-// object deriving from this, whose address is the tag.
-class CompletionTag {
+// Every operation the client starts (an RPC's Finish, an alarm) is owned by
+// an object deriving from this, which holds the engine::Tag gRPC gets: the
+// same tag type the server engine uses, so the client's operations can
+// share the server's queues and threads.
+class ClientOperation : public engine::CompletionHandler {
  public:
-  void* ToCompletionQueueTag() { return this; }
+  explicit ClientOperation(ClientCore* core, engine::CompletionKind kind)
+      : core_(core), tag_(this, kind) {}
 
-  // Blocks for the next event of `cq`; nullptr once the queue is shut down
-  // and drained.
-  static CompletionTag* Next(grpc::CompletionQueue* cq, bool* ok) {
-    void* tag = nullptr;
-    if (!cq->Next(&tag, ok)) return nullptr;
-    return static_cast<CompletionTag*>(tag);
-  }
-
-  // Runs on the queue's thread.
-  virtual void OnCompletion(bool ok, Worker& worker) = 0;
+  // Runs on the thread draining the queue, whoever owns it.
+  void OnCompletion(engine::CompletionKind kind, bool ok) final;
 
  protected:
-  ~CompletionTag() = default;
+  ~ClientOperation() = default;
+  void* CompletionQueueTag() { return tag_.ToCompletionQueueTag(); }
+  virtual void Completed(bool ok, Worker& worker) = 0;
+
+  ClientCore* const core_;
+
+ private:
+  engine::Tag tag_;
 };
 
 // A callback with its outcome, to be run once no lock is held.
@@ -74,12 +77,13 @@ class UnaryCall;
 using StartList = absl::InlinedVector<BatchCall*, 4>;
 
 // Per-thread scratch space, reused so steady-state completions allocate
-// nothing of their own.
+// nothing of their own. Thread-local, since the threads may be a server's.
 class Worker {
  public:
   std::vector<Delivery> deliveries;
   StartList starts;
 };
+thread_local Worker worker_of_this_thread;
 
 enum class EntryState : std::uint8_t { kFree, kQueued, kSent };
 
@@ -159,10 +163,10 @@ absl::Status FromGrpc(const grpc::Status& status) {
 
 // One BatchGetProductAvailability RPC at a time. There are exactly
 // max_in_flight_batches of them; a free one is taken for each batch.
-class BatchCall final : public CompletionTag, public RpcSlot {
+class BatchCall final : public ClientOperation, public RpcSlot {
  public:
-  BatchCall(ClientCore* core, grpc::CompletionQueue* cq) : RpcSlot(cq), core_(core) {}
-  void OnCompletion(bool ok, Worker& worker) override;
+  BatchCall(ClientCore* core, grpc::CompletionQueue* cq)
+      : ClientOperation(core, engine::CompletionKind::kOperation), RpcSlot(cq) {}
 
   // Core lock: set when taken, read at completion.
   std::vector<LookupEntry*> lookups;
@@ -184,7 +188,8 @@ class BatchCall final : public CompletionTag, public RpcSlot {
   absl::Status Complete(absl::Duration* latency);
 
  private:
-  ClientCore* const core_;
+  void Completed(bool ok, Worker& worker) override;
+
   // Owned as described at Build(); reused across batches (Clear() keeps the
   // capacity of the repeated strings and items).
   inventory::BatchGetProductAvailabilityRequest request_;
@@ -200,10 +205,10 @@ class BatchCall final : public CompletionTag, public RpcSlot {
 
 // One unary GetProductAvailability RPC (batching = false). Pooled like the
 // entries: at most max_queued_lookups exist.
-class UnaryCall final : public CompletionTag, public RpcSlot {
+class UnaryCall final : public ClientOperation, public RpcSlot {
  public:
-  UnaryCall(ClientCore* core, grpc::CompletionQueue* cq) : RpcSlot(cq), core_(core) {}
-  void OnCompletion(bool ok, Worker& worker) override;
+  UnaryCall(ClientCore* core, grpc::CompletionQueue* cq)
+      : ClientOperation(core, engine::CompletionKind::kOperation), RpcSlot(cq) {}
 
   // Core lock.
   LookupEntry* entry = nullptr;
@@ -216,7 +221,8 @@ class UnaryCall final : public CompletionTag, public RpcSlot {
   absl::StatusOr<LookupResult> Complete();
 
  private:
-  ClientCore* const core_;
+  void Completed(bool ok, Worker& worker) override;
+
   inventory::GetProductAvailabilityRequest request_ ABSL_GUARDED_BY(mu_);
   inventory::GetProductAvailabilityResponse response_ ABSL_GUARDED_BY(mu_);
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
@@ -226,15 +232,15 @@ class UnaryCall final : public CompletionTag, public RpcSlot {
 
 // A reusable grpc::Alarm whose event goes to a ClientCore handler. gRPC lets
 // an alarm be Set again once its previous event has been delivered.
-class AlarmTag final : public CompletionTag {
+class AlarmTag final : public ClientOperation {
  public:
   using Handler = void (ClientCore::*)(bool ok, Worker& worker);
-  AlarmTag(ClientCore* core, Handler handler) : core_(core), handler_(handler) {}
-  void OnCompletion(bool ok, Worker& worker) override;
+  AlarmTag(ClientCore* core, Handler handler)
+      : ClientOperation(core, engine::CompletionKind::kWake), handler_(handler) {}
 
   // Core lock.
   void Set(grpc::CompletionQueue* cq, absl::Time when) {
-    alarm_.Set(cq, absl::ToChronoTime(when), ToCompletionQueueTag());
+    alarm_.Set(cq, absl::ToChronoTime(when), CompletionQueueTag());
     outstanding = true;
     armed_for = when;
     cancel_requested = false;
@@ -251,7 +257,8 @@ class AlarmTag final : public CompletionTag {
   absl::Time armed_for;
 
  private:
-  ClientCore* const core_;
+  void Completed(bool ok, Worker& worker) override;
+
   const Handler handler_;
   grpc::Alarm alarm_;
 };
@@ -315,6 +322,8 @@ struct Counters {
   }
 };
 
+// The client whose completion this thread is handling, if any: Shutdown()
+// from there would wait for itself.
 thread_local const ClientCore* current_client_thread_core = nullptr;
 
 class ClientCore {
@@ -380,7 +389,7 @@ class ClientCore {
     return options_.max_in_flight_batches - free_batch_count_;
   }
 
-  void RunQueue(grpc::CompletionQueue* cq);
+  static void RunQueue(grpc::CompletionQueue* cq);
 
   const BatchingInventoryClientOptions options_;
   Counters counters_;
@@ -388,7 +397,8 @@ class ClientCore {
   // Fixed after Start().
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<inventory::InventoryService::Stub>> stubs_;
-  std::vector<std::unique_ptr<grpc::CompletionQueue>> queues_;
+  std::vector<std::unique_ptr<grpc::CompletionQueue>> owned_queues_;  // empty on a borrowed queue
+  std::vector<grpc::CompletionQueue*> queues_;                        // the queues used
   std::vector<std::unique_ptr<BatchCall>> batch_calls_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> next_channel_{0};
@@ -436,15 +446,19 @@ void ClientCore::Start() {
     channels_.push_back(grpc::CreateCustomChannel(options_.target, credentials, args));
     stubs_.push_back(inventory::InventoryService::NewStub(channels_.back()));
   }
-  for (int i = 0; i < options_.threads; ++i) {
-    queues_.push_back(std::make_unique<grpc::CompletionQueue>());
+  if (!options_.completion_queues.empty()) {
+    queues_ = options_.completion_queues;
+  } else {
+    for (int i = 0; i < options_.threads; ++i) {
+      owned_queues_.push_back(std::make_unique<grpc::CompletionQueue>());
+      queues_.push_back(owned_queues_.back().get());
+    }
   }
   {
     absl::MutexLock lock(&mu_);
     if (options_.batching) {
       for (int i = 0; i < options_.max_in_flight_batches; ++i) {
-        batch_calls_.push_back(
-            std::make_unique<BatchCall>(this, queues_[i % queues_.size()].get()));
+        batch_calls_.push_back(std::make_unique<BatchCall>(this, queues_[i % queues_.size()]));
         batch_calls_.back()->lookups.reserve(options_.max_batch_size);
         batch_calls_.back()->next_free = free_batches_;
         free_batches_ = batch_calls_.back().get();
@@ -452,19 +466,20 @@ void ClientCore::Start() {
       }
     }
   }
-  for (auto& queue : queues_) {
-    threads_.emplace_back([this, cq = queue.get()] { RunQueue(cq); });
+  for (auto& queue : owned_queues_) {
+    threads_.emplace_back([cq = queue.get()] { RunQueue(cq); });
   }
 }
 
 void ClientCore::RunQueue(grpc::CompletionQueue* cq) {
-  current_client_thread_core = this;
-  Worker worker;
   bool ok = false;
-  while (CompletionTag* tag = CompletionTag::Next(cq, &ok)) {
-    tag->OnCompletion(ok, worker);
-  }
-  current_client_thread_core = nullptr;
+  while (engine::Tag* tag = engine::Tag::Next(cq, &ok)) tag->Complete(ok);
+}
+
+void ClientOperation::OnCompletion(engine::CompletionKind /*kind*/, bool ok) {
+  const ClientCore* const outer = std::exchange(current_client_thread_core, core_);
+  Completed(ok, worker_of_this_thread);
+  current_client_thread_core = outer;
 }
 
 bool ClientCore::Quiescent() const {
@@ -506,8 +521,9 @@ void ClientCore::Shutdown() {
     while (!Quiescent()) shutdown_cv_.Wait(&mu_);
   }
   // Nothing is outstanding and nothing new can start: Next() now returns
-  // false once each queue is empty.
-  for (auto& queue : queues_) queue->Shutdown();
+  // false once each queue is empty. Borrowed queues are their owner's to
+  // shut down.
+  for (auto& queue : owned_queues_) queue->Shutdown();
   for (std::thread& thread : threads_) thread.join();
   absl::MutexLock lock(&mu_);
   shut_down_ = true;
@@ -666,14 +682,14 @@ void ClientCore::ArmLinger() {
   if (shutting_down_ || queue_size_ == 0 || linger_alarm_.outstanding) return;
   const int in_flight = BatchesInFlight();
   if (in_flight == 0 || in_flight == options_.max_in_flight_batches) return;
-  linger_alarm_.Set(queues_[0].get(), queue_head_->enqueued_at + options_.max_linger);
+  linger_alarm_.Set(queues_[0], queue_head_->enqueued_at + options_.max_linger);
 }
 
 void ClientCore::ArmDeadline() {
   if (shutting_down_ || deadline_heap_.empty()) return;
   const absl::Time earliest = deadline_heap_.front()->deadline;
   if (!deadline_alarm_.outstanding) {
-    deadline_alarm_.Set(queues_[0].get(), earliest);
+    deadline_alarm_.Set(queues_[0], earliest);
   } else if (earliest < deadline_alarm_.armed_for) {
     // Cancelled alarms come back at once (ok=false); the handler re-arms.
     deadline_alarm_.Cancel();
@@ -785,7 +801,7 @@ LookupTicket ClientCore::LookupUnary(absl::string_view product_id, absl::Time de
         free_unary_calls_ = call->next_free;
       } else {
         const std::size_t index = unary_calls_.size();
-        call = &unary_calls_.emplace_back(this, queues_[index % queues_.size()].get());
+        call = &unary_calls_.emplace_back(this, queues_[index % queues_.size()]);
       }
       call->next_free = nullptr;
       call->entry = entry;
@@ -864,7 +880,7 @@ void BatchCall::Launch(std::uint64_t seq, inventory::InventoryService::Stub* stu
   grpc::ClientContext* context = Begin(seq, deadline);
   reader_ = stub->PrepareAsyncBatchGetProductAvailability(context, request_, cq());
   reader_->StartCall();
-  reader_->Finish(&response_, &status_, ToCompletionQueueTag());
+  reader_->Finish(&response_, &status_, CompletionQueueTag());
 }
 
 absl::Status BatchCall::Complete(absl::Duration* latency) {
@@ -898,7 +914,7 @@ absl::Status BatchCall::Complete(absl::Duration* latency) {
   return status;
 }
 
-void BatchCall::OnCompletion(bool ok, Worker& worker) { core_->OnBatchDone(*this, worker); }
+void BatchCall::Completed(bool /*ok*/, Worker& worker) { core_->OnBatchDone(*this, worker); }
 
 void ClientCore::OnBatchDone(BatchCall& batch, Worker& worker) {
   absl::Duration latency;
@@ -937,7 +953,7 @@ void UnaryCall::Start(std::uint64_t seq, absl::string_view product_id, absl::Tim
   grpc::ClientContext* context = Begin(seq, deadline);
   reader_ = stub->PrepareAsyncGetProductAvailability(context, request_, cq());
   reader_->StartCall();
-  reader_->Finish(&response_, &status_, ToCompletionQueueTag());
+  reader_->Finish(&response_, &status_, CompletionQueueTag());
 }
 
 absl::StatusOr<LookupResult> UnaryCall::Complete() {
@@ -948,7 +964,7 @@ absl::StatusOr<LookupResult> UnaryCall::Complete() {
   return LookupResult{response_.is_available(), response_.quantity()};
 }
 
-void UnaryCall::OnCompletion(bool ok, Worker& worker) { core_->OnUnaryDone(*this, worker); }
+void UnaryCall::Completed(bool /*ok*/, Worker& worker) { core_->OnUnaryDone(*this, worker); }
 
 void ClientCore::OnUnaryDone(UnaryCall& call, Worker& worker) {
   absl::StatusOr<LookupResult> result = call.Complete();
@@ -977,7 +993,7 @@ void ClientCore::OnUnaryDone(UnaryCall& call, Worker& worker) {
 // ---------------------------------------------------------------------------
 // Alarms.
 
-void AlarmTag::OnCompletion(bool ok, Worker& worker) { (core_->*handler_)(ok, worker); }
+void AlarmTag::Completed(bool ok, Worker& worker) { (core_->*handler_)(ok, worker); }
 
 void ClientCore::OnLingerAlarm(bool ok, Worker& worker) {
   {
@@ -1054,9 +1070,14 @@ absl::Status ValidateBatchingInventoryClientOptions(const BatchingInventoryClien
     return absl::OkStatus();
   };
   if (options.target.empty()) return absl::InvalidArgumentError("target must not be empty");
+  for (const grpc::CompletionQueue* queue : options.completion_queues) {
+    if (queue == nullptr) return absl::InvalidArgumentError("completion_queues holds a null queue");
+  }
   for (absl::Status status : {
            in_range("channels", options.channels, 1, 256),
            in_range("threads", options.threads, 1, 256),
+           in_range("completion_queues (count)", static_cast<int>(options.completion_queues.size()),
+                    0, 256),
            in_range("max_batch_size", options.max_batch_size, 1, kMaxIdsPerBatch),
            in_range("max_in_flight_batches", options.max_in_flight_batches, 1, 10000),
            in_range("max_queued_lookups", options.max_queued_lookups, 1, 100'000'000),

@@ -34,18 +34,21 @@
 // gain is measured against. The callback interface is the same.
 //
 // Threading: the client owns `threads` completion queues with one thread
-// each. Lookup(), LookupTicket::Cancel() and Stats() may be called from any
-// thread, concurrently. No method blocks on the network or waits for another
+// each, or runs on queues its embedder drains (`completion_queues`, e.g. the
+// server's own). Lookup(), LookupTicket::Cancel() and Stats() may be called
+// from any thread, concurrently. No method blocks on the network or waits for another
 // thread, except Shutdown() and the destructor.
 #ifndef CLIENT_BATCHING_INVENTORY_CLIENT_H_
 #define CLIENT_BATCHING_INVENTORY_CLIENT_H_
 
+#include <grpcpp/completion_queue.h>
 #include <grpcpp/security/credentials.h>
 
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -104,7 +107,17 @@ struct BatchingInventoryClientOptions {
   // Completion queues, one thread each, that complete RPCs and run the
   // callbacks. 1: the client's own work per look-up is small next to the
   // server's, and one thread keeps the cores for the server that embeds it.
+  // Ignored when `completion_queues` is set.
   int threads = 1;
+  // Queues someone else drains instead, such as a server's
+  // (engine::Engine::completion_queues()): the client then starts no thread,
+  // and its RPC completions and callbacks run on the owner's threads, so a
+  // handler's call is answered on the thread that got the inventory's reply.
+  // The owner must hand every event to its engine::Tag (engine::Tag::Next,
+  // then Complete), keep draining until Shutdown() has returned, and call
+  // Shutdown() before shutting the queues down (Engine::RunBeforeQueuesClose).
+  // Not owned. Empty (the default): the client makes `threads` of its own.
+  std::vector<grpc::CompletionQueue*> completion_queues;
 
   // false: one unary GetProductAvailability per look-up (the kill switch).
   bool batching = true;
@@ -263,7 +276,9 @@ class BatchingInventoryClient {
 
   // Fails every queued look-up with CANCELLED, cancels every RPC in flight
   // (their callers get the RPC's status, normally CANCELLED), waits for every
-  // outstanding completion-queue event, and joins the threads. Every
+  // outstanding completion-queue event, and joins the threads (with
+  // `completion_queues`, waits for their owner to deliver the events, so it
+  // must not run on one of those queues' threads). Every
   // callback has run when it returns. Later Lookups fail with UNAVAILABLE.
   // Idempotent; a concurrent second call waits for the first. Must not be
   // called from a callback of this client (it aborts).

@@ -22,6 +22,7 @@
 #include "domain/inventory/catalog.h"
 #include "inventory.grpc.pb.h"
 #include "server/common/server_host.h"
+#include "server/engine/tag.h"
 #include "server/inventory/inventory_service.h"
 #include "test/test_util.h"
 
@@ -935,6 +936,116 @@ TEST_CASE(
   for (const Outcome& outcome : outcomes) CHECK(outcome.calls() == 1);
 }
 
+// A completion queue drained by a thread the test owns, the way an
+// engine::Engine drains its queues: every event goes to its engine::Tag.
+class BorrowedQueue {
+ public:
+  BorrowedQueue()
+      : thread_([this] {
+          bool ok = false;
+          while (engine::Tag* tag = engine::Tag::Next(&cq_, &ok)) {
+            events_.fetch_add(1, std::memory_order_relaxed);
+            tag->Complete(ok);
+          }
+        }) {}
+  ~BorrowedQueue() { Close(); }
+
+  grpc::CompletionQueue* cq() { return &cq_; }
+  std::thread::id thread_id() const { return thread_.get_id(); }
+  std::int64_t events() const { return events_.load(std::memory_order_relaxed); }
+  // Shuts the queue down and joins its thread, which returns once every
+  // outstanding operation on the queue has delivered its event.
+  void Close() {
+    if (!thread_.joinable()) return;
+    cq_.Shutdown();
+    thread_.join();
+  }
+
+ private:
+  grpc::CompletionQueue cq_;
+  std::atomic<std::int64_t> events_{0};
+  std::thread thread_;
+};
+
+TEST_CASE("batching client: on borrowed queues, replies arrive on the queue owner's thread",
+          "[batching][borrowed]") {
+  constexpr int kLookups = 400;
+  RealInventory inventory(inventory::SyntheticCatalog(kLookups));
+  BorrowedQueue queue;
+  BatchingInventoryClientOptions options = ClientOptions(inventory.port());
+  options.completion_queues = {queue.cq()};
+  options.max_batch_size = 50;
+  std::deque<Outcome> outcomes(kLookups);
+  absl::Mutex mu;
+  std::set<std::thread::id> callback_threads;
+  auto id = [](int i) { return absl::StrFormat("sku-%08d", i); };
+  auto client = MakeClient(options);
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = t; i < kLookups; i += 4) {
+        client->Lookup(
+            id(i), DeadlineIn(absl::Seconds(120)),
+            [&, done = outcomes[i].Callback()](absl::StatusOr<LookupResult> result) mutable {
+              {
+                absl::MutexLock lock(&mu);
+                callback_threads.insert(std::this_thread::get_id());
+              }
+              std::move(done)(std::move(result));
+            });
+      }
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  REQUIRE(AllDone(outcomes));
+  for (int i = 0; i < kLookups; ++i) {
+    absl::StatusOr<LookupResult> result = outcomes[i].Wait();
+    REQUIRE(result.ok());
+    REQUIRE(result->quantity == inventory.store().Get(id(i)).quantity);
+  }
+  {
+    absl::MutexLock lock(&mu);
+    CHECK(callback_threads == std::set<std::thread::id>{queue.thread_id()});
+  }
+  const client::BatchingInventoryClientStats stats = client->Stats();
+  CHECK(stats.lookups_succeeded == kLookups);
+  CHECK(stats.batches_sent < kLookups);  // merged, not one RPC per look-up
+  // Every batch's completion came through the borrowed queue.
+  CHECK(queue.events() >= stats.batches_sent);
+  client->Shutdown();
+  queue.Close();  // would hang if the client had left an operation on it
+}
+
+TEST_CASE(
+    "batching client: on borrowed queues, Shutdown cancels a batch in flight and leaves nothing "
+    "on the queue",
+    "[batching][borrowed][shutdown]") {
+  ScriptedInventory server;
+  BorrowedQueue queue;
+  BatchingInventoryClientOptions options = ClientOptions(server.port());
+  options.completion_queues = {queue.cq()};
+  options.max_in_flight_batches = 1;
+  options.max_linger = absl::Seconds(30);  // the queued look-ups wait on an alarm
+  std::deque<Outcome> outcomes(3);
+  auto client = MakeClient(options);
+  server.Park(true);
+  client->Lookup("in-flight", DeadlineIn(absl::Seconds(120)), outcomes[0].Callback());
+  REQUIRE(server.WaitParked(1));
+  client->Lookup("queued-1", DeadlineIn(absl::Seconds(120)), outcomes[1].Callback());
+  client->Lookup("queued-2", DeadlineIn(absl::Seconds(90)), outcomes[2].Callback());
+  CHECK(client->Stats().queue_depth == 2);
+
+  client->Shutdown();  // the queue's owner is still draining it, as required
+  for (const Outcome& outcome : outcomes) REQUIRE(outcome.calls() == 1);
+  CHECK(outcomes[0].code() == absl::StatusCode::kCancelled);
+  CHECK(outcomes[1].code() == absl::StatusCode::kCancelled);
+  CHECK(outcomes[2].code() == absl::StatusCode::kCancelled);
+  const std::int64_t events_at_shutdown = queue.events();
+  queue.Close();
+  CHECK(queue.events() == events_at_shutdown);  // nothing of the client's was left
+  server.Release();
+}
+
 TEST_CASE("batching client: options are validated, naming the bad field", "[batching][options]") {
   const auto error = [](auto mutate) {
     BatchingInventoryClientOptions options;
@@ -957,6 +1068,8 @@ TEST_CASE("batching client: options are validated, naming the bad field", "[batc
              Catch::Contains("max_linger"));
   CHECK_THAT(error([](auto& o) { o.retry_max_attempts = 6; }),
              Catch::Contains("retry_max_attempts"));
+  CHECK_THAT(error([](auto& o) { o.completion_queues = {nullptr}; }),
+             Catch::Contains("completion_queues"));
   CHECK(client::ValidateBatchingInventoryClientOptions([] {
           BatchingInventoryClientOptions options;
           options.target = "dns:///inventory:50051";

@@ -33,21 +33,26 @@ const std::vector<product::ProductInfo> kProducts = {
     {"pear", "Pear", 99},
     {"not-stocked", "Known to the catalog only", 5}};
 
-// The ProductService wired as product_server wires it, against `inventory`.
+// The ProductService wired as product_server wires it, against `inventory`:
+// by default the look-up client runs on the server's queues (lookup_threads
+// 0); with lookup_threads > 0 it has threads of its own.
 class ProductTestServer {
  public:
   explicit ProductTestServer(const std::string& inventory_target, bool batching = true,
                              absl::Duration inventory_deadline = absl::Milliseconds(500),
-                             bool with_metrics = false)
+                             bool with_metrics = false, int lookup_threads = 0)
       : client_metrics_(registry_, metrics::GrpcPrometheus::Side::kClient),
         batch_metrics_(client_metrics_),
         catalog_(*product::ProductCatalog::Create(kProducts)),
-        lookups_(*client::BatchingInventoryClient::Create(
-            LookupOptions(inventory_target, batching, &batch_metrics_))),
+        host_(HostOptions(with_metrics)),
+        lookups_(*client::BatchingInventoryClient::Create(LookupOptions(
+            inventory_target, batching, &batch_metrics_, lookup_threads, host_.engine()))),
         reserver_(
             {.target = inventory_target, .retry_max_attempts = 3, .observer = &client_metrics_}),
-        service_(catalog_, *lookups_, reserver_, {.inventory_deadline = inventory_deadline}),
-        host_(HostOptions(with_metrics)) {
+        service_(catalog_, *lookups_, reserver_, {.inventory_deadline = inventory_deadline}) {
+    if (lookup_threads == 0) {
+      host_.engine().RunBeforeQueuesClose([this] { lookups_->Shutdown(); });
+    }
     service_.Register(host_.engine());
     host_.AddMetricsCollectable(std::shared_ptr<prometheus::Collectable>(&registry_, [](auto*) {}));
     host_.AddMetricsCollectable(std::make_shared<product::BatchingClientCollector>(*lookups_));
@@ -93,11 +98,18 @@ class ProductTestServer {
  private:
   static client::BatchingInventoryClientOptions LookupOptions(const std::string& target,
                                                               bool batching,
-                                                              client::BatchListener* listener) {
+                                                              client::BatchListener* listener,
+                                                              int lookup_threads,
+                                                              engine::Engine& engine) {
     client::BatchingInventoryClientOptions options;
     options.target = target;
     options.batching = batching;
     options.listener = listener;
+    if (lookup_threads == 0) {
+      options.completion_queues = engine.completion_queues();
+    } else {
+      options.threads = lookup_threads;
+    }
     return options;
   }
   static server::ServerHostOptions HostOptions(bool with_metrics) {
@@ -111,10 +123,12 @@ class ProductTestServer {
   metrics::GrpcPrometheus client_metrics_;
   product::BatchRpcMetrics batch_metrics_;
   product::ProductCatalog catalog_;
+  // Before the client, which may run on its queues; shut down explicitly
+  // before the members its handlers use are destroyed.
+  server::ServerHost host_;
   std::unique_ptr<client::BatchingInventoryClient> lookups_;
   product::InventoryReserver reserver_;
   product::ProductGrpcService service_;
-  server::ServerHost host_;
   std::unique_ptr<ProductService::Stub> stub_;
 };
 
@@ -132,9 +146,11 @@ int StockOf(InventoryTestServer& inventory, const std::string& id) {
 
 TEST_CASE("GetProduct joins the catalog with live stock", "[product]") {
   const bool batching = GENERATE(true, false);
-  CAPTURE(batching);
+  const int lookup_threads = GENERATE(0, 1);  // on the server's queues, or its own thread
+  CAPTURE(batching, lookup_threads);
   InventoryTestServer inventory({{"product123", 10}, {"apple", 0}});
-  ProductTestServer products(Target(inventory), batching);
+  ProductTestServer products(Target(inventory), batching, absl::Milliseconds(500),
+                             /*with_metrics=*/false, lookup_threads);
 
   GetProductResponse response;
   REQUIRE(products.Get("product123", &response).ok());
@@ -299,9 +315,10 @@ TEST_CASE("with batching off the unary look-ups are counted as grpc_client_ call
   std::string text;
   CHECK(WaitUntil([&] {
     text = testing_util::HttpGet(products.host().metrics_port(), "/metrics");
-    return text.find("grpc_client_handled_total{grpc_code=\"OK\",grpc_method="
-                     "\"GetProductAvailability\",grpc_service=\"inventory.InventoryService\","
-                     "grpc_type=\"unary\"} 3") != std::string::npos;
+    return text.find(
+               "grpc_client_handled_total{grpc_code=\"OK\",grpc_method="
+               "\"GetProductAvailability\",grpc_service=\"inventory.InventoryService\","
+               "grpc_type=\"unary\"} 3") != std::string::npos;
   }));
   CHECK_THAT(text, Catch::Contains("inventory_lookup_batch_size_count 0"));
 }
