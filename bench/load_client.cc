@@ -26,6 +26,7 @@
 #include "bench/request_wire.h"
 #include "inventory.pb.h"
 #include "product.pb.h"
+#include "server/engine/tag.h"
 
 namespace bench {
 
@@ -107,8 +108,20 @@ struct Connection {
   std::unique_ptr<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>> stub;
 };
 
-// One call at a time, reused for the whole run, owned by one worker.
-struct Slot {
+class Worker;
+
+// One call at a time, reused for the whole run, owned by one worker. Its
+// calls complete through `tag`: only Finish is ever started with it (one
+// operation per call), so one kOperation tag serves every call of the slot.
+struct Slot final : engine::CompletionHandler {
+  explicit Slot(Worker* owner) : worker(owner) {}
+
+  // Hands the finished call to its worker (Worker::Finished), on the
+  // worker's thread: the one virtual call per completion.
+  void OnCompletion(engine::CompletionKind kind, bool ok) override;
+
+  Worker* const worker;
+  engine::Tag tag{this, engine::CompletionKind::kOperation};
   int connection = 0;
   std::optional<grpc::ClientContext> context;  // a context serves one call only
   // In the call's arena: must go before its context (declared after it).
@@ -120,14 +133,6 @@ struct Slot {
   bool measured = false;
   std::vector<std::uint32_t> ids;  // the ids asked for, in request order
   std::string order_id;            // with --verify, of order requests
-};
-
-// The one place a completion-queue tag is made or read: a call's tag is its
-// slot, and only Finish is ever started with it (one operation per call).
-class CallTag {
- public:
-  static void* Of(Slot* slot) { return slot; }
-  static Slot* From(void* tag) { return static_cast<Slot*>(tag); }
 };
 
 // What a worker has seen; guarded by the worker's mutex (taken once per
@@ -267,7 +272,7 @@ class CallStarter {
     slot.reader = plan_.connections[slot.connection].stub->PrepareUnaryCall(
         &*slot.context, plan_.path, request, cq);
     slot.reader->StartCall();
-    slot.reader->Finish(&slot.response, &slot.status, CallTag::Of(&slot));
+    slot.reader->Finish(&slot.response, &slot.status, slot.tag.ToCompletionQueueTag());
   }
 
  private:
@@ -348,9 +353,8 @@ class Worker {
     }
     Drain();
     cq_.Shutdown();
-    void* tag;
     bool ok;
-    while (cq_.Next(&tag, &ok)) {
+    while (engine::Tag::Next(&cq_, &ok) != nullptr) {
     }
   }
 
@@ -361,13 +365,12 @@ class Worker {
     const int mine = total / plan_.workers + (index_ < total % plan_.workers ? 1 : 0);
     const std::int64_t now = MonotonicNowNs();
     for (int i = 0; i < mine; ++i) Begin(*NewSlot(static_cast<std::size_t>(i)), now);
-    void* tag = nullptr;
     bool ok = false;
     while (outstanding_ > 0) {
-      if (!cq_.Next(&tag, &ok)) break;  // never before Shutdown
-      Slot* slot = CallTag::From(tag);
-      const std::int64_t done = MonotonicNowNs();
-      Complete(*slot, ok, done);
+      engine::Tag* tag = engine::Tag::Next(&cq_, &ok);
+      if (tag == nullptr) break;  // never before Shutdown
+      Slot* slot = CompleteCall(tag, ok);
+      const std::int64_t done = finished_ns_;
       if (done >= plan_.end_ns) break;
       Begin(*slot, done);
     }
@@ -456,11 +459,20 @@ class Worker {
     total.Merge(tally_);
   }
 
+  // A call of `slot` finished (reached through its tag, on this worker's
+  // thread): records it, and leaves slot and time in finished_ and
+  // finished_ns_ for the loop that took the completion (CompleteCall).
+  void Finished(Slot& slot, bool ok) {
+    finished_ns_ = MonotonicNowNs();
+    Complete(slot, ok, finished_ns_);
+    finished_ = &slot;
+  }
+
  private:
   // A new call slot; spread over connections: worker w's i-th slot is
   // global slot w + i * workers.
   Slot* NewSlot(std::size_t i) {
-    Slot& slot = slots_.emplace_back();
+    Slot& slot = slots_.emplace_back(this);
     slot.connection = static_cast<int>((static_cast<std::size_t>(index_) + i * plan_.workers) %
                                        plan_.connections.size());
     slot.ids.reserve(std::max(plan_.requests.batch_size, plan_.requests.lines));
@@ -475,29 +487,24 @@ class Worker {
   // A completion already there (or made ready by one non-blocking poll of
   // the connections), recorded; null if none.
   Slot* Poll() {
-    void* tag = nullptr;
     bool ok = false;
-    if (cq_.AsyncNext(&tag, &ok, gpr_inf_past(GPR_CLOCK_MONOTONIC)) !=
-        grpc::CompletionQueue::GOT_EVENT) {
-      return nullptr;
-    }
-    Slot* slot = CallTag::From(tag);
-    Complete(*slot, ok, MonotonicNowNs());
-    return slot;
+    engine::Tag* tag = engine::Tag::AsyncNext(&cq_, gpr_inf_past(GPR_CLOCK_MONOTONIC), &ok);
+    return tag == nullptr ? nullptr : CompleteCall(tag, ok);
   }
 
   // Waits for one completion until `until_ns` and records it. Returns its
   // slot, or null on timeout.
   Slot* Await(std::int64_t until_ns) {
-    void* tag = nullptr;
     bool ok = false;
-    if (cq_.AsyncNext(&tag, &ok, FromNow(until_ns - MonotonicNowNs())) !=
-        grpc::CompletionQueue::GOT_EVENT) {
-      return nullptr;
-    }
-    Slot* slot = CallTag::From(tag);
-    Complete(*slot, ok, MonotonicNowNs());
-    return slot;
+    engine::Tag* tag = engine::Tag::AsyncNext(&cq_, FromNow(until_ns - MonotonicNowNs()), &ok);
+    return tag == nullptr ? nullptr : CompleteCall(tag, ok);
+  }
+
+  // Completes the call `tag` belongs to (its slot hands it to Finished) and
+  // returns the call's slot. Every tag on this queue is a slot's.
+  Slot* CompleteCall(engine::Tag* tag, bool ok) {
+    tag->Complete(ok);
+    return finished_;
   }
 
   void Complete(Slot& slot, bool ok, std::int64_t now) {
@@ -538,9 +545,13 @@ class Worker {
   CallStarter starter_;
   std::deque<Slot> slots_;  // stable addresses
   int outstanding_ = 0;
+  Slot* finished_ = nullptr;  // the last call Finished, and when
+  std::int64_t finished_ns_ = 0;
   std::mutex mu_;
   Tally tally_;
 };
+
+void Slot::OnCompletion(engine::CompletionKind, bool ok) { worker->Finished(*this, ok); }
 
 // "name=value": an integer argument if value parses as one, else a string.
 absl::Status AddChannelArg(grpc::ChannelArguments& args, absl::string_view spec) {

@@ -22,8 +22,9 @@
 //    with the call's tag). Registering the method with each channel instead
 //    (grpc::internal::RpcMethod, as generated stubs do, saving GenericStub's
 //    per-call copy of the method name) was measured: no difference.
-//  * The completion-queue tag of a call is its slot, made and read only by
-//    CallTag (load_client.cc).
+//  * A call completes through its slot's engine::Tag (server/engine/tag.h,
+//    the one type that handles raw completion-queue tags): one virtual
+//    call per completion, and no raw tag is cast here.
 //  * The open loop runs on the same threads: each queue's thread owns every
 //    n-th call of the schedule, blocks on its queue while the next call is
 //    far off and busy-polls it for the last 1.5 ms (gRPC's deadlines have a

@@ -1,9 +1,10 @@
 // The one type in the project that touches completion-queue tags.
 //
 // gRPC's completion queue identifies finished operations by an opaque
-// `void*`. Every other file in the engine works with `Tag` objects and the
-// `CompletionKind` they carry, so a tag can never be confused with an
-// unrelated pointer and every completion is routed by type, not by cast.
+// `void*`. Every other file in the engine (and the bench's own gRPC clients
+// and servers) works with `Tag` objects and the `CompletionKind` they carry,
+// so a tag can never be confused with an unrelated pointer and every
+// completion is routed by type, not by cast.
 #ifndef SERVER_ENGINE_TAG_H_
 #define SERVER_ENGINE_TAG_H_
 
@@ -53,6 +54,23 @@ class Tag {
   static Tag* Next(grpc::CompletionQueue* cq, bool* ok) {
     void* completion_queue_tag = nullptr;
     if (!cq->Next(&completion_queue_tag, ok)) return nullptr;
+    return static_cast<Tag*>(completion_queue_tag);
+  }
+
+  // Like Next, but gives up at `deadline` (anything CompletionQueue::AsyncNext
+  // takes: a gpr_timespec, a std::chrono time point), for a loop that has
+  // work of its own due at a given time, such as a load generator sending on
+  // a schedule. A deadline already past does not block: it returns an event
+  // that is ready, if any. Returns nullptr both on timeout and once the queue
+  // is shut down and drained; `status`, if not null, tells which.
+  template <typename Deadline>
+  static Tag* AsyncNext(grpc::CompletionQueue* cq, const Deadline& deadline, bool* ok,
+                        grpc::CompletionQueue::NextStatus* status = nullptr) {
+    void* completion_queue_tag = nullptr;
+    const grpc::CompletionQueue::NextStatus next =
+        cq->AsyncNext(&completion_queue_tag, ok, deadline);
+    if (status != nullptr) *status = next;
+    if (next != grpc::CompletionQueue::GOT_EVENT) return nullptr;
     return static_cast<Tag*>(completion_queue_tag);
   }
 
