@@ -50,13 +50,10 @@ class ClientOperation : public engine::CompletionHandler {
 
  protected:
   ~ClientOperation() = default;
-  void* CompletionQueueTag() { return tag_.ToCompletionQueueTag(); }
   virtual void Completed(bool ok, Worker& worker) = 0;
 
   ClientCore* const core_;
-
- private:
-  engine::Tag tag_;
+  engine::Tag tag_;  // what gRPC gets for the operation
 };
 
 // A callback with its outcome, to be run once no lock is held.
@@ -240,7 +237,7 @@ class AlarmTag final : public ClientOperation {
 
   // Core lock.
   void Set(grpc::CompletionQueue* cq, absl::Time when) {
-    alarm_.Set(cq, absl::ToChronoTime(when), CompletionQueueTag());
+    alarm_.Set(cq, absl::ToChronoTime(when), tag_.ToCompletionQueueTag());
     outstanding = true;
     armed_for = when;
     cancel_requested = false;
@@ -880,7 +877,7 @@ void BatchCall::Launch(std::uint64_t seq, inventory::InventoryService::Stub* stu
   grpc::ClientContext* context = Begin(seq, deadline);
   reader_ = stub->PrepareAsyncBatchGetProductAvailability(context, request_, cq());
   reader_->StartCall();
-  reader_->Finish(&response_, &status_, CompletionQueueTag());
+  reader_->Finish(&response_, &status_, tag_.ToCompletionQueueTag());
 }
 
 absl::Status BatchCall::Complete(absl::Duration* latency) {
@@ -953,7 +950,7 @@ void UnaryCall::Start(std::uint64_t seq, absl::string_view product_id, absl::Tim
   grpc::ClientContext* context = Begin(seq, deadline);
   reader_ = stub->PrepareAsyncGetProductAvailability(context, request_, cq());
   reader_->StartCall();
-  reader_->Finish(&response_, &status_, CompletionQueueTag());
+  reader_->Finish(&response_, &status_, tag_.ToCompletionQueueTag());
 }
 
 absl::StatusOr<LookupResult> UnaryCall::Complete() {
