@@ -10,8 +10,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "journal_records.pb.h"
 
 namespace inventory::storage {
@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<DurableJournal>> DurableJournal::Open(
   // requires writes from one thread at a time, which is all the journal does.
   db_options.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
   db_options.allow_concurrent_memtable_write = false;
+  if (options.env != nullptr) db_options.env = options.env;
   rocksdb::DB* db = nullptr;
   rocksdb::Status opened = rocksdb::DB::Open(db_options, directory, &db);
   if (!opened.ok()) {
@@ -150,6 +151,12 @@ void DurableJournal::Append(StockMutation mutation) {
   if (pending_.size() == 1) work_available_.Signal();
 }
 
+absl::Status DurableJournal::Accepting() const {
+  if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  return failure_;
+}
+
 void DurableJournal::WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) {
   absl::Status now;
   {
@@ -193,12 +200,14 @@ void DurableJournal::WriterLoop() {
       } else {
         // Nothing later can be made durable in order any more: fail it all.
         failure_ = written;
+        failed_.store(true, std::memory_order_release);
         pending_.clear();
         covered.swap(waiters_);
       }
     }
     batch.clear();
     for (Waiter& waiter : covered) std::move(waiter.done)(written);
+    if (!written.ok() && options_.on_write_failure) options_.on_write_failure(written);
   }
 }
 
@@ -232,6 +241,7 @@ void DurableJournal::Close() {
     if (failure_.ok()) {
       failure_ = absl::UnavailableError(
           absl::StrCat("the journal of '", directory_, "' is closed (the server is stopping)"));
+      failed_.store(true, std::memory_order_release);
     }
     late.swap(waiters_);  // empty unless a write failed; kept for safety
   }

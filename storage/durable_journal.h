@@ -16,8 +16,10 @@
 #ifndef STORAGE_DURABLE_JOURNAL_H_
 #define STORAGE_DURABLE_JOURNAL_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,7 +33,8 @@
 
 namespace rocksdb {
 class DB;
-}
+class Env;
+}  // namespace rocksdb
 
 namespace inventory::storage {
 
@@ -40,6 +43,14 @@ struct DurableJournalOptions {
   // crash of the process (it is in the OS page cache) but the last writes
   // may be lost on power loss or a kernel crash.
   bool sync = true;
+  // Called once, on the writer thread, with the error when a write fails.
+  // From then on the journal accepts nothing (Accepting() returns the error,
+  // every WhenDurable fails): the server should stop, so that a restart
+  // serves what was acknowledged and nothing else. Must not block.
+  std::function<void(const absl::Status&)> on_write_failure;
+  // The RocksDB environment; null for the default. Tests pass one that fails
+  // writes on demand.
+  rocksdb::Env* env = nullptr;
 };
 
 // What a directory holds, as read at start-up.
@@ -80,6 +91,7 @@ class DurableJournal final : public StockJournal {
   // restarted, and then serves what was acknowledged.
   void Append(StockMutation mutation) override;
   void WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) override;
+  absl::Status Accepting() const override;
 
   // Writes and acknowledges everything appended so far, then stops the
   // writer thread. Idempotent. Call after the server has drained.
@@ -109,6 +121,7 @@ class DurableJournal final : public StockJournal {
   std::uint64_t appended_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t durable_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);  // sticky: write error or closed
+  std::atomic<bool> failed_{false};            // !failure_.ok(), read without mu_
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar work_available_;  // pending_ became non-empty, or closing_
   DurableJournalStats stats_ ABSL_GUARDED_BY(mu_);

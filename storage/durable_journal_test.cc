@@ -1,6 +1,8 @@
 #include "storage/durable_journal.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -174,6 +176,105 @@ TEST_CASE("Close acknowledges what was appended, then refuses") {
   auto state = OpenOrDie(dir.db())->Read();
   REQUIRE(state.ok());
   CHECK(StockOf(*state, "apple") == 3);
+}
+
+// A file system whose writable files start failing their appends and syncs
+// on demand, as a full or failing disk would.
+class FailingFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  FailingFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "FailingFileSystem"; }
+  void FailWrites() { failing_ = true; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* debug) override {
+    std::unique_ptr<rocksdb::FSWritableFile> file;
+    rocksdb::IOStatus status = target()->NewWritableFile(name, options, &file, debug);
+    if (status.ok()) *result = std::make_unique<File>(std::move(file), &failing_);
+    return status;
+  }
+
+ private:
+  class File final : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> file, const std::atomic<bool>* failing)
+        : FSWritableFileOwnerWrapper(std::move(file)), failing_(failing) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* debug) override {
+      if (*failing_) return rocksdb::IOStatus::NoSpace("injected: no space left on device");
+      return FSWritableFileOwnerWrapper::Append(data, options, debug);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* debug) override {
+      if (*failing_) return rocksdb::IOStatus::NoSpace("injected: no space left on device");
+      return FSWritableFileOwnerWrapper::Append(data, options, info, debug);
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* debug) override {
+      if (*failing_) return rocksdb::IOStatus::IOError("injected: fsync failed");
+      return FSWritableFileOwnerWrapper::Sync(options, debug);
+    }
+
+   private:
+    const std::atomic<bool>* failing_;
+  };
+
+  std::atomic<bool> failing_{false};
+};
+
+TEST_CASE("a failed write fails its waiters, is reported once, and refuses later changes") {
+  TempDir dir;
+  auto file_system = std::make_shared<FailingFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
+  std::atomic<int> reported{0};
+  absl::Status reported_status;
+  absl::Notification reported_once;
+  DurableJournalOptions options;
+  options.env = env.get();
+  options.on_write_failure = [&](const absl::Status& status) {
+    if (reported.fetch_add(1) == 0) {
+      reported_status = status;
+      reported_once.Notify();
+    }
+  };
+  auto opened = DurableJournal::Open(dir.db(), options);
+  REQUIRE(opened.ok());
+  std::unique_ptr<DurableJournal> journal = std::move(opened).value();
+  REQUIRE(journal->Initialize({{"apple", 10}}).ok());
+  InventoryStore store(4, journal.get());
+  REQUIRE(store.Load({{"apple", 10}}).ok());
+  REQUIRE(store.Reserve("acknowledged", {{"apple", 1}}).ok());
+  REQUIRE(WaitDurable(*journal).ok());
+  CHECK(journal->Accepting().ok());
+
+  file_system->FailWrites();
+  // Taken in memory before the disk failed it: its caller is told it failed.
+  REQUIRE(store.Reserve("unacknowledged", {{"apple", 1}}).ok());
+  const absl::Status failed = WaitDurable(*journal);
+  CHECK(failed.code() == absl::StatusCode::kUnavailable);
+  CHECK_THAT(std::string(failed.message()), Catch::Contains(dir.db()));
+  REQUIRE(reported_once.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  CHECK(reported_status == failed);
+
+  // From now on nothing changes, in memory or on disk, and nobody is told a
+  // change is durable.
+  CHECK(journal->Accepting().code() == absl::StatusCode::kUnavailable);
+  CHECK(store.Reserve("later", {{"apple", 1}}).status().code() == absl::StatusCode::kUnavailable);
+  CHECK(store.Set("apple", 100).code() == absl::StatusCode::kUnavailable);
+  CHECK(store.Get("apple").quantity == 8);
+  CHECK(WaitDurable(*journal).code() == absl::StatusCode::kUnavailable);
+  CHECK(reported == 1);
+  journal.reset();
+
+  // A restart serves what was acknowledged, and only that.
+  std::unique_ptr<DurableJournal> reopened = OpenOrDie(dir.db());
+  absl::StatusOr<StoredState> state = reopened->Read();
+  REQUIRE(state.ok());
+  CHECK(StockOf(*state, "apple") == 9);
+  REQUIRE(state->orders.size() == 1);
+  CHECK(state->orders[0].order_id == "acknowledged");
 }
 
 TEST_CASE("a directory that cannot be opened gives an error naming it") {

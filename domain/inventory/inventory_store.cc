@@ -93,12 +93,17 @@ Availability InventoryStore::Get(absl::string_view product_id) const {
   return {it->second > 0, it->second};
 }
 
+absl::Status InventoryStore::JournalAccepting() const {
+  return journal_ != nullptr ? journal_->Accepting() : absl::OkStatus();
+}
+
 absl::Status InventoryStore::Set(absl::string_view product_id, std::int32_t quantity) {
   if (absl::Status valid = ValidateProductId(product_id); !valid.ok()) return valid;
   if (quantity < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("quantity for '", product_id, "' is negative: ", quantity));
   }
+  if (absl::Status accepting = JournalAccepting(); !accepting.ok()) return accepting;
   std::string id(product_id);
   Shard& shard = ShardFor(id);
   absl::MutexLock lock(&shard.mu);
@@ -239,6 +244,8 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Reserve(
     }
   }
 
+  if (absl::Status accepting = JournalAccepting(); !accepting.ok()) return accepting;
+
   // 2. The order record, under its order shard lock for the rest of the call.
   OrderShard& order_shard = order_shards_[ShardIndex(order_id)];
   absl::MutexLock order_lock(&order_shard.mu);
@@ -336,6 +343,7 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Replay(
 
 absl::StatusOr<std::vector<ProductStock>> InventoryStore::Release(absl::string_view order_id) {
   if (absl::Status valid = ValidateOrderId(order_id); !valid.ok()) return valid;
+  if (absl::Status accepting = JournalAccepting(); !accepting.ok()) return accepting;
 
   OrderShard& order_shard = order_shards_[ShardIndex(order_id)];
   absl::MutexLock order_lock(&order_shard.mu);

@@ -74,6 +74,11 @@ class InventoryStore {
 
   // Sets the absolute quantity, creating the product if unknown. Rejects a
   // negative quantity or an invalid id with INVALID_ARGUMENT. Thread-safe.
+  //
+  // Set, Reserve and Release change nothing, and return the journal's error
+  // (UNAVAILABLE), once the journal no longer accepts mutations
+  // (StockJournal::Accepting), so memory never holds a change that could
+  // not be acknowledged after the journal failed.
   absl::Status Set(absl::string_view product_id, std::int32_t quantity);
 
   // Loads entries; all are validated before any is applied. Not journaled:
@@ -187,6 +192,8 @@ class InventoryStore {
   // shard's lock (writer).
   static void NotifyLocked(const Shard& shard, const std::string& product_id,
                            std::int32_t quantity) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // OK without a journal.
+  absl::Status JournalAccepting() const;
   void AppendToJournal(StockMutation mutation) {
     if (journal_ != nullptr) journal_->Append(std::move(mutation));
   }

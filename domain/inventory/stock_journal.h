@@ -59,6 +59,12 @@ class StockJournal {
   // thread (before WhenDurable returns) or on a journal thread; it must not
   // block.
   virtual void WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) = 0;
+
+  // OK while appended mutations can still become durable; otherwise why they
+  // cannot (a failed write, a closed journal). The store asks before every
+  // change, so a change that could never be acknowledged is refused rather
+  // than applied in memory only. Cheap; called without the store's locks.
+  virtual absl::Status Accepting() const = 0;
 };
 
 }  // namespace inventory

@@ -20,14 +20,23 @@ class RecordingJournal final : public StockJournal {
   void WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) override {
     std::move(done)(absl::OkStatus());
   }
+  absl::Status Accepting() const override {
+    absl::MutexLock lock(&mu_);
+    return accepting_;
+  }
+  void StopAccepting(absl::Status why) {
+    absl::MutexLock lock(&mu_);
+    accepting_ = std::move(why);
+  }
   std::vector<StockMutation> mutations() {
     absl::MutexLock lock(&mu_);
     return mutations_;
   }
 
  private:
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<StockMutation> mutations_ ABSL_GUARDED_BY(mu_);
+  absl::Status accepting_ ABSL_GUARDED_BY(mu_);
 };
 
 class RecordingWatcher final : public StockWatcher {
@@ -47,6 +56,30 @@ class RecordingWatcher final : public StockWatcher {
 };
 
 using Seen = std::vector<std::pair<std::string, int>>;
+
+TEST_CASE("a journal that stops accepting: every change is refused and nothing changes") {
+  RecordingJournal journal;
+  InventoryStore store(4, &journal);
+  REQUIRE(store.Load({{"apple", 10}, {"pear", 5}}).ok());
+  REQUIRE(store.Reserve("before", {{"apple", 2}}).ok());
+  journal.StopAccepting(absl::UnavailableError("disk gone"));
+
+  const absl::StatusOr<std::vector<ProductStock>> reserved = store.Reserve("after", {{"pear", 1}});
+  CHECK(reserved.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(reserved.status().message() == "disk gone");
+  CHECK(store.Release("before").status().code() == absl::StatusCode::kUnavailable);
+  CHECK(store.Set("apple", 100).code() == absl::StatusCode::kUnavailable);
+  // Bad input is still named as such.
+  CHECK(store.Set("apple", -1).code() == absl::StatusCode::kInvalidArgument);
+
+  CHECK(store.Get("apple").quantity == 8);
+  CHECK(store.Get("pear").quantity == 5);
+  CHECK(journal.mutations().size() == 1);  // only the change made before
+  // "after" was never recorded: a retry once the journal accepts again is new.
+  journal.StopAccepting(absl::OkStatus());
+  REQUIRE(store.Reserve("after", {{"pear", 1}}).ok());
+  CHECK(store.Get("pear").quantity == 4);
+}
 
 TEST_CASE("the journal receives each change once, with the order's state") {
   RecordingJournal journal;

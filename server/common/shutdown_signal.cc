@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 namespace server {
 namespace {
@@ -27,6 +28,12 @@ int WaitForShutdownSignal() {
   while (sigwait(&set, &signal_number) != 0) {
   }
   return signal_number;
+}
+
+void RequestShutdown() {
+  // To the process, not this thread: the signal is blocked everywhere and
+  // only the thread in sigwait may take it.
+  kill(getpid(), SIGTERM);
 }
 
 }  // namespace server

@@ -12,6 +12,11 @@ void BlockShutdownSignals();
 // Waits for SIGTERM or SIGINT and returns its number.
 int WaitForShutdownSignal();
 
+// Makes WaitForShutdownSignal return as if SIGTERM had arrived (it sends
+// SIGTERM to the process), for a component that decides the server must
+// stop. Any thread; async-signal-safe.
+void RequestShutdown();
+
 }  // namespace server
 
 #endif  // SERVER_COMMON_SHUTDOWN_SIGNAL_H_

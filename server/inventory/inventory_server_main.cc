@@ -1,6 +1,7 @@
 // inventory_server: the InventoryService binary.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -84,8 +85,23 @@ int main(int argc, char** argv) {
   // calls waiting for durability hold it until the server has drained.
   std::unique_ptr<inventory::storage::DurableJournal> journal;
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  // Fail-stop: once a write to the data directory failed, memory may hold
+  // changes nobody was told are durable, and the disk may not hold what the
+  // page cache claims. Stop (exit 1) so that a restart serves exactly what
+  // was acknowledged, as databases do after a failed fsync.
+  std::atomic<bool> journal_failed{false};
   if (!data_dir.empty()) {
-    auto opened = inventory::storage::DurableJournal::Open(data_dir, {absl::GetFlag(FLAGS_sync)});
+    inventory::storage::DurableJournalOptions journal_options;
+    journal_options.sync = absl::GetFlag(FLAGS_sync);
+    journal_options.on_write_failure = [&journal_failed](const absl::Status& status) {
+      spdlog::critical(
+          "{}; refusing every change from now on and stopping, so that a restart serves what "
+          "was acknowledged",
+          std::string(status.message()));
+      journal_failed = true;
+      server::RequestShutdown();
+    };
+    auto opened = inventory::storage::DurableJournal::Open(data_dir, std::move(journal_options));
     if (!opened.ok()) return Fail(opened.status());
     journal = std::move(opened).value();
   }
@@ -145,10 +161,16 @@ int main(int argc, char** argv) {
       host.metrics_port() > 0 ? absl::StrCat(", metrics on port ", host.metrics_port()) : "");
 
   int signal_number = server::WaitForShutdownSignal();
-  spdlog::info("signal {} received; draining for up to {}", signal_number,
+  spdlog::info("{}; draining for up to {}",
+               journal_failed ? "stopping after a failed write to the data directory"
+                              : absl::StrCat("signal ", signal_number, " received"),
                absl::FormatDuration(host.engine().options().drain_deadline));
   host.Shutdown();
   if (journal != nullptr) journal->Close();
+  if (journal_failed) {
+    spdlog::error("inventory_server stopped: the data directory could not be written");
+    return 1;
+  }
   spdlog::info("inventory_server stopped cleanly");
   return 0;
 }
