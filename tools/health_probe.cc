@@ -99,8 +99,8 @@ int main(int argc, char** argv) {
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
   if (addr.empty()) return Report(kUsage, "--addr is required (host:port)");
   if (timeout <= absl::ZeroDuration()) {
-    return Report(kUsage, absl::StrCat("--timeout must be positive, got ",
-                                       absl::FormatDuration(timeout)));
+    return Report(kUsage,
+                  absl::StrCat("--timeout must be positive, got ", absl::FormatDuration(timeout)));
   }
 
   grpc::ChannelArguments args;
@@ -126,9 +126,9 @@ int main(int argc, char** argv) {
       std::printf("%s: SERVING\n", where.c_str());
       return kServing;
     }
-    return Report(kNotServing, absl::StrCat(where, ": ",
-                                            HealthCheckResponse::ServingStatus_Name(
-                                                response.status())));
+    return Report(
+        kNotServing,
+        absl::StrCat(where, ": ", HealthCheckResponse::ServingStatus_Name(response.status())));
   }
   const std::string detail =
       absl::StrCat(CodeName(status.error_code()), ": ", status.error_message());
@@ -141,11 +141,11 @@ int main(int argc, char** argv) {
       // nothing there serves.
       return Report(kNoAnswer, absl::StrCat("cannot reach ", addr, " (", detail, ")"));
     case grpc::StatusCode::NOT_FOUND:
-      return Report(kRpcError, absl::StrCat(addr, ": unknown service ", Quoted(service), " (",
-                                            detail, ")"));
+      return Report(kRpcError,
+                    absl::StrCat(addr, ": unknown service ", Quoted(service), " (", detail, ")"));
     case grpc::StatusCode::UNIMPLEMENTED:
-      return Report(kRpcError, absl::StrCat(addr, " does not serve grpc.health.v1.Health (",
-                                            detail, ")"));
+      return Report(kRpcError,
+                    absl::StrCat(addr, " does not serve grpc.health.v1.Health (", detail, ")"));
     default:
       return Report(kRpcError, absl::StrCat(where, ": Check failed (", detail, ")"));
   }

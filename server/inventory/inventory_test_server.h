@@ -28,8 +28,7 @@ class InventoryTestServer {
         host_(options) {
     REQUIRE(store_.Load(catalog).ok());
     service_.Register(host_.engine());
-    absl::StatusOr<int> port =
-        host_.Start(listen, {inventory::InventoryGrpcService::kServiceName});
+    absl::StatusOr<int> port = host_.Start(listen, {inventory::InventoryGrpcService::kServiceName});
     REQUIRE(port.ok());
     port_ = *port;
     stub_ = inventory::InventoryService::NewStub(LoopbackChannel(port_));
