@@ -5,11 +5,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/internal/parse.h"
+#include "absl/flags/internal/usage.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -84,7 +87,14 @@ std::vector<char*> ParseServerFlags(int argc, char** argv, const char* usage) {
   config.normalize_filename = [](absl::string_view file) { return std::string(file); };
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(usage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  // abseil 20220623's ParseCommandLine exits with status 1 after printing
+  // --help; asking for help is not a failure, so the usage flags are handled
+  // here and exit 0 (its later releases do the same).
+  namespace flags = absl::flags_internal;
+  std::vector<char*> positional = flags::ParseCommandLineImpl(
+      argc, argv, flags::ArgvListAction::kRemoveParsedArgs, flags::UsageFlagsAction::kIgnoreUsage,
+      flags::OnUndefinedFlag::kAbortIfUndefined);
+  if (flags::HandleUsageFlags(std::cout, absl::ProgramUsageMessage()) >= 0) std::exit(0);
   if (positional.size() > 1) {
     const char* slash = std::strrchr(positional[0], '/');
     std::fprintf(stderr, "%s: unexpected argument '%s' (all options are --flag=value)\n",
