@@ -231,9 +231,12 @@ class UnaryCall final : public ClientOperation, public RpcSlot {
 // an alarm be Set again once its previous event has been delivered.
 class AlarmTag final : public ClientOperation {
  public:
-  using Handler = void (ClientCore::*)(bool ok, Worker& worker);
-  AlarmTag(ClientCore* core, Handler handler)
-      : ClientOperation(core, engine::CompletionKind::kWake), handler_(handler) {}
+  // Which ClientCore handler the alarm's event goes to. (An enum rather than
+  // a pointer to member: GCC's UBSan build checks a call through a pointer
+  // to a member of ClientCore, incomplete here, against the wrong object.)
+  enum class Purpose : std::uint8_t { kLinger, kDeadline };
+  AlarmTag(ClientCore* core, Purpose purpose)
+      : ClientOperation(core, engine::CompletionKind::kWake), purpose_(purpose) {}
 
   // Core lock.
   void Set(grpc::CompletionQueue* cq, absl::Time when) {
@@ -256,7 +259,7 @@ class AlarmTag final : public ClientOperation {
  private:
   void Completed(bool ok, Worker& worker) override;
 
-  const Handler handler_;
+  const Purpose purpose_;
   grpc::Alarm alarm_;
 };
 
@@ -327,8 +330,8 @@ class ClientCore {
  public:
   explicit ClientCore(BatchingInventoryClientOptions options)
       : options_(std::move(options)),
-        linger_alarm_(this, &ClientCore::OnLingerAlarm),
-        deadline_alarm_(this, &ClientCore::OnDeadlineAlarm) {}
+        linger_alarm_(this, AlarmTag::Purpose::kLinger),
+        deadline_alarm_(this, AlarmTag::Purpose::kDeadline) {}
   ClientCore(const ClientCore&) = delete;
   ClientCore& operator=(const ClientCore&) = delete;
   ~ClientCore() { Shutdown(); }
@@ -345,6 +348,14 @@ class ClientCore {
   void OnUnaryDone(UnaryCall& call, Worker& worker);
   void OnLingerAlarm(bool ok, Worker& worker);
   void OnDeadlineAlarm(bool ok, Worker& worker);
+  // Around every completion handler. On borrowed queues no join tells
+  // Shutdown that a queue thread has left the client, and a handler still
+  // delivers callbacks after it freed its slot. Entered while the handler's
+  // operation still counts as outstanding (so before Quiescent() can hold);
+  // the decrement is the handler's last touch of the client, so Shutdown
+  // waits for zero by polling rather than by a signal sent after it.
+  void EnterCompletion() { completions_running_.fetch_add(1, std::memory_order_seq_cst); }
+  void LeaveCompletion() { completions_running_.fetch_sub(1, std::memory_order_release); }
 
  private:
   LookupTicket LookupBatched(absl::string_view product_id, absl::Time deadline, absl::Time now,
@@ -408,6 +419,7 @@ class ClientCore {
   absl::CondVar shutdown_cv_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;           // threads joined
+  std::atomic<int> completions_running_{0};               // handlers not yet returned
   std::deque<LookupEntry> entries_ ABSL_GUARDED_BY(mu_);  // stable addresses
   LookupEntry* free_entries_ ABSL_GUARDED_BY(mu_) = nullptr;
   LookupEntry* queue_head_ ABSL_GUARDED_BY(mu_) = nullptr;
@@ -475,7 +487,9 @@ void ClientCore::RunQueue(grpc::CompletionQueue* cq) {
 
 void ClientOperation::OnCompletion(engine::CompletionKind /*kind*/, bool ok) {
   const ClientCore* const outer = std::exchange(current_client_thread_core, core_);
+  core_->EnterCompletion();
   Completed(ok, worker_of_this_thread);
+  core_->LeaveCompletion();
   current_client_thread_core = outer;
 }
 
@@ -485,10 +499,18 @@ bool ClientCore::Quiescent() const {
 }
 
 void ClientCore::Shutdown() {
+  // Both would wait for events only this thread can deliver.
   if (current_client_thread_core == this) {
     std::fprintf(stderr,
                  "BatchingInventoryClient::Shutdown called from one of its own callbacks; it "
                  "would wait for itself\n");
+    std::abort();
+  }
+  if (std::find(queues_.begin(), queues_.end(), engine::Tag::QueueDrainedByThisThread()) !=
+      queues_.end()) {
+    std::fprintf(stderr,
+                 "BatchingInventoryClient::Shutdown called on a thread that drains one of its "
+                 "completion queues; it would wait for itself\n");
     std::abort();
   }
   std::vector<Delivery> deliveries;
@@ -516,6 +538,11 @@ void ClientCore::Shutdown() {
     // Every RPC and alarm event comes back through the queues, which are
     // still being drained by their threads.
     while (!Quiescent()) shutdown_cv_.Wait(&mu_);
+  }
+  // The last handlers may still be delivering callbacks; they need no lock
+  // and are about to leave.
+  while (completions_running_.load(std::memory_order_acquire) > 0) {
+    absl::SleepFor(absl::Microseconds(50));
   }
   // Nothing is outstanding and nothing new can start: Next() now returns
   // false once each queue is empty. Borrowed queues are their owner's to
@@ -990,7 +1017,16 @@ void ClientCore::OnUnaryDone(UnaryCall& call, Worker& worker) {
 // ---------------------------------------------------------------------------
 // Alarms.
 
-void AlarmTag::Completed(bool ok, Worker& worker) { (core_->*handler_)(ok, worker); }
+void AlarmTag::Completed(bool ok, Worker& worker) {
+  switch (purpose_) {
+    case Purpose::kLinger:
+      core_->OnLingerAlarm(ok, worker);
+      return;
+    case Purpose::kDeadline:
+      core_->OnDeadlineAlarm(ok, worker);
+      return;
+  }
+}
 
 void ClientCore::OnLingerAlarm(bool ok, Worker& worker) {
   {

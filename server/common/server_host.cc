@@ -70,7 +70,10 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
     for (const auto& collectable : extra_collectables_) metrics_server_->Register(collectable);
   }
   absl::StatusOr<int> port = engine_.Start(listen_address);
-  if (!port.ok()) return port;
+  if (!port.ok()) {
+    metrics_server_.reset();  // its collectors may read what dies before the host
+    return port;
+  }
   health_.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
   for (const std::string& name : service_names) {
     health_.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
@@ -81,6 +84,9 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
 void ServerHost::Shutdown() {
   health_.SetAllNotServing();
   engine_.Shutdown();
+  // Scrapes read the services' and clients' state (e.g. a look-up client's
+  // Stats()), which the caller may destroy before the host.
+  metrics_server_.reset();
 }
 
 }  // namespace server

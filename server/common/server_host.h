@@ -60,7 +60,9 @@ class ServerHost {
   absl::StatusOr<int> Start(const std::string& listen_address,
                             const std::vector<std::string>& service_names);
 
-  // 1. health NOT_SERVING; 2..5. Engine::Shutdown. Idempotent.
+  // 1. health NOT_SERVING; 2..5. Engine::Shutdown; then the metrics
+  // endpoint stops, so no scrape reads what the caller destroys next.
+  // Idempotent.
   void Shutdown();
 
  private:

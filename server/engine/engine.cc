@@ -227,6 +227,10 @@ std::vector<grpc::CompletionQueue*> Engine::completion_queues() const {
 
 void Engine::RunBeforeQueuesClose(std::function<void()> hook) {
   absl::MutexLock lock(&lifecycle_mu_);
+  if (shut_down_) {
+    spdlog::error("RunBeforeQueuesClose after Shutdown(): the hook will never run");
+    return;
+  }
   before_queues_close_.push_back(std::move(hook));
 }
 

@@ -199,7 +199,9 @@ class Engine {
   // finished (step 3) and before the queues close (steps 4-5), on the thread
   // calling Shutdown(), while the queue threads still run. Hooks run in the
   // order added. They do not run if Start() failed or was never called
-  // (then no call was served, so no client on the queues was used).
+  // (then no call was served, so no client on the queues was used). Before
+  // Shutdown() only; a hook must not call Shutdown() or
+  // RunBeforeQueuesClose() (Shutdown holds the engine's lifecycle lock).
   void RunBeforeQueuesClose(std::function<void()> hook);
   const EngineOptions& options() const { return options_; }
 

@@ -52,6 +52,7 @@ class Tag {
   // Blocks for the next event of `cq` and returns its tag, or nullptr once
   // the queue has been shut down and every outstanding tag was returned.
   static Tag* Next(grpc::CompletionQueue* cq, bool* ok) {
+    DrainedByThisThread() = cq;
     void* completion_queue_tag = nullptr;
     if (!cq->Next(&completion_queue_tag, ok)) return nullptr;
     return static_cast<Tag*>(completion_queue_tag);
@@ -66,6 +67,7 @@ class Tag {
   template <typename Deadline>
   static Tag* AsyncNext(grpc::CompletionQueue* cq, const Deadline& deadline, bool* ok,
                         grpc::CompletionQueue::NextStatus* status = nullptr) {
+    DrainedByThisThread() = cq;
     void* completion_queue_tag = nullptr;
     const grpc::CompletionQueue::NextStatus next =
         cq->AsyncNext(&completion_queue_tag, ok, deadline);
@@ -77,7 +79,17 @@ class Tag {
   // Hands the event to the handler that owns this tag.
   void Complete(bool ok) { handler_->OnCompletion(kind_, ok); }
 
+  // The queue this thread last waited on through Next or AsyncNext, or null.
+  // Code that blocks until a queue's events are handled checks it to refuse
+  // to run on a thread that must deliver them (it would wait for itself).
+  static grpc::CompletionQueue* QueueDrainedByThisThread() { return DrainedByThisThread(); }
+
  private:
+  static grpc::CompletionQueue*& DrainedByThisThread() {
+    static thread_local grpc::CompletionQueue* cq = nullptr;
+    return cq;
+  }
+
   CompletionHandler* const handler_;
   const CompletionKind kind_;
 };
