@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "domain/inventory/inventory_store.h"
 
@@ -229,12 +230,15 @@ TEST_CASE("a failed write fails its waiters, is reported once, and refuses later
   auto file_system = std::make_shared<FailingFileSystem>();
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
   std::atomic<int> reported{0};
+  // Under a mutex: the TSan build sees absl::Mutex, not absl::Notification.
+  absl::Mutex reported_mu;
   absl::Status reported_status;
   absl::Notification reported_once;
   DurableJournalOptions options;
   options.env = env.get();
   options.on_write_failure = [&](const absl::Status& status) {
     if (reported.fetch_add(1) == 0) {
+      absl::MutexLock lock(&reported_mu);
       reported_status = status;
       reported_once.Notify();
     }
@@ -256,7 +260,10 @@ TEST_CASE("a failed write fails its waiters, is reported once, and refuses later
   CHECK(failed.code() == absl::StatusCode::kUnavailable);
   CHECK_THAT(std::string(failed.message()), Catch::Contains(dir.db()));
   REQUIRE(reported_once.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  CHECK(reported_status == failed);
+  {
+    absl::MutexLock lock(&reported_mu);
+    CHECK(reported_status == failed);
+  }
 
   // From now on nothing changes, in memory or on disk, and nobody is told a
   // change is durable.

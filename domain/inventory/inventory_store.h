@@ -77,8 +77,8 @@ class InventoryStore {
   //
   // Set, Reserve and Release change nothing, and return the journal's error
   // (UNAVAILABLE), once the journal no longer accepts mutations
-  // (StockJournal::Accepting), so memory never holds a change that could
-  // not be acknowledged after the journal failed.
+  // (StockJournal::Accepting). Changes applied just before a journal failure
+  // (those of the failing batch) stay in memory but are never acknowledged.
   absl::Status Set(absl::string_view product_id, std::int32_t quantity);
 
   // Loads entries; all are validated before any is applied. Not journaled:

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/internal/parse.h"
 #include "absl/flags/internal/usage.h"
@@ -90,11 +91,16 @@ std::vector<char*> ParseServerFlags(int argc, char** argv, const char* usage) {
   // abseil 20220623's ParseCommandLine exits with status 1 after printing
   // --help; asking for help is not a failure, so the usage flags are handled
   // here and exit 0 (its later releases do the same).
+  // The internal API used for that is specific to this abseil release.
+#if defined(ABSL_LTS_RELEASE_VERSION) && ABSL_LTS_RELEASE_VERSION == 20220623
   namespace flags = absl::flags_internal;
   std::vector<char*> positional = flags::ParseCommandLineImpl(
       argc, argv, flags::ArgvListAction::kRemoveParsedArgs, flags::UsageFlagsAction::kIgnoreUsage,
       flags::OnUndefinedFlag::kAbortIfUndefined);
   if (flags::HandleUsageFlags(std::cout, absl::ProgramUsageMessage()) >= 0) std::exit(0);
+#else
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+#endif
   if (positional.size() > 1) {
     const char* slash = std::strrchr(positional[0], '/');
     std::fprintf(stderr, "%s: unexpected argument '%s' (all options are --flag=value)\n",

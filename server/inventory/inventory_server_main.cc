@@ -81,15 +81,15 @@ int main(int argc, char** argv) {
     return Fail(absl::InvalidArgumentError("--watch_streams_per_queue must be >= 1"));
   }
 
-  // Declared first so it is destroyed last: the store reports to it, and
-  // calls waiting for durability hold it until the server has drained.
-  std::unique_ptr<inventory::storage::DurableJournal> journal;
-  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   // Fail-stop: once a write to the data directory failed, memory may hold
   // changes nobody was told are durable, and the disk may not hold what the
   // page cache claims. Stop (exit 1) so that a restart serves exactly what
   // was acknowledged, as databases do after a failed fsync.
   std::atomic<bool> journal_failed{false};
+  // Declared first so it is destroyed last: the store reports to it, and
+  // calls waiting for durability hold it until the server has drained.
+  std::unique_ptr<inventory::storage::DurableJournal> journal;
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   if (!data_dir.empty()) {
     inventory::storage::DurableJournalOptions journal_options;
     journal_options.sync = absl::GetFlag(FLAGS_sync);

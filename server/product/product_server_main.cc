@@ -12,6 +12,7 @@
 #include "server/common/server_flags.h"
 #include "server/common/server_host.h"
 #include "server/common/shutdown_signal.h"
+#include "server/engine/engine.h"
 #include "server/product/batching_client_metrics.h"
 #include "server/product/inventory_reserver.h"
 #include "server/product/product_service.h"
@@ -104,6 +105,9 @@ int main(int argc, char** argv) {
   server::ServerHost host(*options);
   if (absl::GetFlag(FLAGS_lookup_threads) == 0) {
     lookup_options.completion_queues = host.engine().completion_queues();
+    if (lookup_options.completion_queues.empty()) {
+      return Fail(engine::ValidateEngineOptions(host.engine().options()));
+    }
   } else {
     lookup_options.threads = absl::GetFlag(FLAGS_lookup_threads);
   }
