@@ -277,11 +277,12 @@ class BatchingInventoryClient {
   // Fails every queued look-up with CANCELLED, cancels every RPC in flight
   // (their callers get the RPC's status, normally CANCELLED), waits for every
   // outstanding completion-queue event, and joins the threads (with
-  // `completion_queues`, waits for their owner to deliver the events, so it
-  // must not run on one of those queues' threads). Every
-  // callback has run when it returns. Later Lookups fail with UNAVAILABLE.
-  // Idempotent; a concurrent second call waits for the first. Must not be
-  // called from a callback of this client (it aborts).
+  // `completion_queues`, waits for their owner to deliver the events and
+  // for every completion handler to leave the client). Every callback has
+  // run when it returns, and the client may be destroyed. Later Lookups fail
+  // with UNAVAILABLE. Idempotent; a concurrent second call waits for the
+  // first. Aborts when called from a callback of this client, or on a thread
+  // that drains one of its borrowed queues: either would wait for itself.
   void Shutdown();
 
   BatchingInventoryClientStats Stats() const;
