@@ -1164,27 +1164,85 @@ absl::StatusOr<std::unique_ptr<BatchingInventoryClient>> BatchingInventoryClient
   if (absl::Status valid = ValidateBatchingInventoryClientOptions(options); !valid.ok()) {
     return valid;
   }
-  auto core = std::make_unique<internal::ClientCore>(std::move(options));
-  core->Start();
-  return std::unique_ptr<BatchingInventoryClient>(new BatchingInventoryClient(std::move(core)));
+  std::vector<std::unique_ptr<internal::ClientCore>> lanes;
+  if (options.completion_queues.size() > 1) {
+    for (grpc::CompletionQueue* queue : options.completion_queues) {
+      BatchingInventoryClientOptions lane = options;
+      lane.completion_queues = {queue};
+      lanes.push_back(std::make_unique<internal::ClientCore>(std::move(lane)));
+    }
+  } else {
+    lanes.push_back(std::make_unique<internal::ClientCore>(options));
+  }
+  for (auto& lane : lanes) lane->Start();
+  return std::unique_ptr<BatchingInventoryClient>(
+      new BatchingInventoryClient(std::move(options), std::move(lanes)));
 }
 
-BatchingInventoryClient::BatchingInventoryClient(std::unique_ptr<internal::ClientCore> core)
-    : core_(std::move(core)) {}
+BatchingInventoryClient::BatchingInventoryClient(
+    BatchingInventoryClientOptions options,
+    std::vector<std::unique_ptr<internal::ClientCore>> lanes)
+    : options_(std::move(options)), lanes_(std::move(lanes)) {}
 
-BatchingInventoryClient::~BatchingInventoryClient() { core_->Shutdown(); }
+BatchingInventoryClient::~BatchingInventoryClient() { Shutdown(); }
 
 LookupTicket BatchingInventoryClient::Lookup(absl::string_view product_id, absl::Time deadline,
                                              LookupCallback callback) {
-  return core_->Lookup(product_id, deadline, std::move(callback));
+  return LaneForThisThread().Lookup(product_id, deadline, std::move(callback));
 }
 
-void BatchingInventoryClient::Shutdown() { core_->Shutdown(); }
-
-BatchingInventoryClientStats BatchingInventoryClient::Stats() const { return core_->Stats(); }
-
-const BatchingInventoryClientOptions& BatchingInventoryClient::options() const {
-  return core_->options();
+internal::ClientCore& BatchingInventoryClient::LaneForThisThread() const {
+  if (lanes_.size() == 1) return *lanes_.front();
+  grpc::CompletionQueue* here = engine::Tag::QueueDrainedByThisThread();
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    if (options_.completion_queues[i] == here) return *lanes_[i];
+  }
+  return *lanes_[next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size()];
 }
+
+void BatchingInventoryClient::Shutdown() {
+  // Checked for every lane before any lane starts: a thread that drains one
+  // lane's queue would otherwise shut the others down, then hang.
+  grpc::CompletionQueue* here = engine::Tag::QueueDrainedByThisThread();
+  for (grpc::CompletionQueue* queue : options_.completion_queues) {
+    if (queue == here) {
+      std::fprintf(stderr,
+                   "BatchingInventoryClient::Shutdown called on a thread that drains one of its "
+                   "completion queues; it would wait for itself\n");
+      std::abort();
+    }
+  }
+  for (auto& lane : lanes_) lane->Shutdown();
+}
+
+BatchingInventoryClientStats BatchingInventoryClient::Stats() const {
+  BatchingInventoryClientStats total;
+  for (const auto& lane : lanes_) {
+    const BatchingInventoryClientStats s = lane->Stats();
+    total.lookups_requested += s.lookups_requested;
+    total.lookups_succeeded += s.lookups_succeeded;
+    total.lookups_sent += s.lookups_sent;
+    total.failed_invalid += s.failed_invalid;
+    total.failed_resource_exhausted += s.failed_resource_exhausted;
+    total.failed_deadline_exceeded += s.failed_deadline_exceeded;
+    total.failed_cancelled += s.failed_cancelled;
+    total.failed_rpc_error += s.failed_rpc_error;
+    total.failed_shut_down += s.failed_shut_down;
+    total.rpcs_sent += s.rpcs_sent;
+    total.rpcs_failed += s.rpcs_failed;
+    total.batches_sent += s.batches_sent;
+    total.batch_ids_sent += s.batch_ids_sent;
+    total.batch_size_sum += s.batch_size_sum;
+    total.batch_size_max = std::max(total.batch_size_max, s.batch_size_max);
+    for (std::size_t i = 0; i < total.batch_size_buckets.size(); ++i) {
+      total.batch_size_buckets[i] += s.batch_size_buckets[i];
+    }
+    total.queue_depth += s.queue_depth;
+    total.rpcs_in_flight += s.rpcs_in_flight;
+  }
+  return total;
+}
+
+const BatchingInventoryClientOptions& BatchingInventoryClient::options() const { return options_; }
 
 }  // namespace client

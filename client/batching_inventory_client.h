@@ -45,6 +45,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -116,6 +117,17 @@ struct BatchingInventoryClientOptions {
   // The owner must hand every event to its engine::Tag (engine::Tag::Next,
   // then Complete), keep draining until Shutdown() has returned, and call
   // Shutdown() before shutting the queues down (Engine::RunBeforeQueuesClose).
+  //
+  // With more than one queue the client runs one lane per queue: a lane is
+  // a whole batching client (its own queue of look-ups, batches and alarms)
+  // whose RPCs complete on its queue. A look-up made on a thread that drains
+  // one of the queues (a server handler) joins that queue's lane, so the
+  // look-up, its batch's reply and the caller's answer all stay on one
+  // thread, and the server's threads never contend for one lane's lock
+  // (about 5% more GetProduct throughput, in both modes: README,
+  // Performance). Look-ups from other threads are spread over the lanes in
+  // turn. max_queued_lookups and max_in_flight_batches apply per lane;
+  // Stats() adds the lanes up.
   // Not owned. Empty (the default): the client makes `threads` of its own.
   std::vector<grpc::CompletionQueue*> completion_queues;
 
@@ -289,9 +301,17 @@ class BatchingInventoryClient {
   const BatchingInventoryClientOptions& options() const;
 
  private:
-  explicit BatchingInventoryClient(std::unique_ptr<internal::ClientCore> core);
+  BatchingInventoryClient(BatchingInventoryClientOptions options,
+                          std::vector<std::unique_ptr<internal::ClientCore>> lanes);
 
-  std::unique_ptr<internal::ClientCore> core_;
+  // The lane of the queue this thread drains, or the next lane in turn.
+  internal::ClientCore& LaneForThisThread() const;
+
+  const BatchingInventoryClientOptions options_;
+  // One per borrowed queue (options_.completion_queues[i] is lane i's), or
+  // one for the client's own queues.
+  std::vector<std::unique_ptr<internal::ClientCore>> lanes_;
+  mutable std::atomic<std::size_t> next_lane_{0};
 };
 
 }  // namespace client

@@ -5,9 +5,12 @@
 // Waits are hang guards, never performance thresholds.
 #include "client/batching_inventory_client.h"
 
+#include <grpcpp/alarm.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -1014,6 +1017,99 @@ TEST_CASE("batching client: on borrowed queues, replies arrive on the queue owne
   CHECK(queue.events() >= stats.batches_sent);
   client->Shutdown();
   queue.Close();  // would hang if the client had left an operation on it
+}
+
+// Runs `work` on the thread that drains `queue` (an alarm's event), the way
+// a server handler runs on its queue's thread, and waits until it has run.
+void RunOnQueueThread(grpc::CompletionQueue* queue, std::function<void()> work) {
+  class Job final : public engine::CompletionHandler {
+   public:
+    explicit Job(std::function<void()> work) : work_(std::move(work)) {}
+    void Start(grpc::CompletionQueue* queue) {
+      alarm_.Set(queue, absl::ToChronoTime(absl::Now()), tag_.ToCompletionQueueTag());
+    }
+    void OnCompletion(engine::CompletionKind, bool) override {
+      work_();
+      absl::MutexLock lock(&mu_);  // a Mutex, which the TSan build can see
+      done_ = true;
+    }
+    bool done() {
+      absl::MutexLock lock(&mu_);
+      return done_;
+    }
+
+   private:
+    std::function<void()> work_;
+    engine::Tag tag_{this, engine::CompletionKind::kWake};
+    grpc::Alarm alarm_;
+    absl::Mutex mu_;
+    bool done_ ABSL_GUARDED_BY(mu_) = false;
+  };
+  Job job(std::move(work));
+  job.Start(queue);
+  REQUIRE(WaitUntil([&] { return job.done(); }));
+}
+
+TEST_CASE(
+    "batching client: with several borrowed queues, a look-up made on a queue's thread is "
+    "answered on that thread",
+    "[batching][borrowed]") {
+  constexpr int kPerQueue = 150;
+  RealInventory inventory(inventory::SyntheticCatalog(2 * kPerQueue));
+  std::deque<BorrowedQueue> queues(2);
+  BatchingInventoryClientOptions options = ClientOptions(inventory.port());
+  options.completion_queues = {queues[0].cq(), queues[1].cq()};
+  options.max_batch_size = 20;
+  auto id = [](int i) { return absl::StrFormat("sku-%08d", i); };
+  std::deque<Outcome> outcomes(2 * kPerQueue + 1);
+  absl::Mutex mu;
+  std::vector<std::thread::id> answered_on(outcomes.size());  // guarded by mu
+  std::vector<std::thread::id> asked_on(outcomes.size());     // guarded by mu
+  auto client = MakeClient(options);
+  auto ask = [&](int i) {
+    {
+      absl::MutexLock lock(&mu);
+      asked_on[i] = std::this_thread::get_id();
+    }
+    client->Lookup(
+        id(i % (2 * kPerQueue)), DeadlineIn(absl::Seconds(120)),
+        [&, i, done = outcomes[i].Callback()](absl::StatusOr<LookupResult> result) mutable {
+          {
+            absl::MutexLock lock(&mu);
+            answered_on[i] = std::this_thread::get_id();
+          }
+          std::move(done)(std::move(result));
+        });
+  };
+  for (int q = 0; q < 2; ++q) {
+    RunOnQueueThread(queues[q].cq(), [&, q] {
+      for (int i = q * kPerQueue; i < (q + 1) * kPerQueue; ++i) ask(i);
+    });
+  }
+  ask(2 * kPerQueue);  // from a thread that drains no queue: some lane answers it
+  REQUIRE(AllDone(outcomes));
+  for (int i = 0; i < 2 * kPerQueue; ++i) {
+    INFO("look-up " << i);
+    absl::StatusOr<LookupResult> result = outcomes[i].Wait();
+    REQUIRE(result.ok());
+    CHECK(result->quantity == inventory.store().Get(id(i)).quantity);
+    absl::MutexLock lock(&mu);
+    CHECK(asked_on[i] == queues[i / kPerQueue].thread_id());
+    CHECK(answered_on[i] == asked_on[i]);
+  }
+  REQUIRE(outcomes[2 * kPerQueue].Wait().ok());
+  {
+    absl::MutexLock lock(&mu);
+    const std::thread::id foreign = answered_on[2 * kPerQueue];
+    CHECK((foreign == queues[0].thread_id() || foreign == queues[1].thread_id()));
+  }
+  const client::BatchingInventoryClientStats stats = client->Stats();
+  CHECK(stats.lookups_requested == 2 * kPerQueue + 1);
+  CHECK(stats.lookups_succeeded == 2 * kPerQueue + 1);
+  CHECK(stats.batches_sent < 2 * kPerQueue);  // merged within each lane
+  CHECK(stats.queue_depth == 0);
+  client->Shutdown();
+  for (BorrowedQueue& queue : queues) queue.Close();  // would hang on a leftover operation
 }
 
 TEST_CASE(
