@@ -42,6 +42,10 @@ ABSL_FLAG(int, max_queued_lookups, 10000,
           "Most look-ups waiting to be sent; beyond it calls fail fast with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, inventory_channels, 2,
           "Channels (HTTP/2 connections per inventory address) the look-ups use in turn.");
+ABSL_FLAG(int, calls_per_queue, 256,
+          "GetProduct and PlaceOrder requests posted ahead per completion queue: the most calls "
+          "a queue serves at once, since each holds its slot until the inventory answers "
+          "(1..100000; more wait inside gRPC).");
 ABSL_FLAG(int, lookup_threads, 0,
           "Threads of the inventory look-up client. 0: none of its own; its replies are handled "
           "on the server's completion-queue threads, which answer each call on the thread that "
@@ -99,6 +103,9 @@ int main(int argc, char** argv) {
   lookup_options.max_queued_lookups = absl::GetFlag(FLAGS_max_queued_lookups);
   lookup_options.channels = absl::GetFlag(FLAGS_inventory_channels);
   lookup_options.listener = &batch_metrics;
+  if (absl::GetFlag(FLAGS_calls_per_queue) < 1 || absl::GetFlag(FLAGS_calls_per_queue) > 100000) {
+    return Fail(absl::InvalidArgumentError("--calls_per_queue must be in 1..100000"));
+  }
   if (absl::GetFlag(FLAGS_lookup_threads) < 0) {
     return Fail(absl::InvalidArgumentError("--lookup_threads must be >= 0"));
   }
@@ -125,7 +132,8 @@ int main(int argc, char** argv) {
 
   product::ProductGrpcService service(
       *catalog, **lookups, reserver,
-      {.inventory_deadline = absl::GetFlag(FLAGS_inventory_deadline)});
+      {.inventory_deadline = absl::GetFlag(FLAGS_inventory_deadline),
+       .calls_per_queue = absl::GetFlag(FLAGS_calls_per_queue)});
   host.AddMetricsCollectable(registry_owner);
   host.AddMetricsCollectable(std::make_shared<product::BatchingClientCollector>(**lookups));
   service.Register(host.engine());

@@ -11,12 +11,7 @@
 #include "domain/product/order_pricing.h"
 
 namespace product {
-namespace {
-
-// Both answer only once the inventory has, and never need IsCancelled().
-constexpr engine::MethodOptions kAnswersLater{.requests_posted = 0, .watch_cancellation = false};
-
-}  // namespace
+namespace {}  // namespace
 
 absl::Status InventoryFailure(const absl::Status& status) {
   if (status.code() == absl::StatusCode::kResourceExhausted) return status;
@@ -31,14 +26,17 @@ ProductGrpcService::ProductGrpcService(const ProductCatalog& catalog,
     : catalog_(catalog), lookups_(lookups), reserver_(reserver), options_(options) {}
 
 void ProductGrpcService::Register(engine::Engine& engine) {
+  // Both answer only once the inventory has, and never need IsCancelled().
+  const engine::MethodOptions answers_later{.requests_posted = options_.calls_per_queue,
+                                            .watch_cancellation = false};
   engine.AddUnaryMethod<GetProductRequest, GetProductResponse>(
       &raw_service_, &RawService::RequestGetProduct, "product.ProductService/GetProduct",
       [this](auto responder, const auto& request) { GetProduct(std::move(responder), request); },
-      kAnswersLater);
+      answers_later);
   engine.AddUnaryMethod<PlaceOrderRequest, PlaceOrderResponse>(
       &raw_service_, &RawService::RequestPlaceOrder, "product.ProductService/PlaceOrder",
       [this](auto responder, const auto& request) { PlaceOrder(std::move(responder), request); },
-      kAnswersLater);
+      answers_later);
 }
 
 absl::Time ProductGrpcService::InventoryDeadline(absl::Time caller_deadline) const {
