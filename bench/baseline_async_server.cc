@@ -82,9 +82,7 @@ class CallData final : public engine::CompletionHandler {
 
 void Serve(InventoryService::AsyncService* service, grpc::ServerCompletionQueue* cq) {
   new CallData(service, cq);
-  bool ok;
-  // Null once the queue is shut down and drained.
-  while (engine::Tag* tag = engine::Tag::Next(cq, &ok)) tag->Complete(ok);
+  engine::Tag::CompleteAllUntilShutdown(cq);
 }
 
 bool TakeFlag(const std::string& arg, const std::string& name, std::string* value) {

@@ -397,8 +397,6 @@ class ClientCore {
     return options_.max_in_flight_batches - free_batch_count_;
   }
 
-  static void RunQueue(grpc::CompletionQueue* cq);
-
   const BatchingInventoryClientOptions options_;
   Counters counters_;
 
@@ -476,13 +474,8 @@ void ClientCore::Start() {
     }
   }
   for (auto& queue : owned_queues_) {
-    threads_.emplace_back([cq = queue.get()] { RunQueue(cq); });
+    threads_.emplace_back([cq = queue.get()] { engine::Tag::CompleteAllUntilShutdown(cq); });
   }
-}
-
-void ClientCore::RunQueue(grpc::CompletionQueue* cq) {
-  bool ok = false;
-  while (engine::Tag* tag = engine::Tag::Next(cq, &ok)) tag->Complete(ok);
 }
 
 void ClientOperation::OnCompletion(engine::CompletionKind /*kind*/, bool ok) {

@@ -114,9 +114,10 @@ struct BatchingInventoryClientOptions {
   // (engine::Engine::completion_queues()): the client then starts no thread,
   // and its RPC completions and callbacks run on the owner's threads, so a
   // handler's call is answered on the thread that got the inventory's reply.
-  // The owner must hand every event to its engine::Tag (engine::Tag::Next,
-  // then Complete), keep draining until Shutdown() has returned, and call
-  // Shutdown() before shutting the queues down (Engine::RunBeforeQueuesClose).
+  // The owner must hand every event to its engine::Tag
+  // (engine::Tag::CompleteAllUntilShutdown, as the engine's threads do), keep draining until
+  // Shutdown() has returned, and call Shutdown() before shutting the queues down
+  // (Engine::RunBeforeQueuesClose).
   //
   // With more than one queue the client runs one lane per queue: a lane is
   // a whole batching client (its own queue of look-ups, batches and alarms)

@@ -157,8 +157,7 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
 
 void Engine::RunQueue(internal::QueueContext* queue) {
   on_queue_thread = true;
-  bool ok = false;
-  while (Tag* tag = Tag::Next(queue->cq(), &ok)) tag->Complete(ok);
+  Tag::CompleteAllUntilShutdown(queue->cq());
 }
 
 void Engine::Shutdown() {

@@ -79,6 +79,13 @@ class Tag {
   // Hands the event to the handler that owns this tag.
   void Complete(bool ok) { handler_->OnCompletion(kind_, ok); }
 
+  // What a queue's thread runs: hands every event of `cq` to its tag's
+  // handler until the queue has been shut down and drained.
+  static void CompleteAllUntilShutdown(grpc::CompletionQueue* cq) {
+    bool ok = false;
+    while (Tag* tag = Next(cq, &ok)) tag->Complete(ok);
+  }
+
   // The queue this thread last waited on through Next or AsyncNext, or null.
   // Code that blocks until a queue's events are handled checks it to refuse
   // to run on a thread that must deliver them (it would wait for itself).
