@@ -12,7 +12,6 @@
 #include "server/common/server_flags.h"
 #include "server/common/server_host.h"
 #include "server/common/shutdown_signal.h"
-#include "server/engine/engine.h"
 #include "server/product/batching_client_metrics.h"
 #include "server/product/inventory_reserver.h"
 #include "server/product/product_service.h"
@@ -106,26 +105,10 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_calls_per_queue) < 1 || absl::GetFlag(FLAGS_calls_per_queue) > 100000) {
     return Fail(absl::InvalidArgumentError("--calls_per_queue must be in 1..100000"));
   }
-  if (absl::GetFlag(FLAGS_lookup_threads) < 0) {
-    return Fail(absl::InvalidArgumentError("--lookup_threads must be >= 0"));
-  }
   server::ServerHost host(*options);
-  if (absl::GetFlag(FLAGS_lookup_threads) == 0) {
-    lookup_options.completion_queues = host.engine().completion_queues();
-    if (lookup_options.completion_queues.empty()) {
-      return Fail(engine::ValidateEngineOptions(host.engine().options()));
-    }
-  } else {
-    lookup_options.threads = absl::GetFlag(FLAGS_lookup_threads);
-  }
-  auto lookups = client::BatchingInventoryClient::Create(lookup_options);
+  auto lookups = product::CreateLookupClient(lookup_options, absl::GetFlag(FLAGS_lookup_threads),
+                                             host.engine());
   if (!lookups.ok()) return Fail(lookups.status());
-  // Ends the look-ups while the server's queue threads still deliver their
-  // replies (a no-op for a client with threads of its own, which stops
-  // after the host).
-  if (absl::GetFlag(FLAGS_lookup_threads) == 0) {
-    host.engine().RunBeforeQueuesClose([client = lookups->get()] { client->Shutdown(); });
-  }
   product::InventoryReserver reserver({.target = absl::GetFlag(FLAGS_inventory),
                                        .retry_max_attempts = 3,
                                        .observer = &client_metrics});

@@ -13,6 +13,25 @@
 namespace product {
 namespace {}  // namespace
 
+absl::StatusOr<std::unique_ptr<client::BatchingInventoryClient>> CreateLookupClient(
+    client::BatchingInventoryClientOptions options, int lookup_threads, engine::Engine& engine) {
+  if (lookup_threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lookup_threads must be >= 0, got ", lookup_threads));
+  }
+  if (lookup_threads > 0) {
+    options.threads = lookup_threads;
+    return client::BatchingInventoryClient::Create(std::move(options));
+  }
+  options.completion_queues = engine.completion_queues();
+  if (options.completion_queues.empty()) return engine::ValidateEngineOptions(engine.options());
+  auto lookups = client::BatchingInventoryClient::Create(std::move(options));
+  if (!lookups.ok()) return lookups;
+  // Ends the look-ups while the queue threads still deliver their replies.
+  engine.RunBeforeQueuesClose([client = lookups->get()] { client->Shutdown(); });
+  return lookups;
+}
+
 absl::Status InventoryFailure(const absl::Status& status) {
   if (status.code() == absl::StatusCode::kResourceExhausted) return status;
   return absl::UnavailableError(

@@ -5,6 +5,9 @@
 #ifndef SERVER_PRODUCT_PRODUCT_SERVICE_H_
 #define SERVER_PRODUCT_PRODUCT_SERVICE_H_
 
+#include <memory>
+
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/batching_inventory_client.h"
 #include "domain/product/product_catalog.h"
@@ -62,6 +65,17 @@ class ProductGrpcService {
   const ProductServiceOptions options_;
   RawService raw_service_;
 };
+
+// The look-up client as product_server runs it. With `lookup_threads` 0 it
+// has no thread of its own: it runs on `engine`'s queues, one lane per
+// queue, and the engine shuts it down before those queues close
+// (Engine::RunBeforeQueuesClose), so it must outlive the engine's
+// Shutdown(). With N > 0 it has N threads of its own (`options.threads`) and
+// its owner shuts it down after the engine. INVALID_ARGUMENT for a negative
+// `lookup_threads`, options the client refuses, or an engine whose options
+// made no queues.
+absl::StatusOr<std::unique_ptr<client::BatchingInventoryClient>> CreateLookupClient(
+    client::BatchingInventoryClientOptions options, int lookup_threads, engine::Engine& engine);
 
 // What a caller of the ProductService sees when the inventory call failed
 // with `status`: RESOURCE_EXHAUSTED (the look-up queue is full) as is,

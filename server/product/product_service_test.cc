@@ -45,14 +45,12 @@ class ProductTestServer {
         batch_metrics_(client_metrics_),
         catalog_(*product::ProductCatalog::Create(kProducts)),
         host_(HostOptions(with_metrics)),
-        lookups_(*client::BatchingInventoryClient::Create(LookupOptions(
-            inventory_target, batching, &batch_metrics_, lookup_threads, host_.engine()))),
+        lookups_(
+            *product::CreateLookupClient(LookupOptions(inventory_target, batching, &batch_metrics_),
+                                         lookup_threads, host_.engine())),
         reserver_(
             {.target = inventory_target, .retry_max_attempts = 3, .observer = &client_metrics_}),
         service_(catalog_, *lookups_, reserver_, {.inventory_deadline = inventory_deadline}) {
-    if (lookup_threads == 0) {
-      host_.engine().RunBeforeQueuesClose([this] { lookups_->Shutdown(); });
-    }
     service_.Register(host_.engine());
     host_.AddMetricsCollectable(std::shared_ptr<prometheus::Collectable>(&registry_, [](auto*) {}));
     host_.AddMetricsCollectable(std::make_shared<product::BatchingClientCollector>(*lookups_));
@@ -98,18 +96,11 @@ class ProductTestServer {
  private:
   static client::BatchingInventoryClientOptions LookupOptions(const std::string& target,
                                                               bool batching,
-                                                              client::BatchListener* listener,
-                                                              int lookup_threads,
-                                                              engine::Engine& engine) {
+                                                              client::BatchListener* listener) {
     client::BatchingInventoryClientOptions options;
     options.target = target;
     options.batching = batching;
     options.listener = listener;
-    if (lookup_threads == 0) {
-      options.completion_queues = engine.completion_queues();
-    } else {
-      options.threads = lookup_threads;
-    }
     return options;
   }
   static server::ServerHostOptions HostOptions(bool with_metrics) {
