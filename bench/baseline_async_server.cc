@@ -11,7 +11,7 @@
 // calls to other methods of the async service wait until shutdown.
 //
 // One departure from the example: completion-queue tags are engine::Tag
-// objects (server/engine/tag.h, the project's one type for them), not the
+// objects (engine/tag.h, the project's one type for them), not the
 // CallData pointer itself, cast to a raw tag and back. That costs one
 // virtual call per event and changes nothing else.
 //
@@ -34,8 +34,8 @@
 #include <thread>
 #include <vector>
 
+#include "engine/tag.h"
 #include "inventory.grpc.pb.h"
-#include "server/engine/tag.h"
 
 namespace {
 

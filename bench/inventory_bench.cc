@@ -37,7 +37,7 @@
 #include "client/callback_queue_pin.h"
 #include "domain/inventory/catalog.h"
 #include "domain/product/product_catalog.h"
-#include "server/common/server_host.h"
+#include "server/host/server_host.h"
 #include "server/inventory/inventory_service.h"
 #include "server/product/inventory_reserver.h"
 #include "server/product/product_service.h"
@@ -56,32 +56,32 @@ constexpr int kCatalogSize = 100'000;
 // The InventoryService as inventory_server runs it, on 127.0.0.1:0.
 class InProcessInventory {
  public:
-  explicit InProcessInventory(server::ServerHostOptions options,
-                              const std::vector<inventory::CatalogEntry>& catalog =
-                                  inventory::SyntheticCatalog(kCatalogSize),
-                              inventory::storage::DurableJournal* journal = nullptr)
-      : store_(inventory::InventoryStore::kDefaultShards, journal),
+  explicit InProcessInventory(server::host::ServerHostOptions options,
+                              const std::vector<domain::inventory::CatalogEntry>& catalog =
+                                  domain::inventory::SyntheticCatalog(kCatalogSize),
+                              storage::DurableJournal* journal = nullptr)
+      : store_(domain::inventory::InventoryStore::kDefaultShards, journal),
         service_(store_, ServiceOptions(journal)),
         host_(std::move(options)) {
     (void)store_.Load(catalog);
     service_.Register(host_.engine());
     absl::StatusOr<int> port =
-        host_.Start("127.0.0.1:0", {inventory::InventoryGrpcService::kServiceName});
+        host_.Start("127.0.0.1:0", {server::inventory::InventoryGrpcService::kServiceName});
     port_ = port.ok() ? *port : 0;
   }
   int port() const { return port_; }
 
  private:
-  static inventory::InventoryServiceOptions ServiceOptions(
-      inventory::storage::DurableJournal* journal) {
-    inventory::InventoryServiceOptions options;
+  static server::inventory::InventoryServiceOptions ServiceOptions(
+      storage::DurableJournal* journal) {
+    server::inventory::InventoryServiceOptions options;
     options.journal = journal;
     return options;
   }
 
-  inventory::InventoryStore store_;
-  inventory::InventoryGrpcService service_;
-  server::ServerHost host_;
+  domain::inventory::InventoryStore store_;
+  server::inventory::InventoryGrpcService service_;
+  server::host::ServerHost host_;
   int port_ = 0;
 };
 
@@ -212,9 +212,9 @@ void Report(benchmark::State& state, const LoopResult& result, std::int64_t item
   state.counters["calls"] = static_cast<double>(calls);
 }
 
-server::ServerHostOptions ServerOptions(int completion_queues, int requests_per_method,
-                                        bool reflection) {
-  server::ServerHostOptions options;
+server::host::ServerHostOptions ServerOptions(int completion_queues, int requests_per_method,
+                                              bool reflection) {
+  server::host::ServerHostOptions options;
   options.engine.completion_queues = completion_queues;
   if (requests_per_method > 0) options.engine.requests_per_method = requests_per_method;
   options.reflection = reflection;
@@ -335,13 +335,14 @@ void BM_ReserveStockDurable(benchmark::State& state) {
   }
   const std::string directory = dir_template;
   constexpr int kProducts = 10'000;
-  std::vector<inventory::CatalogEntry> catalog;
-  for (const inventory::CatalogEntry& entry : inventory::SyntheticCatalog(kProducts)) {
+  std::vector<domain::inventory::CatalogEntry> catalog;
+  for (const domain::inventory::CatalogEntry& entry :
+       domain::inventory::SyntheticCatalog(kProducts)) {
     catalog.push_back({entry.product_id, 1'000'000'000});  // never runs out
   }
   absl::StatusOr<bench::LoadResult> result;
   {
-    auto journal = inventory::storage::DurableJournal::Open(directory + "/db", {sync});
+    auto journal = storage::DurableJournal::Open(directory + "/db", {sync});
     if (!journal.ok() || !(*journal)->Initialize(catalog).ok()) {
       state.SkipWithError("cannot open the journal");
       std::filesystem::remove_all(directory);
@@ -374,7 +375,8 @@ void BM_ReserveStockDurable(benchmark::State& state) {
 void BM_ProductGetProduct(benchmark::State& state) {
   const bool batching = state.range(0) != 0;
   InProcessInventory inventory(ServerOptions(0, 0, false));
-  auto catalog = product::ProductCatalog::Create(product::SyntheticProductCatalog(kCatalogSize));
+  auto catalog = domain::product::ProductCatalog::Create(
+      domain::product::SyntheticProductCatalog(kCatalogSize));
   client::BatchingInventoryClientOptions lookup_options;
   lookup_options.target = absl::StrCat("127.0.0.1:", inventory.port());
   lookup_options.batching = batching;
@@ -383,14 +385,14 @@ void BM_ProductGetProduct(benchmark::State& state) {
     state.SkipWithError("cannot set up the ProductService");
     return;
   }
-  product::InventoryReserver reserver({.target = lookup_options.target});
-  product::ProductGrpcService service(*catalog, **lookups, reserver);
+  server::product::InventoryReserver reserver({.target = lookup_options.target});
+  server::product::ProductGrpcService service(*catalog, **lookups, reserver);
   absl::StatusOr<bench::LoadResult> result;
   {
-    server::ServerHost host(ServerOptions(0, 0, false));
+    server::host::ServerHost host(ServerOptions(0, 0, false));
     service.Register(host.engine());
     absl::StatusOr<int> port =
-        host.Start("127.0.0.1:0", {product::ProductGrpcService::kServiceName});
+        host.Start("127.0.0.1:0", {server::product::ProductGrpcService::kServiceName});
     bench::LoadOptions options;
     options.target = absl::StrCat("127.0.0.1:", port.ok() ? *port : 0);
     options.method = bench::LoadMethod::kProductGet;

@@ -24,9 +24,9 @@
 #include "absl/time/clock.h"
 #include "bench/open_loop.h"
 #include "bench/request_wire.h"
+#include "engine/tag.h"
 #include "inventory.pb.h"
 #include "product.pb.h"
-#include "server/engine/tag.h"
 
 namespace bench {
 

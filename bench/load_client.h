@@ -22,7 +22,7 @@
 //    with the call's tag). Registering the method with each channel instead
 //    (grpc::internal::RpcMethod, as generated stubs do, saving GenericStub's
 //    per-call copy of the method name) was measured: no difference.
-//  * A call completes through its slot's engine::Tag (server/engine/tag.h,
+//  * A call completes through its slot's engine::Tag (engine/tag.h,
 //    the one type that handles raw completion-queue tags): one virtual
 //    call per completion, and no raw tag is cast here.
 //  * The open loop runs on the same threads: each queue's thread owns every

@@ -9,8 +9,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "engine/engine.h"
 #include "engine_test.grpc.pb.h"
-#include "server/engine/engine.h"
 #include "test/test_util.h"
 
 namespace {

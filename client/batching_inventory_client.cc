@@ -19,8 +19,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "domain/inventory/product_id.h"
+#include "engine/tag.h"
 #include "inventory.grpc.pb.h"
-#include "server/engine/tag.h"
 
 namespace client {
 namespace internal {
@@ -743,7 +743,7 @@ inventory::InventoryService::Stub* ClientCore::PickStub() {
 LookupTicket ClientCore::Lookup(absl::string_view product_id, absl::Time deadline,
                                 LookupCallback callback) {
   Counters::Add(counters_.lookups_requested);
-  if (absl::Status valid = inventory::ValidateProductId(product_id); !valid.ok()) {
+  if (absl::Status valid = domain::inventory::ValidateProductId(product_id); !valid.ok()) {
     Counters::Add(counters_.failed_invalid);
     std::move(callback)(std::move(valid));
     return {};

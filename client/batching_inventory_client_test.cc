@@ -23,9 +23,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "domain/inventory/catalog.h"
+#include "engine/tag.h"
 #include "inventory.grpc.pb.h"
-#include "server/common/server_host.h"
-#include "server/engine/tag.h"
+#include "server/host/server_host.h"
 #include "server/inventory/inventory_service.h"
 #include "test/test_util.h"
 
@@ -41,7 +41,7 @@ using inventory::GetProductAvailabilityRequest;
 using inventory::GetProductAvailabilityResponse;
 using testing_util::WaitUntil;
 
-static_assert(client::kMaxIdsPerBatch == inventory::kMaxBatchIds,
+static_assert(client::kMaxIdsPerBatch == server::inventory::kMaxBatchIds,
               "the client's batch limit must be the server's");
 
 const std::string kBatchMethod = "inventory.InventoryService/BatchGetProductAvailability";
@@ -111,20 +111,20 @@ std::unique_ptr<BatchingInventoryClient> MakeClient(BatchingInventoryClientOptio
 // port.
 class RealInventory {
  public:
-  explicit RealInventory(const std::vector<inventory::CatalogEntry>& catalog) {
+  explicit RealInventory(const std::vector<domain::inventory::CatalogEntry>& catalog) {
     REQUIRE(store_.Load(catalog).ok());
     Start(0);
   }
   ~RealInventory() { Stop(); }
 
   void Start(int port) {
-    server::ServerHostOptions options;
+    server::host::ServerHostOptions options;
     options.engine.completion_queues = 2;
     service_.emplace(store_);
     host_.emplace(options);
     service_->Register(host_->engine());
-    absl::StatusOr<int> bound = host_->Start(absl::StrCat("127.0.0.1:", port),
-                                             {inventory::InventoryGrpcService::kServiceName});
+    absl::StatusOr<int> bound = host_->Start(
+        absl::StrCat("127.0.0.1:", port), {server::inventory::InventoryGrpcService::kServiceName});
     REQUIRE(bound.ok());
     port_ = *bound;
   }
@@ -135,15 +135,15 @@ class RealInventory {
   }
 
   int port() const { return port_; }
-  inventory::InventoryStore& store() { return store_; }
+  domain::inventory::InventoryStore& store() { return store_; }
   std::int64_t CallsStarted(const std::string& method) {
     return host_->engine().MethodStats(method).calls_started;
   }
 
  private:
-  inventory::InventoryStore store_;
-  std::optional<inventory::InventoryGrpcService> service_;
-  std::optional<server::ServerHost> host_;
+  domain::inventory::InventoryStore store_;
+  std::optional<server::inventory::InventoryGrpcService> service_;
+  std::optional<server::host::ServerHost> host_;
   int port_ = 0;
 };
 
@@ -422,7 +422,7 @@ TEST_CASE("batching client: a lone look-up on an idle client is sent at once, no
 TEST_CASE("batching client: 1000 concurrent look-ups reach the server as about ten batch RPCs",
           "[batching]") {
   constexpr int kLookups = 1000;
-  RealInventory inventory(inventory::SyntheticCatalog(kLookups));
+  RealInventory inventory(domain::inventory::SyntheticCatalog(kLookups));
   BatchingInventoryClientOptions options = ClientOptions(inventory.port());
   options.max_batch_size = 100;
   options.max_linger = absl::Seconds(10);  // batches are cut by size and completions only
@@ -447,7 +447,7 @@ TEST_CASE("batching client: 1000 concurrent look-ups reach the server as about t
   for (int i = 0; i < kLookups; ++i) {
     absl::StatusOr<LookupResult> result = outcomes[i].Wait();
     REQUIRE(result.ok());
-    const inventory::Availability expected = inventory.store().Get(id(i));
+    const domain::inventory::Availability expected = inventory.store().Get(id(i));
     REQUIRE(result->quantity == expected.quantity);
     REQUIRE(result->is_available == expected.is_available);
   }
@@ -839,7 +839,7 @@ TEST_CASE(
 
 TEST_CASE("batching client: batching=false sends each look-up as its own unary RPC",
           "[batching][unary]") {
-  RealInventory inventory(inventory::SyntheticCatalog(100));
+  RealInventory inventory(domain::inventory::SyntheticCatalog(100));
   BatchingInventoryClientOptions options = ClientOptions(inventory.port());
   options.batching = false;
   constexpr int kLookups = 200;
@@ -973,7 +973,7 @@ class BorrowedQueue {
 TEST_CASE("batching client: on borrowed queues, replies arrive on the queue owner's thread",
           "[batching][borrowed]") {
   constexpr int kLookups = 400;
-  RealInventory inventory(inventory::SyntheticCatalog(kLookups));
+  RealInventory inventory(domain::inventory::SyntheticCatalog(kLookups));
   BorrowedQueue queue;
   BatchingInventoryClientOptions options = ClientOptions(inventory.port());
   options.completion_queues = {queue.cq()};
@@ -1055,7 +1055,7 @@ TEST_CASE(
     "answered on that thread",
     "[batching][borrowed]") {
   constexpr int kPerQueue = 150;
-  RealInventory inventory(inventory::SyntheticCatalog(2 * kPerQueue));
+  RealInventory inventory(domain::inventory::SyntheticCatalog(2 * kPerQueue));
   std::deque<BorrowedQueue> queues(2);
   BatchingInventoryClientOptions options = ClientOptions(inventory.port());
   options.completion_queues = {queues[0].cq(), queues[1].cq()};

@@ -26,9 +26,13 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "metrics/rpc_observer.h"
+#include "engine/rpc_observer.h"
 
 namespace metrics {
+
+using engine::MethodObserver;
+using engine::RpcObserver;
+using engine::RpcType;
 
 // The Go name of a status code, as go-grpc-prometheus labels it.
 const char* GoCodeName(grpc::StatusCode code);

@@ -14,7 +14,13 @@
 #include "absl/strings/strip.h"
 #include "journal_records.pb.h"
 
-namespace inventory::storage {
+namespace storage {
+
+// The types this file translates between, from other layers.
+using domain::inventory::ReservationLine;
+using domain::inventory::StockLevel;
+using records::StoredOrder;
+using records::StoredReservationLine;
 namespace {
 
 constexpr absl::string_view kStockPrefix = "s/";
@@ -253,4 +259,4 @@ DurableJournalStats DurableJournal::Stats() const {
   return stats_;
 }
 
-}  // namespace inventory::storage
+}  // namespace storage

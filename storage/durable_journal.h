@@ -36,7 +36,13 @@ class DB;
 class Env;
 }  // namespace rocksdb
 
-namespace inventory::storage {
+namespace storage {
+
+// The types this file translates between, from other layers.
+using domain::inventory::CatalogEntry;
+using domain::inventory::OrderState;
+using domain::inventory::StockJournal;
+using domain::inventory::StockMutation;
 
 struct DurableJournalOptions {
   // fsync every batch before acknowledging it. Off, a write survives a
@@ -128,6 +134,6 @@ class DurableJournal final : public StockJournal {
   std::thread writer_;
 };
 
-}  // namespace inventory::storage
+}  // namespace storage
 
 #endif  // STORAGE_DURABLE_JOURNAL_H_

@@ -18,7 +18,12 @@
 #include "absl/synchronization/notification.h"
 #include "domain/inventory/inventory_store.h"
 
-namespace inventory::storage {
+namespace storage {
+
+// The types this file translates between, from other layers.
+using domain::inventory::CatalogEntry;
+using domain::inventory::InventoryStore;
+using domain::inventory::OrderState;
 namespace {
 
 // A fresh directory under the system temp dir, removed afterwards.
@@ -365,4 +370,4 @@ TEST_CASE("a store journaled to disk is rebuilt exactly after a restart") {
 }
 
 }  // namespace
-}  // namespace inventory::storage
+}  // namespace storage

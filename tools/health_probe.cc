@@ -60,7 +60,7 @@ std::string CodeName(grpc::StatusCode code) {
 
 std::string Quoted(const std::string& service) { return absl::StrCat("'", service, "'"); }
 
-// The same conventions as the servers' flags (server/common/server_flags.cc),
+// The same conventions as the servers' flags (server/host/server_flags.cc),
 // without linking the servers' own flags into this small tool: dashes or
 // underscores in flag names, --help shows this tool's flags only, and a
 // positional argument is an error.

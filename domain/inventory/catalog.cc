@@ -15,7 +15,7 @@
 #include "absl/strings/strip.h"
 #include "domain/inventory/product_id.h"
 
-namespace inventory {
+namespace domain::inventory {
 
 absl::Status ForEachCsvRecord(
     absl::string_view text, absl::string_view header,
@@ -99,4 +99,4 @@ std::vector<CatalogEntry> SyntheticCatalog(int count) {
 
 std::vector<CatalogEntry> DefaultCatalog() { return {{"product123", 10}}; }
 
-}  // namespace inventory
+}  // namespace domain::inventory

@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "domain/inventory/inventory_store.h"
 
-namespace inventory {
+namespace domain::inventory {
 
 // Walks the records of a CSV text as every catalog in this project is
 // written: a leading UTF-8 byte-order mark is ignored, blank lines and lines
@@ -39,6 +39,6 @@ std::vector<CatalogEntry> SyntheticCatalog(int count);
 // The catalog used when no flag says otherwise: the seed example's product.
 std::vector<CatalogEntry> DefaultCatalog();
 
-}  // namespace inventory
+}  // namespace domain::inventory
 
 #endif  // DOMAIN_INVENTORY_CATALOG_H_

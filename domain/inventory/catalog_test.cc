@@ -18,7 +18,7 @@
 #include "domain/inventory/inventory_store.h"
 #include "domain/inventory/product_id.h"
 
-namespace inventory {
+namespace domain::inventory {
 namespace {
 
 using Catch::Matchers::Contains;
@@ -265,4 +265,4 @@ TEST_CASE("DefaultCatalog has product123 with 10", "[catalog]") {
 }
 
 }  // namespace
-}  // namespace inventory
+}  // namespace domain::inventory

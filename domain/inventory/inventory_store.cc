@@ -11,7 +11,7 @@
 #include "absl/strings/strip.h"
 #include "domain/inventory/product_id.h"
 
-namespace inventory {
+namespace domain::inventory {
 namespace {
 
 // Order ids follow the product id rules; only the name in the message differs.
@@ -403,4 +403,4 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReleaseLocked(absl::st
   return result;
 }
 
-}  // namespace inventory
+}  // namespace domain::inventory

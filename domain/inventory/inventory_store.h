@@ -34,7 +34,7 @@
 #include "domain/inventory/stock_journal.h"
 #include "domain/inventory/stock_watcher.h"
 
-namespace inventory {
+namespace domain::inventory {
 
 struct CatalogEntry {
   std::string product_id;
@@ -223,6 +223,6 @@ class InventoryStore {
   std::unique_ptr<OrderShard[]> order_shards_;  // same count as shards_
 };
 
-}  // namespace inventory
+}  // namespace domain::inventory
 
 #endif  // DOMAIN_INVENTORY_INVENTORY_STORE_H_

@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace inventory {
+namespace domain::inventory {
 namespace {
 
 using Catch::Matchers::Contains;
@@ -278,4 +278,4 @@ TEST_CASE("InventoryStore concurrent readers and writers", "[inventory_store][co
 }
 
 }  // namespace
-}  // namespace inventory
+}  // namespace domain::inventory

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace inventory {
+namespace domain::inventory {
 namespace {
 
 // Decodes one UTF-8 sequence at `pos`. Returns its length, or 0 if the bytes
@@ -71,4 +71,4 @@ absl::Status ValidateProductId(absl::string_view product_id) {
   return absl::OkStatus();
 }
 
-}  // namespace inventory
+}  // namespace domain::inventory

@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-namespace inventory {
+namespace domain::inventory {
 
 inline constexpr std::size_t kMaxProductIdBytes = 128;
 
@@ -16,6 +16,6 @@ inline constexpr std::size_t kMaxProductIdBytes = 128;
 // names the problem and, where it helps, the byte offset.
 absl::Status ValidateProductId(absl::string_view product_id);
 
-}  // namespace inventory
+}  // namespace domain::inventory
 
 #endif  // DOMAIN_INVENTORY_PRODUCT_ID_H_

@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 
-namespace inventory {
+namespace domain::inventory {
 namespace {
 
 using Catch::Matchers::Contains;
@@ -139,4 +139,4 @@ TEST_CASE("ValidateProductId rejects control characters", "[product_id]") {
 }
 
 }  // namespace
-}  // namespace inventory
+}  // namespace domain::inventory

@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "domain/inventory/inventory_store.h"
 
-namespace inventory {
+namespace domain::inventory {
 namespace {
 
 using Catch::Matchers::Contains;
@@ -803,4 +803,4 @@ TEST_CASE("Overlapping multi-line orders are all or nothing and never deadlock",
 }
 
 }  // namespace
-}  // namespace inventory
+}  // namespace domain::inventory

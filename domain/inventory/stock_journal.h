@@ -12,7 +12,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 
-namespace inventory {
+namespace domain::inventory {
 
 // A product and its absolute quantity.
 struct StockLevel {
@@ -67,6 +67,6 @@ class StockJournal {
   virtual absl::Status Accepting() const = 0;
 };
 
-}  // namespace inventory
+}  // namespace domain::inventory
 
 #endif  // DOMAIN_INVENTORY_STOCK_JOURNAL_H_

@@ -6,7 +6,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace inventory {
+namespace domain::inventory {
 
 struct Availability {
   bool is_available = false;  // quantity > 0
@@ -25,6 +25,6 @@ class StockWatcher {
   ~StockWatcher() = default;
 };
 
-}  // namespace inventory
+}  // namespace domain::inventory
 
 #endif  // DOMAIN_INVENTORY_STOCK_WATCHER_H_

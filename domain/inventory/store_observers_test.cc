@@ -8,7 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "domain/inventory/inventory_store.h"
 
-namespace inventory {
+namespace domain::inventory {
 namespace {
 
 class RecordingJournal final : public StockJournal {
@@ -172,4 +172,4 @@ TEST_CASE("RestoreOrders brings back idempotency records and rejects bad ones") 
 }
 
 }  // namespace
-}  // namespace inventory
+}  // namespace domain::inventory

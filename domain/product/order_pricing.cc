@@ -4,11 +4,11 @@
 #include "absl/strings/str_cat.h"
 #include "domain/inventory/product_id.h"
 
-namespace product {
+namespace domain::product {
 
 absl::StatusOr<PricedOrder> PriceOrder(const ProductCatalog& catalog, const std::string& order_id,
                                        const std::vector<OrderRequestLine>& lines) {
-  if (absl::Status valid = inventory::ValidateProductId(order_id); !valid.ok()) {
+  if (absl::Status valid = domain::inventory::ValidateProductId(order_id); !valid.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("order_id: ", order_id.empty() ? "is empty" : valid.message()));
   }
@@ -22,7 +22,7 @@ absl::StatusOr<PricedOrder> PriceOrder(const ProductCatalog& catalog, const std:
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const OrderRequestLine& line = lines[i];
     const std::string where = absl::StrCat("lines[", i, "]: ");
-    if (absl::Status valid = inventory::ValidateProductId(line.product_id); !valid.ok()) {
+    if (absl::Status valid = domain::inventory::ValidateProductId(line.product_id); !valid.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(where, valid.message()));
     }
     if (line.quantity <= 0) {
@@ -46,4 +46,4 @@ absl::StatusOr<PricedOrder> PriceOrder(const ProductCatalog& catalog, const std:
   return priced;
 }
 
-}  // namespace product
+}  // namespace domain::product

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "domain/product/product_catalog.h"
 
-namespace product {
+namespace domain::product {
 
 struct OrderRequestLine {
   std::string product_id;
@@ -33,6 +33,6 @@ inline constexpr std::size_t kMaxOrderLines = 100;
 absl::StatusOr<PricedOrder> PriceOrder(const ProductCatalog& catalog, const std::string& order_id,
                                        const std::vector<OrderRequestLine>& lines);
 
-}  // namespace product
+}  // namespace domain::product
 
 #endif  // DOMAIN_PRODUCT_ORDER_PRICING_H_

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <limits>
 
-namespace product {
+namespace domain::product {
 namespace {
 
 ProductCatalog TestCatalog() {
@@ -45,4 +45,4 @@ TEST_CASE("bad orders are refused with the status and line that explain them") {
 }
 
 }  // namespace
-}  // namespace product
+}  // namespace domain::product

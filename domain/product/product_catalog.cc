@@ -12,13 +12,13 @@
 #include "domain/inventory/catalog.h"
 #include "domain/inventory/product_id.h"
 
-namespace product {
+namespace domain::product {
 
 absl::StatusOr<ProductCatalog> ProductCatalog::Create(std::vector<ProductInfo> products) {
   ProductCatalog catalog;
   catalog.products_.reserve(products.size());
   for (ProductInfo& info : products) {
-    if (absl::Status valid = inventory::ValidateProductId(info.product_id); !valid.ok()) {
+    if (absl::Status valid = domain::inventory::ValidateProductId(info.product_id); !valid.ok()) {
       return valid;
     }
     if (info.name.empty()) {
@@ -45,7 +45,7 @@ const ProductInfo* ProductCatalog::Find(absl::string_view product_id) const {
 
 absl::StatusOr<std::vector<ProductInfo>> ParseProductCatalogCsv(absl::string_view text) {
   std::vector<ProductInfo> products;
-  absl::Status parsed = inventory::ForEachCsvRecord(
+  absl::Status parsed = domain::inventory::ForEachCsvRecord(
       text, "product_id,name,price_cents",
       [&](int line_number, absl::string_view line) -> absl::Status {
         const std::size_t first = line.find(',');
@@ -107,4 +107,4 @@ std::vector<ProductInfo> SyntheticProductCatalog(int count) {
   return products;
 }
 
-}  // namespace product
+}  // namespace domain::product

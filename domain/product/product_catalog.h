@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace product {
+namespace domain::product {
 
 struct ProductInfo {
   std::string product_id;
@@ -51,6 +51,6 @@ std::vector<ProductInfo> DefaultProductCatalog();
 // prices, for load tests.
 std::vector<ProductInfo> SyntheticProductCatalog(int count);
 
-}  // namespace product
+}  // namespace domain::product
 
 #endif  // DOMAIN_PRODUCT_PRODUCT_CATALOG_H_

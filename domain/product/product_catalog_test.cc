@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-namespace product {
+namespace domain::product {
 namespace {
 
 TEST_CASE("product catalog CSV: header, comments, BOM, commas in names") {
@@ -47,4 +47,4 @@ TEST_CASE("catalog look-ups; the default and synthetic catalogs") {
 }
 
 }  // namespace
-}  // namespace product
+}  // namespace domain::product

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace server {
+namespace server::health {
 
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
@@ -101,4 +101,4 @@ void HealthService::RemoveWatch(const std::string& service, Watch* watch) {
   if (it->second.empty()) watches_.erase(it);
 }
 
-}  // namespace server
+}  // namespace server::health

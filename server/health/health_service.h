@@ -9,10 +9,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/engine.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "server/engine/engine.h"
 
-namespace server {
+namespace server::health {
 
 using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
 
@@ -58,6 +58,6 @@ class HealthService {
   absl::flat_hash_map<std::string, absl::flat_hash_set<Watch*>> watches_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace server
+}  // namespace server::health
 
 #endif  // SERVER_HEALTH_HEALTH_SERVICE_H_

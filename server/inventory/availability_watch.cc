@@ -2,7 +2,7 @@
 
 #include <utility>
 
-namespace inventory {
+namespace server::inventory {
 
 AvailabilityWatch::AvailabilityWatch(InventoryStore& store, std::vector<std::string> product_ids,
                                      engine::StreamWaker waker)
@@ -41,4 +41,4 @@ engine::StreamStep AvailabilityWatch::Next(ProductAvailability& message) {
 
 void AvailabilityWatch::OnClosed(bool cancelled) { StopWatching(); }
 
-}  // namespace inventory
+}  // namespace server::inventory

@@ -11,10 +11,16 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "domain/inventory/inventory_store.h"
+#include "engine/server_stream.h"
 #include "inventory.pb.h"
-#include "server/engine/server_stream.h"
 
-namespace inventory {
+namespace server::inventory {
+
+// The types this file translates between, from other layers.
+using domain::inventory::Availability;
+using domain::inventory::InventoryStore;
+using domain::inventory::StockWatcher;
+using ::inventory::ProductAvailability;
 
 class AvailabilityWatch final : public engine::StreamSource<ProductAvailability>,
                                 public StockWatcher {
@@ -48,6 +54,6 @@ class AvailabilityWatch final : public engine::StreamSource<ProductAvailability>
   std::deque<std::string> send_order_ ABSL_GUARDED_BY(mu_);  // the keys of latest_
 };
 
-}  // namespace inventory
+}  // namespace server::inventory
 
 #endif  // SERVER_INVENTORY_AVAILABILITY_WATCH_H_

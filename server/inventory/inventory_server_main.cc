@@ -10,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "domain/inventory/catalog.h"
 #include "domain/inventory/inventory_store.h"
-#include "server/common/server_flags.h"
-#include "server/common/server_host.h"
-#include "server/common/shutdown_signal.h"
+#include "server/host/server_flags.h"
+#include "server/host/server_host.h"
+#include "server/host/shutdown_signal.h"
 #include "server/inventory/inventory_service.h"
 #include "storage/durable_journal.h"
 
@@ -40,21 +40,21 @@ ABSL_FLAG(int, watch_streams_per_queue, 32,
           "(see README, Performance).");
 ABSL_FLAG(int, synthetic_products, 0,
           "If > 0, load this many generated products (sku-00000000, ...) instead of a catalog.");
-ABSL_FLAG(int, store_shards, inventory::InventoryStore::kDefaultShards,
+ABSL_FLAG(int, store_shards, domain::inventory::InventoryStore::kDefaultShards,
           "Lock shards of the in-memory store (rounded up to a power of two).");
 
 namespace {
 
-absl::StatusOr<std::vector<inventory::CatalogEntry>> InitialCatalog() {
+absl::StatusOr<std::vector<domain::inventory::CatalogEntry>> InitialCatalog() {
   const std::string catalog = absl::GetFlag(FLAGS_catalog);
   const int synthetic = absl::GetFlag(FLAGS_synthetic_products);
   if (!catalog.empty() && synthetic > 0) {
     return absl::InvalidArgumentError("--catalog and --synthetic_products exclude each other");
   }
   if (synthetic < 0) return absl::InvalidArgumentError("--synthetic_products must be >= 0");
-  if (synthetic > 0) return inventory::SyntheticCatalog(synthetic);
-  if (!catalog.empty()) return inventory::LoadCatalogFile(catalog);
-  return inventory::DefaultCatalog();
+  if (synthetic > 0) return domain::inventory::SyntheticCatalog(synthetic);
+  if (!catalog.empty()) return domain::inventory::LoadCatalogFile(catalog);
+  return domain::inventory::DefaultCatalog();
 }
 
 int Fail(const absl::Status& status) {
@@ -65,16 +65,17 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  server::BlockShutdownSignals();
-  server::ParseServerFlags(
+  server::host::BlockShutdownSignals();
+  server::host::ParseServerFlags(
       argc, argv,
       "Serves inventory.InventoryService over gRPC.\nUsage: inventory_server [--flag=value]...");
-  absl::StatusOr<server::ServerHostOptions> options = server::ServerHostOptionsFromFlags();
+  absl::StatusOr<server::host::ServerHostOptions> options =
+      server::host::ServerHostOptionsFromFlags();
   if (!options.ok()) return Fail(options.status());
   if (absl::GetFlag(FLAGS_store_shards) < 1) {
     return Fail(absl::InvalidArgumentError("--store_shards must be >= 1"));
   }
-  absl::StatusOr<std::vector<inventory::CatalogEntry>> catalog = InitialCatalog();
+  absl::StatusOr<std::vector<domain::inventory::CatalogEntry>> catalog = InitialCatalog();
   if (!catalog.ok()) return Fail(catalog.status());
 
   if (absl::GetFlag(FLAGS_watch_streams_per_queue) < 1) {
@@ -88,10 +89,10 @@ int main(int argc, char** argv) {
   std::atomic<bool> journal_failed{false};
   // Declared first so it is destroyed last: the store reports to it, and
   // calls waiting for durability hold it until the server has drained.
-  std::unique_ptr<inventory::storage::DurableJournal> journal;
+  std::unique_ptr<storage::DurableJournal> journal;
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   if (!data_dir.empty()) {
-    inventory::storage::DurableJournalOptions journal_options;
+    storage::DurableJournalOptions journal_options;
     journal_options.sync = absl::GetFlag(FLAGS_sync);
     journal_options.on_write_failure = [&journal_failed](const absl::Status& status) {
       spdlog::critical(
@@ -99,18 +100,18 @@ int main(int argc, char** argv) {
           "was acknowledged",
           std::string(status.message()));
       journal_failed = true;
-      server::RequestShutdown();
+      server::host::RequestShutdown();
     };
-    auto opened = inventory::storage::DurableJournal::Open(data_dir, std::move(journal_options));
+    auto opened = storage::DurableJournal::Open(data_dir, std::move(journal_options));
     if (!opened.ok()) return Fail(opened.status());
     journal = std::move(opened).value();
   }
-  inventory::InventoryStore store(absl::GetFlag(FLAGS_store_shards), journal.get());
+  domain::inventory::InventoryStore store(absl::GetFlag(FLAGS_store_shards), journal.get());
   if (journal == nullptr) {
     if (absl::Status loaded = store.Load(*catalog); !loaded.ok()) return Fail(loaded);
     spdlog::warn("running in memory (no --data_dir): stock changes are lost at exit");
   } else {
-    absl::StatusOr<inventory::storage::StoredState> stored = journal->Read();
+    absl::StatusOr<storage::StoredState> stored = journal->Read();
     if (!stored.ok()) return Fail(stored.status());
     if (!stored->initialized) {
       if (absl::Status seeded = journal->Initialize(*catalog); !seeded.ok()) return Fail(seeded);
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  inventory::InventoryServiceOptions service_options;
+  server::inventory::InventoryServiceOptions service_options;
   service_options.journal = journal.get();
   service_options.watch_streams_per_queue = absl::GetFlag(FLAGS_watch_streams_per_queue);
   if (!absl::GetFlag(FLAGS_admin_set_stock)) {
@@ -144,11 +145,11 @@ int main(int argc, char** argv) {
     };
   }
   // The service must outlive the host (which owns the running server).
-  inventory::InventoryGrpcService service(store, std::move(service_options));
-  server::ServerHost host(*options);
+  server::inventory::InventoryGrpcService service(store, std::move(service_options));
+  server::host::ServerHost host(*options);
   service.Register(host.engine());
-  absl::StatusOr<int> port =
-      host.Start(absl::GetFlag(FLAGS_listen), {inventory::InventoryGrpcService::kServiceName});
+  absl::StatusOr<int> port = host.Start(absl::GetFlag(FLAGS_listen),
+                                        {server::inventory::InventoryGrpcService::kServiceName});
   if (!port.ok()) return Fail(port.status());
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
@@ -160,7 +161,7 @@ int main(int argc, char** argv) {
       host.engine().options().requests_per_method,
       host.metrics_port() > 0 ? absl::StrCat(", metrics on port ", host.metrics_port()) : "");
 
-  int signal_number = server::WaitForShutdownSignal();
+  int signal_number = server::host::WaitForShutdownSignal();
   spdlog::info("{}; draining for up to {}",
                journal_failed ? "stopping after a failed write to the data directory"
                               : absl::StrCat("signal ", signal_number, " received"),

@@ -7,7 +7,13 @@
 #include "domain/inventory/product_id.h"
 #include "server/inventory/availability_watch.h"
 
-namespace inventory {
+namespace server::inventory {
+
+// The types this file translates between, from other layers.
+using domain::inventory::kMaxOrderLines;
+using domain::inventory::OrderLine;
+using domain::inventory::ValidateProductId;
+using ::inventory::StockLine;
 
 namespace {
 
@@ -198,4 +204,4 @@ void InventoryGrpcService::BatchGetProductAvailability(
   responder.Finish();
 }
 
-}  // namespace inventory
+}  // namespace server::inventory

@@ -8,10 +8,28 @@
 #include "absl/status/status.h"
 #include "domain/inventory/inventory_store.h"
 #include "domain/inventory/stock_journal.h"
+#include "engine/engine.h"
 #include "inventory.grpc.pb.h"
-#include "server/engine/engine.h"
 
-namespace inventory {
+namespace server::inventory {
+
+// The types this file translates between, from other layers.
+using domain::inventory::InventoryStore;
+using domain::inventory::ProductStock;
+using domain::inventory::StockJournal;
+using ::inventory::BatchGetProductAvailabilityRequest;
+using ::inventory::BatchGetProductAvailabilityResponse;
+using ::inventory::GetProductAvailabilityRequest;
+using ::inventory::GetProductAvailabilityResponse;
+using ::inventory::InventoryService;
+using ::inventory::ProductAvailability;
+using ::inventory::ReleaseReservationRequest;
+using ::inventory::ReleaseReservationResponse;
+using ::inventory::ReserveStockRequest;
+using ::inventory::ReserveStockResponse;
+using ::inventory::SetStockRequest;
+using ::inventory::SetStockResponse;
+using ::inventory::WatchProductAvailabilityRequest;
 
 inline constexpr int kMaxBatchIds = 1000;
 inline constexpr int kMaxWatchIds = 1000;
@@ -84,6 +102,6 @@ class InventoryGrpcService {
   RawService raw_service_;
 };
 
-}  // namespace inventory
+}  // namespace server::inventory
 
 #endif  // SERVER_INVENTORY_INVENTORY_SERVICE_H_

@@ -17,7 +17,7 @@
 #include "domain/inventory/catalog.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "reflection_subset.pb.h"
-#include "server/common/server_host.h"
+#include "server/host/server_host.h"
 #include "server/inventory/inventory_test_server.h"
 #include "test/test_util.h"
 
@@ -38,7 +38,7 @@ using testing_util::WaitUntil;
 }  // namespace
 
 TEST_CASE("the seed scenario answers exactly as the original example", "[inventory]") {
-  InventoryServer server(inventory::DefaultCatalog());
+  InventoryServer server(domain::inventory::DefaultCatalog());
   GetProductAvailabilityResponse response;
   REQUIRE(server.Get("product123", &response).ok());
   CHECK(response.is_available());
@@ -65,7 +65,7 @@ TEST_CASE("is_available means quantity > 0", "[inventory]") {
 }
 
 TEST_CASE("bad product ids get INVALID_ARGUMENT naming the problem", "[inventory][bad-input]") {
-  InventoryServer server(inventory::DefaultCatalog());
+  InventoryServer server(domain::inventory::DefaultCatalog());
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "empty"},
       {std::string(129, 'a'), "129 bytes"},
@@ -107,9 +107,10 @@ TEST_CASE("a batch answers one item per id, in request order", "[inventory][batc
 
 TEST_CASE("batch limits: 1000 ids pass, 1001 and bad ids are rejected",
           "[inventory][batch][bad-input]") {
-  InventoryServer server(inventory::SyntheticCatalog(1000));
+  InventoryServer server(domain::inventory::SyntheticCatalog(1000));
   std::vector<std::string> ids;
-  for (const auto& entry : inventory::SyntheticCatalog(1000)) ids.push_back(entry.product_id);
+  for (const auto& entry : domain::inventory::SyntheticCatalog(1000))
+    ids.push_back(entry.product_id);
   BatchGetProductAvailabilityResponse response;
   REQUIRE(server.Batch(ids, &response).ok());
   CHECK(response.items_size() == 1000);
@@ -126,10 +127,10 @@ TEST_CASE("batch limits: 1000 ids pass, 1001 and bad ids are rejected",
 
 TEST_CASE("transport limits: oversized messages and metadata are refused, the server lives on",
           "[inventory][limits]") {
-  server::ServerHostOptions options = InventoryServer::DefaultOptions();
+  server::host::ServerHostOptions options = InventoryServer::DefaultOptions();
   options.limits.max_receive_message_bytes = 4096;
   options.limits.max_metadata_bytes = 2048;
-  InventoryServer server(inventory::DefaultCatalog(), options);
+  InventoryServer server(domain::inventory::DefaultCatalog(), options);
 
   BatchGetProductAvailabilityResponse batch;
   std::vector<std::string> big(100, std::string(100, 'x'));  // ~10 KiB > 4 KiB
@@ -166,7 +167,7 @@ TEST_CASE("transport limits: oversized messages and metadata are refused, the se
 }
 
 TEST_CASE("health: Check reports SERVING and NOT_FOUND for unknown services", "[health]") {
-  InventoryServer server(inventory::DefaultCatalog());
+  InventoryServer server(domain::inventory::DefaultCatalog());
   auto health = Health::NewStub(testing_util::LoopbackChannel(server.port()));
   for (const std::string service : {"", "inventory.InventoryService"}) {
     grpc::ClientContext context;
@@ -185,7 +186,7 @@ TEST_CASE("health: Check reports SERVING and NOT_FOUND for unknown services", "[
 
 TEST_CASE("health: Watch follows status changes and sees NOT_SERVING at shutdown",
           "[health][shutdown]") {
-  InventoryServer server(inventory::DefaultCatalog());
+  InventoryServer server(domain::inventory::DefaultCatalog());
   auto health = Health::NewStub(testing_util::LoopbackChannel(server.port()));
 
   grpc::ClientContext unknown_context;
@@ -274,12 +275,12 @@ grpc::Status ListServices(int port, std::vector<std::string>* names) {
 TEST_CASE("reflection is served only when enabled", "[inventory][reflection]") {
   std::vector<std::string> names;
   {
-    InventoryServer server(inventory::DefaultCatalog());
+    InventoryServer server(domain::inventory::DefaultCatalog());
     CHECK(ListServices(server.port(), &names).error_code() == grpc::StatusCode::UNIMPLEMENTED);
   }
-  server::ServerHostOptions options = InventoryServer::DefaultOptions();
+  server::host::ServerHostOptions options = InventoryServer::DefaultOptions();
   options.reflection = true;
-  InventoryServer server(inventory::DefaultCatalog(), options);
+  InventoryServer server(domain::inventory::DefaultCatalog(), options);
   REQUIRE(ListServices(server.port(), &names).ok());
   CHECK_THAT(names, Catch::VectorContains(std::string("inventory.InventoryService")));
   CHECK_THAT(names, Catch::VectorContains(std::string("grpc.health.v1.Health")));
@@ -291,7 +292,7 @@ TEST_CASE("shutdown with more than ten thousand calls in flight loses none of th
           "[inventory][shutdown]") {
   constexpr int kCalls = 12000;
   constexpr int kChannels = 16;
-  InventoryServer server(inventory::SyntheticCatalog(10000));
+  InventoryServer server(domain::inventory::SyntheticCatalog(10000));
   std::vector<std::unique_ptr<InventoryService::Stub>> stubs;
   for (int c = 0; c < kChannels; ++c) {
     stubs.push_back(InventoryService::NewStub(testing_util::LoopbackChannel(server.port(), c)));
@@ -314,7 +315,8 @@ TEST_CASE("shutdown with more than ten thousand calls in flight loses none of th
     stubs[i % kChannels]->async()->GetProductAvailability(
         &call.context, &call.request, &call.response, [&, i](grpc::Status status) {
           if (status.ok()) {
-            inventory::Availability expected = server.store().Get(calls[i]->request.product_id());
+            domain::inventory::Availability expected =
+                server.store().Get(calls[i]->request.product_id());
             if (calls[i]->response.quantity() != expected.quantity) ++wrong_answers;
           }
           absl::MutexLock lock(&mu);
@@ -345,9 +347,9 @@ TEST_CASE("shutdown with more than ten thousand calls in flight loses none of th
 }
 
 TEST_CASE("metrics count calls by method and code, in go-grpc-prometheus form", "[metrics]") {
-  server::ServerHostOptions options = InventoryServer::DefaultOptions();
+  server::host::ServerHostOptions options = InventoryServer::DefaultOptions();
   options.metrics_listen = "127.0.0.1:0";
-  InventoryServer server(inventory::DefaultCatalog(), options);
+  InventoryServer server(domain::inventory::DefaultCatalog(), options);
   REQUIRE(server.host().metrics_port() > 0);
   GetProductAvailabilityResponse response;
   for (int i = 0; i < 3; ++i) REQUIRE(server.Get("product123", &response).ok());
@@ -373,11 +375,11 @@ TEST_CASE("metrics count calls by method and code, in go-grpc-prometheus form", 
 
 TEST_CASE("a metrics address that cannot be bound fails the start with a clear error",
           "[metrics]") {
-  server::ServerHostOptions options = InventoryServer::DefaultOptions();
+  server::host::ServerHostOptions options = InventoryServer::DefaultOptions();
   options.metrics_listen = "256.0.0.1:0";
-  inventory::InventoryStore store;
-  inventory::InventoryGrpcService service(store);
-  server::ServerHost host(options);
+  domain::inventory::InventoryStore store;
+  server::inventory::InventoryGrpcService service(store);
+  server::host::ServerHost host(options);
   service.Register(host.engine());
   absl::StatusOr<int> port = host.Start("127.0.0.1:0", {});
   REQUIRE_FALSE(port.ok());

@@ -11,7 +11,7 @@
 
 #include "domain/inventory/inventory_store.h"
 #include "inventory.grpc.pb.h"
-#include "server/common/server_host.h"
+#include "server/host/server_host.h"
 #include "server/inventory/inventory_service.h"
 #include "test/test_util.h"
 
@@ -19,31 +19,32 @@ namespace testing_util {
 
 class InventoryTestServer {
  public:
-  explicit InventoryTestServer(std::vector<inventory::CatalogEntry> catalog,
-                               server::ServerHostOptions options = DefaultOptions(),
-                               inventory::InventoryServiceOptions service_options = {},
+  explicit InventoryTestServer(std::vector<domain::inventory::CatalogEntry> catalog,
+                               server::host::ServerHostOptions options = DefaultOptions(),
+                               server::inventory::InventoryServiceOptions service_options = {},
                                const std::string& listen = "127.0.0.1:0")
-      : store_(inventory::InventoryStore::kDefaultShards, service_options.journal),
+      : store_(domain::inventory::InventoryStore::kDefaultShards, service_options.journal),
         service_(store_, service_options),
         host_(options) {
     REQUIRE(store_.Load(catalog).ok());
     service_.Register(host_.engine());
-    absl::StatusOr<int> port = host_.Start(listen, {inventory::InventoryGrpcService::kServiceName});
+    absl::StatusOr<int> port =
+        host_.Start(listen, {server::inventory::InventoryGrpcService::kServiceName});
     REQUIRE(port.ok());
     port_ = *port;
     stub_ = inventory::InventoryService::NewStub(LoopbackChannel(port_));
   }
 
-  static server::ServerHostOptions DefaultOptions() {
-    server::ServerHostOptions options;
+  static server::host::ServerHostOptions DefaultOptions() {
+    server::host::ServerHostOptions options;
     options.engine.completion_queues = 2;
     options.engine.requests_per_method = 64;
     return options;
   }
 
   inventory::InventoryService::Stub& stub() { return *stub_; }
-  server::ServerHost& host() { return host_; }
-  inventory::InventoryStore& store() { return store_; }
+  server::host::ServerHost& host() { return host_; }
+  domain::inventory::InventoryStore& store() { return store_; }
   int port() const { return port_; }
 
   grpc::Status Get(const std::string& id, inventory::GetProductAvailabilityResponse* response) {
@@ -66,9 +67,9 @@ class InventoryTestServer {
  private:
   // Declaration order is destruction order reversed: the service must
   // outlive the host, whose destructor shuts the server down.
-  inventory::InventoryStore store_;
-  inventory::InventoryGrpcService service_;
-  server::ServerHost host_;
+  domain::inventory::InventoryStore store_;
+  server::inventory::InventoryGrpcService service_;
+  server::host::ServerHost host_;
   int port_ = 0;
   std::unique_ptr<inventory::InventoryService::Stub> stub_;
 };

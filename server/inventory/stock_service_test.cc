@@ -109,7 +109,7 @@ class DurableDir {
         (std::filesystem::temp_directory_path() / "stock_service_test.XXXXXX").string();
     REQUIRE(mkdtemp(pattern.data()) != nullptr);
     path_ = pattern;
-    auto journal = inventory::storage::DurableJournal::Open(path_ + "/db", {.sync = true});
+    auto journal = storage::DurableJournal::Open(path_ + "/db", {.sync = true});
     REQUIRE(journal.ok());
     journal_ = std::move(journal).value();
   }
@@ -117,17 +117,17 @@ class DurableDir {
     journal_.reset();
     std::filesystem::remove_all(path_);
   }
-  inventory::storage::DurableJournal* journal() { return journal_.get(); }
+  storage::DurableJournal* journal() { return journal_.get(); }
 
  private:
   std::string path_;
-  std::unique_ptr<inventory::storage::DurableJournal> journal_;
+  std::unique_ptr<storage::DurableJournal> journal_;
 };
 
 // Runs each case once in memory and once on the durable journal.
 struct Variant {
   std::unique_ptr<DurableDir> dir;
-  inventory::InventoryServiceOptions options;
+  server::inventory::InventoryServiceOptions options;
 };
 Variant MakeVariant(bool durable) {
   Variant variant;
@@ -371,7 +371,7 @@ TEST_CASE("SetStock sets absolute quantities, creates products, and has an admin
     CHECK(QuantityOf(server, "apple") == 3);
   }
   SECTION("denied by the authorizer") {
-    inventory::InventoryServiceOptions options;
+    server::inventory::InventoryServiceOptions options;
     std::atomic<int> asked{0};
     options.authorize_admin = [&](const grpc::ServerContext& context) {
       ++asked;
@@ -534,7 +534,8 @@ TEST_CASE("Watch cancelled mid-stream stops watching; the server keeps serving",
 TEST_CASE("Watch rejects bad requests with INVALID_ARGUMENT", "[watch]") {
   InventoryTestServer server({{"apple", 10}});
   std::vector<std::string> too_many;
-  for (int i = 0; i < inventory::kMaxWatchIds + 1; ++i) too_many.push_back(absl::StrCat("p", i));
+  for (int i = 0; i < server::inventory::kMaxWatchIds + 1; ++i)
+    too_many.push_back(absl::StrCat("p", i));
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{}, "empty"}, {{"apple", ""}, "product_ids[1]"}, {too_many, "at most 1000"}};
   for (const auto& [ids, message] : cases) {
@@ -572,10 +573,10 @@ TEST_CASE("durable mutations are acknowledged only once written, and survive a r
   const std::string dir = pattern + "/db";
   ReserveStockResponse original;
   {
-    auto journal = inventory::storage::DurableJournal::Open(dir, {.sync = true});
+    auto journal = storage::DurableJournal::Open(dir, {.sync = true});
     REQUIRE(journal.ok());
     REQUIRE((*journal)->Initialize({{"apple", 10}, {"pear", 5}}).ok());
-    inventory::InventoryServiceOptions options;
+    server::inventory::InventoryServiceOptions options;
     options.journal = journal->get();
     InventoryTestServer server({{"apple", 10}, {"pear", 5}}, InventoryTestServer::DefaultOptions(),
                                options);
@@ -586,11 +587,11 @@ TEST_CASE("durable mutations are acknowledged only once written, and survive a r
     CHECK((*journal)->Stats().mutations_written == 4);
     // Written when acknowledged, not later when the journal closes.
   }
-  auto journal = inventory::storage::DurableJournal::Open(dir, {.sync = true});
+  auto journal = storage::DurableJournal::Open(dir, {.sync = true});
   REQUIRE(journal.ok());
   auto state = (*journal)->Read();
   REQUIRE(state.ok());
-  inventory::InventoryServiceOptions options;
+  server::inventory::InventoryServiceOptions options;
   options.journal = journal->get();
   InventoryTestServer server(state->stock, InventoryTestServer::DefaultOptions(), options);
   REQUIRE(server.store().RestoreOrders(state->orders).ok());

@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-namespace product {
+namespace server::product {
 namespace {
 
 prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type) {
@@ -32,11 +32,11 @@ prometheus::ClientMetric Value(double value, prometheus::MetricType type,
 
 }  // namespace
 
-BatchRpcMetrics::BatchRpcMetrics(metrics::RpcObserver& client_metrics)
+BatchRpcMetrics::BatchRpcMetrics(engine::RpcObserver& client_metrics)
     : batch_(client_metrics.ObserveMethod("inventory.InventoryService/BatchGetProductAvailability",
-                                          metrics::RpcType::kUnary)),
+                                          engine::RpcType::kUnary)),
       unary_(client_metrics.ObserveMethod("inventory.InventoryService/GetProductAvailability",
-                                          metrics::RpcType::kUnary)) {}
+                                          engine::RpcType::kUnary)) {}
 
 void BatchRpcMetrics::OnBatchSent(int lookups, int unique_ids) {
   if (batch_ != nullptr) batch_->OnStarted();
@@ -106,4 +106,4 @@ std::vector<prometheus::MetricFamily> BatchingClientCollector::Collect() const {
   return families;
 }
 
-}  // namespace product
+}  // namespace server::product

@@ -17,23 +17,23 @@
 #include <vector>
 
 #include "client/batching_inventory_client.h"
-#include "metrics/rpc_observer.h"
+#include "engine/rpc_observer.h"
 
-namespace product {
+namespace server::product {
 
 // Feeds grpc_client_* for the client's RPCs (BatchGetProductAvailability, or
 // GetProductAvailability with batching off) from a BatchListener.
 class BatchRpcMetrics final : public client::BatchListener {
  public:
-  explicit BatchRpcMetrics(metrics::RpcObserver& client_metrics);
+  explicit BatchRpcMetrics(engine::RpcObserver& client_metrics);
   void OnBatchSent(int lookups, int unique_ids) override;
   void OnBatchDone(int lookups, const absl::Status& status, absl::Duration latency) override;
   void OnUnarySent() override;
   void OnUnaryDone(const absl::Status& status, absl::Duration latency) override;
 
  private:
-  metrics::MethodObserver* const batch_;
-  metrics::MethodObserver* const unary_;
+  engine::MethodObserver* const batch_;
+  engine::MethodObserver* const unary_;
 };
 
 // Reads the client's Stats() at each scrape. Register it on a registry's
@@ -48,6 +48,6 @@ class BatchingClientCollector final : public prometheus::Collectable {
   const client::BatchingInventoryClient& client_;
 };
 
-}  // namespace product
+}  // namespace server::product
 
 #endif  // SERVER_PRODUCT_BATCHING_CLIENT_METRICS_H_

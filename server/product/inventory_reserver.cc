@@ -4,9 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/engine/status.h"
+#include "engine/status.h"
 
-namespace product {
+namespace server::product {
 
 std::string InventoryReserver::ServiceConfigJson(int retry_max_attempts) {
   return absl::StrCat(
@@ -27,18 +27,18 @@ InventoryReserver::InventoryReserver(InventoryReserverOptions options) {
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.retry_max_attempts > 1 ? 1 : 0);
   args.SetString("product.channel_role", "reserve");  // its own connection
   channel_ = grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
-  stub_ = inventory::InventoryService::NewStub(channel_);
+  stub_ = ::inventory::InventoryService::NewStub(channel_);
   if (options.observer != nullptr) {
     observer_ = options.observer->ObserveMethod("inventory.InventoryService/ReserveStock",
-                                                metrics::RpcType::kUnary);
+                                                engine::RpcType::kUnary);
   }
 }
 
 // Owned by the RPC until its callback runs.
 struct InventoryReserver::Call {
   grpc::ClientContext context;
-  inventory::ReserveStockRequest request;
-  inventory::ReserveStockResponse response;
+  ::inventory::ReserveStockRequest request;
+  ::inventory::ReserveStockResponse response;
   Callback done;
   absl::Time started;
 };
@@ -49,8 +49,8 @@ InventoryReserver::~InventoryReserver() {
   while (!in_flight_.empty()) all_done_.Wait(&mu_);
 }
 
-void InventoryReserver::Reserve(const inventory::ReserveStockRequest& request, absl::Time deadline,
-                                Callback done) {
+void InventoryReserver::Reserve(const ::inventory::ReserveStockRequest& request,
+                                absl::Time deadline, Callback done) {
   auto* call = new Call{{}, request, {}, std::move(done), absl::Now()};
   if (deadline != absl::InfiniteFuture()) call->context.set_deadline(absl::ToChronoTime(deadline));
   if (observer_ != nullptr) observer_->OnStarted();
@@ -75,4 +75,4 @@ void InventoryReserver::OnDone(Call* call, const grpc::Status& status) {
   if (in_flight_.empty()) all_done_.SignalAll();
 }
 
-}  // namespace product
+}  // namespace server::product

@@ -13,10 +13,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "engine/rpc_observer.h"
 #include "inventory.grpc.pb.h"
-#include "metrics/rpc_observer.h"
 
-namespace product {
+namespace server::product {
 
 struct InventoryReserverOptions {
   // gRPC target, e.g. "dns:///inventory:50051"; every address it resolves to
@@ -27,12 +27,12 @@ struct InventoryReserverOptions {
   int retry_max_attempts = 3;
   // Told of every ReserveStock call (grpc_client_* metrics); null: none.
   // Must outlive the reserver.
-  metrics::RpcObserver* observer = nullptr;
+  engine::RpcObserver* observer = nullptr;
 };
 
 class InventoryReserver {
  public:
-  using Callback = absl::AnyInvocable<void(absl::StatusOr<inventory::ReserveStockResponse>) &&>;
+  using Callback = absl::AnyInvocable<void(absl::StatusOr<::inventory::ReserveStockResponse>) &&>;
 
   explicit InventoryReserver(InventoryReserverOptions options);
   // Cancels the calls still in flight and waits until each has run its
@@ -41,7 +41,7 @@ class InventoryReserver {
 
   // Sends `request` with `deadline`; `done` runs exactly once, on a gRPC
   // thread, with the response or the RPC's status. Never blocks.
-  void Reserve(const inventory::ReserveStockRequest& request, absl::Time deadline, Callback done);
+  void Reserve(const ::inventory::ReserveStockRequest& request, absl::Time deadline, Callback done);
 
   // The service config each channel gets: round_robin and the retryPolicy.
   static std::string ServiceConfigJson(int retry_max_attempts);
@@ -54,10 +54,10 @@ class InventoryReserver {
   absl::Mutex mu_;
   absl::flat_hash_set<Call*> in_flight_ ABSL_GUARDED_BY(mu_);
   absl::CondVar all_done_;
-  std::unique_ptr<inventory::InventoryService::Stub> stub_;
-  metrics::MethodObserver* observer_ = nullptr;
+  std::unique_ptr<::inventory::InventoryService::Stub> stub_;
+  engine::MethodObserver* observer_ = nullptr;
 };
 
-}  // namespace product
+}  // namespace server::product
 
 #endif  // SERVER_PRODUCT_INVENTORY_RESERVER_H_

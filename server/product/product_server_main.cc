@@ -9,9 +9,9 @@
 #include "client/batching_inventory_client.h"
 #include "domain/product/product_catalog.h"
 #include "metrics/grpc_prometheus.h"
-#include "server/common/server_flags.h"
-#include "server/common/server_host.h"
-#include "server/common/shutdown_signal.h"
+#include "server/host/server_flags.h"
+#include "server/host/server_host.h"
+#include "server/host/shutdown_signal.h"
 #include "server/product/batching_client_metrics.h"
 #include "server/product/inventory_reserver.h"
 #include "server/product/product_service.h"
@@ -57,33 +57,36 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-absl::StatusOr<std::vector<product::ProductInfo>> Catalog() {
+absl::StatusOr<std::vector<domain::product::ProductInfo>> Catalog() {
   const std::string path = absl::GetFlag(FLAGS_products);
   const int synthetic = absl::GetFlag(FLAGS_synthetic_products);
   if (!path.empty() && synthetic > 0) {
     return absl::InvalidArgumentError("--products and --synthetic_products exclude each other");
   }
   if (synthetic < 0) return absl::InvalidArgumentError("--synthetic_products must be >= 0");
-  if (synthetic > 0) return product::SyntheticProductCatalog(synthetic);
-  if (!path.empty()) return product::LoadProductCatalogFile(path);
-  return product::DefaultProductCatalog();
+  if (synthetic > 0) return domain::product::SyntheticProductCatalog(synthetic);
+  if (!path.empty()) return domain::product::LoadProductCatalogFile(path);
+  return domain::product::DefaultProductCatalog();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  server::BlockShutdownSignals();
-  server::ParseServerFlags(argc, argv,
-                           "Serves product.ProductService over gRPC, asking the InventoryService "
-                           "for stock.\nUsage: product_server [--flag=value]...");
-  absl::StatusOr<server::ServerHostOptions> options = server::ServerHostOptionsFromFlags();
+  server::host::BlockShutdownSignals();
+  server::host::ParseServerFlags(
+      argc, argv,
+      "Serves product.ProductService over gRPC, asking the InventoryService "
+      "for stock.\nUsage: product_server [--flag=value]...");
+  absl::StatusOr<server::host::ServerHostOptions> options =
+      server::host::ServerHostOptionsFromFlags();
   if (!options.ok()) return Fail(options.status());
   if (absl::GetFlag(FLAGS_inventory_deadline) <= absl::ZeroDuration()) {
     return Fail(absl::InvalidArgumentError("--inventory_deadline must be positive"));
   }
-  absl::StatusOr<std::vector<product::ProductInfo>> products = Catalog();
+  absl::StatusOr<std::vector<domain::product::ProductInfo>> products = Catalog();
   if (!products.ok()) return Fail(products.status());
-  absl::StatusOr<product::ProductCatalog> catalog = product::ProductCatalog::Create(*products);
+  absl::StatusOr<domain::product::ProductCatalog> catalog =
+      domain::product::ProductCatalog::Create(*products);
   if (!catalog.ok()) return Fail(catalog.status());
 
   // The metrics outlive everything that reports to them. The host is made
@@ -91,7 +94,7 @@ int main(int argc, char** argv) {
   // is shut down explicitly, before anything its handlers use is destroyed.
   auto registry_owner = std::make_shared<prometheus::Registry>();
   metrics::GrpcPrometheus client_metrics(*registry_owner, metrics::GrpcPrometheus::Side::kClient);
-  product::BatchRpcMetrics batch_metrics(client_metrics);
+  server::product::BatchRpcMetrics batch_metrics(client_metrics);
 
   client::BatchingInventoryClientOptions lookup_options;
   lookup_options.target = absl::GetFlag(FLAGS_inventory);
@@ -105,23 +108,23 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_calls_per_queue) < 1 || absl::GetFlag(FLAGS_calls_per_queue) > 100000) {
     return Fail(absl::InvalidArgumentError("--calls_per_queue must be in 1..100000"));
   }
-  server::ServerHost host(*options);
-  auto lookups = product::CreateLookupClient(lookup_options, absl::GetFlag(FLAGS_lookup_threads),
-                                             host.engine());
+  server::host::ServerHost host(*options);
+  auto lookups = server::product::CreateLookupClient(
+      lookup_options, absl::GetFlag(FLAGS_lookup_threads), host.engine());
   if (!lookups.ok()) return Fail(lookups.status());
-  product::InventoryReserver reserver({.target = absl::GetFlag(FLAGS_inventory),
-                                       .retry_max_attempts = 3,
-                                       .observer = &client_metrics});
+  server::product::InventoryReserver reserver({.target = absl::GetFlag(FLAGS_inventory),
+                                               .retry_max_attempts = 3,
+                                               .observer = &client_metrics});
 
-  product::ProductGrpcService service(
+  server::product::ProductGrpcService service(
       *catalog, **lookups, reserver,
       {.inventory_deadline = absl::GetFlag(FLAGS_inventory_deadline),
        .calls_per_queue = absl::GetFlag(FLAGS_calls_per_queue)});
   host.AddMetricsCollectable(registry_owner);
-  host.AddMetricsCollectable(std::make_shared<product::BatchingClientCollector>(**lookups));
+  host.AddMetricsCollectable(std::make_shared<server::product::BatchingClientCollector>(**lookups));
   service.Register(host.engine());
   absl::StatusOr<int> port =
-      host.Start(absl::GetFlag(FLAGS_listen), {product::ProductGrpcService::kServiceName});
+      host.Start(absl::GetFlag(FLAGS_listen), {server::product::ProductGrpcService::kServiceName});
   if (!port.ok()) return Fail(port.status());
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
@@ -132,7 +135,7 @@ int main(int argc, char** argv) {
       lookup_options.batching ? "on" : "off", host.engine().completion_queue_count(),
       host.metrics_port() > 0 ? absl::StrCat(", metrics on port ", host.metrics_port()) : "");
 
-  int signal_number = server::WaitForShutdownSignal();
+  int signal_number = server::host::WaitForShutdownSignal();
   spdlog::info("signal {} received; draining for up to {}", signal_number,
                absl::FormatDuration(host.engine().options().drain_deadline));
   host.Shutdown();

@@ -10,7 +10,14 @@
 #include "domain/inventory/product_id.h"
 #include "domain/product/order_pricing.h"
 
-namespace product {
+namespace server::product {
+
+// The types this file translates between, from other layers.
+using domain::product::kMaxOrderLines;
+using domain::product::OrderRequestLine;
+using domain::product::PricedOrder;
+using domain::product::ProductInfo;
+using ::product::OrderLine;
 namespace {}  // namespace
 
 absl::StatusOr<std::unique_ptr<client::BatchingInventoryClient>> CreateLookupClient(
@@ -64,7 +71,8 @@ absl::Time ProductGrpcService::InventoryDeadline(absl::Time caller_deadline) con
 
 void ProductGrpcService::GetProduct(engine::UnaryResponder<GetProductResponse> responder,
                                     const GetProductRequest& request) {
-  if (absl::Status valid = inventory::ValidateProductId(request.product_id()); !valid.ok()) {
+  if (absl::Status valid = domain::inventory::ValidateProductId(request.product_id());
+      !valid.ok()) {
     responder.Finish(valid);
     return;
   }
@@ -105,7 +113,7 @@ class ProductGrpcService::PlaceOrderCall
         pending_lookups_(request.lines_size()) {
     reserve_request_.set_order_id(request.order_id());
     for (const OrderLine& line : request.lines()) {
-      inventory::StockLine* out = reserve_request_.add_lines();
+      ::inventory::StockLine* out = reserve_request_.add_lines();
       out->set_product_id(line.product_id());
       out->set_quantity(line.quantity());
     }
@@ -151,12 +159,12 @@ class ProductGrpcService::PlaceOrderCall
   void Reserve() {
     service_.reserver_.Reserve(
         reserve_request_, deadline_,
-        [self = shared_from_this()](absl::StatusOr<inventory::ReserveStockResponse> reserved) {
+        [self = shared_from_this()](absl::StatusOr<::inventory::ReserveStockResponse> reserved) {
           self->OnReserved(std::move(reserved));
         });
   }
 
-  void OnReserved(absl::StatusOr<inventory::ReserveStockResponse> reserved) {
+  void OnReserved(absl::StatusOr<::inventory::ReserveStockResponse> reserved) {
     if (reserved.ok()) {
       responder_.Finish();
       return;
@@ -179,7 +187,7 @@ class ProductGrpcService::PlaceOrderCall
 
   ProductGrpcService& service_;
   engine::UnaryResponder<PlaceOrderResponse> responder_;
-  inventory::ReserveStockRequest reserve_request_;
+  ::inventory::ReserveStockRequest reserve_request_;
   const absl::Time deadline_;
   absl::Mutex mu_;
   int pending_lookups_ ABSL_GUARDED_BY(mu_);
@@ -210,4 +218,4 @@ void ProductGrpcService::PlaceOrder(engine::UnaryResponder<PlaceOrderResponse> r
   call->Start();
 }
 
-}  // namespace product
+}  // namespace server::product

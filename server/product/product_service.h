@@ -11,11 +11,20 @@
 #include "absl/time/time.h"
 #include "client/batching_inventory_client.h"
 #include "domain/product/product_catalog.h"
+#include "engine/engine.h"
 #include "product.grpc.pb.h"
-#include "server/engine/engine.h"
 #include "server/product/inventory_reserver.h"
 
-namespace product {
+namespace server::product {
+
+// The types this file translates between, from other layers.
+using domain::product::ProductCatalog;
+using ::inventory::InventoryService;
+using ::product::GetProductRequest;
+using ::product::GetProductResponse;
+using ::product::PlaceOrderRequest;
+using ::product::PlaceOrderResponse;
+using ::product::ProductService;
 
 struct ProductServiceOptions {
   // The longest any call to the InventoryService may take (look-ups and
@@ -82,6 +91,6 @@ absl::StatusOr<std::unique_ptr<client::BatchingInventoryClient>> CreateLookupCli
 // anything else UNAVAILABLE, saying what failed.
 absl::Status InventoryFailure(const absl::Status& status);
 
-}  // namespace product
+}  // namespace server::product
 
 #endif  // SERVER_PRODUCT_PRODUCT_SERVICE_H_

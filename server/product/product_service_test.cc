@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "metrics/grpc_prometheus.h"
-#include "server/common/server_host.h"
+#include "server/host/server_host.h"
 #include "server/inventory/inventory_test_server.h"
 #include "server/product/batching_client_metrics.h"
 #include "test/test_util.h"
@@ -27,7 +27,7 @@ using testing_util::DeadlineIn;
 using testing_util::InventoryTestServer;
 using testing_util::WaitUntil;
 
-const std::vector<product::ProductInfo> kProducts = {
+const std::vector<domain::product::ProductInfo> kProducts = {
     {"product123", "Seed example product", 1999},
     {"apple", "Apple", 150},
     {"pear", "Pear", 99},
@@ -43,19 +43,20 @@ class ProductTestServer {
                              bool with_metrics = false, int lookup_threads = 0)
       : client_metrics_(registry_, metrics::GrpcPrometheus::Side::kClient),
         batch_metrics_(client_metrics_),
-        catalog_(*product::ProductCatalog::Create(kProducts)),
+        catalog_(*domain::product::ProductCatalog::Create(kProducts)),
         host_(HostOptions(with_metrics)),
-        lookups_(
-            *product::CreateLookupClient(LookupOptions(inventory_target, batching, &batch_metrics_),
-                                         lookup_threads, host_.engine())),
+        lookups_(*server::product::CreateLookupClient(
+            LookupOptions(inventory_target, batching, &batch_metrics_), lookup_threads,
+            host_.engine())),
         reserver_(
             {.target = inventory_target, .retry_max_attempts = 3, .observer = &client_metrics_}),
         service_(catalog_, *lookups_, reserver_, {.inventory_deadline = inventory_deadline}) {
     service_.Register(host_.engine());
     host_.AddMetricsCollectable(std::shared_ptr<prometheus::Collectable>(&registry_, [](auto*) {}));
-    host_.AddMetricsCollectable(std::make_shared<product::BatchingClientCollector>(*lookups_));
+    host_.AddMetricsCollectable(
+        std::make_shared<server::product::BatchingClientCollector>(*lookups_));
     absl::StatusOr<int> port =
-        host_.Start("127.0.0.1:0", {product::ProductGrpcService::kServiceName});
+        host_.Start("127.0.0.1:0", {server::product::ProductGrpcService::kServiceName});
     REQUIRE(port.ok());
     stub_ = ProductService::NewStub(testing_util::LoopbackChannel(*port));
   }
@@ -90,7 +91,7 @@ class ProductTestServer {
     return stub_->PlaceOrder(&context, request, response != nullptr ? response : &ignored);
   }
 
-  server::ServerHost& host() { return host_; }
+  server::host::ServerHost& host() { return host_; }
   client::BatchingInventoryClient& lookups() { return *lookups_; }
 
  private:
@@ -103,8 +104,8 @@ class ProductTestServer {
     options.listener = listener;
     return options;
   }
-  static server::ServerHostOptions HostOptions(bool with_metrics) {
-    server::ServerHostOptions options;
+  static server::host::ServerHostOptions HostOptions(bool with_metrics) {
+    server::host::ServerHostOptions options;
     options.engine.completion_queues = 2;
     if (with_metrics) options.metrics_listen = "127.0.0.1:0";
     return options;
@@ -112,14 +113,14 @@ class ProductTestServer {
 
   prometheus::Registry registry_;
   metrics::GrpcPrometheus client_metrics_;
-  product::BatchRpcMetrics batch_metrics_;
-  product::ProductCatalog catalog_;
+  server::product::BatchRpcMetrics batch_metrics_;
+  domain::product::ProductCatalog catalog_;
   // Before the client, which may run on its queues; shut down explicitly
   // before the members its handlers use are destroyed.
-  server::ServerHost host_;
+  server::host::ServerHost host_;
   std::unique_ptr<client::BatchingInventoryClient> lookups_;
-  product::InventoryReserver reserver_;
-  product::ProductGrpcService service_;
+  server::product::InventoryReserver reserver_;
+  server::product::ProductGrpcService service_;
   std::unique_ptr<ProductService::Stub> stub_;
 };
 
@@ -211,7 +212,7 @@ TEST_CASE("PlaceOrder reserves, refuses short stock, and is idempotent", "[produ
 TEST_CASE("with the inventory down calls are UNAVAILABLE in time, then recover by themselves",
           "[product]") {
   auto inventory = std::make_unique<InventoryTestServer>(
-      std::vector<inventory::CatalogEntry>{{"product123", 10}});
+      std::vector<domain::inventory::CatalogEntry>{{"product123", 10}});
   const int inventory_port = inventory->port();
   ProductTestServer products(Target(*inventory), /*batching=*/true,
                              /*inventory_deadline=*/absl::Milliseconds(300));
@@ -231,8 +232,8 @@ TEST_CASE("with the inventory down calls are UNAVAILABLE in time, then recover b
   // The inventory comes back on the same port; nobody restarts the product
   // service or its client.
   inventory = std::make_unique<InventoryTestServer>(
-      std::vector<inventory::CatalogEntry>{{"product123", 7}},
-      InventoryTestServer::DefaultOptions(), inventory::InventoryServiceOptions{},
+      std::vector<domain::inventory::CatalogEntry>{{"product123", 7}},
+      InventoryTestServer::DefaultOptions(), server::inventory::InventoryServiceOptions{},
       absl::StrCat("127.0.0.1:", inventory_port));
   CHECK(WaitUntil([&] { return products.Get("product123", &response).ok(); }));
   CHECK(response.quantity() == 7);

@@ -5,8 +5,8 @@
 // and servers) works with `Tag` objects and the `CompletionKind` they carry,
 // so a tag can never be confused with an unrelated pointer and every
 // completion is routed by type, not by cast.
-#ifndef SERVER_ENGINE_TAG_H_
-#define SERVER_ENGINE_TAG_H_
+#ifndef ENGINE_TAG_H_
+#define ENGINE_TAG_H_
 
 #include <grpcpp/completion_queue.h>
 
@@ -51,12 +51,7 @@ class Tag {
 
   // Blocks for the next event of `cq` and returns its tag, or nullptr once
   // the queue has been shut down and every outstanding tag was returned.
-  static Tag* Next(grpc::CompletionQueue* cq, bool* ok) {
-    DrainedByThisThread() = cq;
-    void* completion_queue_tag = nullptr;
-    if (!cq->Next(&completion_queue_tag, ok)) return nullptr;
-    return static_cast<Tag*>(completion_queue_tag);
-  }
+  static Tag* Next(grpc::CompletionQueue* cq, bool* ok);
 
   // Like Next, but gives up at `deadline` (anything CompletionQueue::AsyncNext
   // takes: a gpr_timespec, a std::chrono time point), for a loop that has
@@ -81,21 +76,16 @@ class Tag {
 
   // What a queue's thread runs: hands every event of `cq` to its tag's
   // handler until the queue has been shut down and drained.
-  static void CompleteAllUntilShutdown(grpc::CompletionQueue* cq) {
-    bool ok = false;
-    while (Tag* tag = Next(cq, &ok)) tag->Complete(ok);
-  }
+  static void CompleteAllUntilShutdown(grpc::CompletionQueue* cq);
 
   // The queue this thread last waited on through Next or AsyncNext, or null.
   // Code that blocks until a queue's events are handled checks it to refuse
   // to run on a thread that must deliver them (it would wait for itself).
-  static grpc::CompletionQueue* QueueDrainedByThisThread() { return DrainedByThisThread(); }
+  static grpc::CompletionQueue* QueueDrainedByThisThread();
 
  private:
-  static grpc::CompletionQueue*& DrainedByThisThread() {
-    static thread_local grpc::CompletionQueue* cq = nullptr;
-    return cq;
-  }
+  // The slot behind QueueDrainedByThisThread(), one per thread.
+  static grpc::CompletionQueue*& DrainedByThisThread();
 
   CompletionHandler* const handler_;
   const CompletionKind kind_;
@@ -103,4 +93,4 @@ class Tag {
 
 }  // namespace engine
 
-#endif  // SERVER_ENGINE_TAG_H_
+#endif  // ENGINE_TAG_H_

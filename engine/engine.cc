@@ -1,4 +1,4 @@
-#include "server/engine/engine.h"
+#include "engine/engine.h"
 
 #include <grpc/support/time.h>
 #include <grpcpp/alarm.h>
@@ -130,8 +130,7 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
   for (Method& method : methods_) {
     if (options_.observer != nullptr) {
       method.observer = options_.observer->ObserveMethod(
-          method.name,
-          method.streaming ? metrics::RpcType::kServerStream : metrics::RpcType::kUnary);
+          method.name, method.streaming ? engine::RpcType::kServerStream : engine::RpcType::kUnary);
     }
     for (size_t q = 0; q < queues_.size(); ++q) {
       for (int i = 0; i < method.requests_posted; ++i) {

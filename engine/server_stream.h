@@ -2,8 +2,8 @@
 // messages from a StreamSource whenever the stream can take one, so a source
 // decides what to send next (and can coalesce updates for a slow reader) and
 // memory never grows with a reader that does not keep up.
-#ifndef SERVER_ENGINE_SERVER_STREAM_H_
-#define SERVER_ENGINE_SERVER_STREAM_H_
+#ifndef ENGINE_SERVER_STREAM_H_
+#define ENGINE_SERVER_STREAM_H_
 
 #include <cstdint>
 #include <functional>
@@ -76,4 +76,4 @@ using ServerStreamHandler = std::function<absl::StatusOr<std::unique_ptr<StreamS
 
 }  // namespace engine
 
-#endif  // SERVER_ENGINE_SERVER_STREAM_H_
+#endif  // ENGINE_SERVER_STREAM_H_

@@ -1,8 +1,8 @@
 // Per-RPC events for metrics, seen from a server (the engine) or a client
 // (the batching inventory client). An interface only, so neither depends on
 // a metrics library; metrics/grpc_prometheus.h implements it.
-#ifndef METRICS_RPC_OBSERVER_H_
-#define METRICS_RPC_OBSERVER_H_
+#ifndef ENGINE_RPC_OBSERVER_H_
+#define ENGINE_RPC_OBSERVER_H_
 
 #include <grpcpp/support/status_code_enum.h>
 
@@ -10,7 +10,7 @@
 
 #include "absl/time/time.h"
 
-namespace metrics {
+namespace engine {
 
 enum class RpcType { kUnary, kServerStream };
 
@@ -34,6 +34,6 @@ class RpcObserver {
   virtual MethodObserver* ObserveMethod(const std::string& full_method, RpcType type) = 0;
 };
 
-}  // namespace metrics
+}  // namespace engine
 
-#endif  // METRICS_RPC_OBSERVER_H_
+#endif  // ENGINE_RPC_OBSERVER_H_

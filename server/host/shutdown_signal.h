@@ -1,9 +1,9 @@
 // SIGTERM/SIGINT handling without async-signal-safety hazards: the signals
 // are blocked in every thread and collected synchronously with sigwait.
-#ifndef SERVER_COMMON_SHUTDOWN_SIGNAL_H_
-#define SERVER_COMMON_SHUTDOWN_SIGNAL_H_
+#ifndef SERVER_HOST_SHUTDOWN_SIGNAL_H_
+#define SERVER_HOST_SHUTDOWN_SIGNAL_H_
 
-namespace server {
+namespace server::host {
 
 // Blocks SIGTERM and SIGINT in the calling thread. Call first thing in
 // main(), before any thread exists, so every thread inherits the mask.
@@ -17,6 +17,6 @@ int WaitForShutdownSignal();
 // stop. Any thread; async-signal-safe.
 void RequestShutdown();
 
-}  // namespace server
+}  // namespace server::host
 
-#endif  // SERVER_COMMON_SHUTDOWN_SIGNAL_H_
+#endif  // SERVER_HOST_SHUTDOWN_SIGNAL_H_

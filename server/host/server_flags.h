@@ -1,8 +1,8 @@
 // Command-line flags shared by every server binary, and the start-up glue
 // that turns them into options. Each binary adds its own flags (--listen with
 // its own default, data sources) in its *_main.cc.
-#ifndef SERVER_COMMON_SERVER_FLAGS_H_
-#define SERVER_COMMON_SERVER_FLAGS_H_
+#ifndef SERVER_HOST_SERVER_FLAGS_H_
+#define SERVER_HOST_SERVER_FLAGS_H_
 
 #include <string>
 #include <vector>
@@ -10,7 +10,7 @@
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/common/server_host.h"
+#include "server/host/server_host.h"
 
 ABSL_DECLARE_FLAG(int, completion_queues);
 ABSL_DECLARE_FLAG(int, requests_per_method);
@@ -18,7 +18,7 @@ ABSL_DECLARE_FLAG(absl::Duration, drain_deadline);
 ABSL_DECLARE_FLAG(bool, reflection);
 ABSL_DECLARE_FLAG(std::string, log_level);
 
-namespace server {
+namespace server::host {
 
 // Parses argv with absl flags after rewriting `--some-flag` to
 // `--some_flag`, so both spellings work. `--help` lists every flag of this
@@ -31,6 +31,6 @@ std::vector<char*> ParseServerFlags(int argc, char** argv, const char* usage);
 // first flag that is out of range.
 absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags();
 
-}  // namespace server
+}  // namespace server::host
 
-#endif  // SERVER_COMMON_SERVER_FLAGS_H_
+#endif  // SERVER_HOST_SERVER_FLAGS_H_

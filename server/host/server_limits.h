@@ -1,8 +1,8 @@
 // Defensive transport limits applied to every server. Debian's gRPC 1.51.1
 // carries unpatched HTTP/2 denial-of-service CVEs (see SECURITY.md); these
 // bounds narrow what one peer can make the server hold.
-#ifndef SERVER_COMMON_SERVER_LIMITS_H_
-#define SERVER_COMMON_SERVER_LIMITS_H_
+#ifndef SERVER_HOST_SERVER_LIMITS_H_
+#define SERVER_HOST_SERVER_LIMITS_H_
 
 #include <grpcpp/server_builder.h>
 
@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
-namespace server {
+namespace server::host {
 
 struct ServerLimits {
   // Largest request accepted; bigger ones fail with RESOURCE_EXHAUSTED. A full
@@ -42,6 +42,6 @@ absl::Status ValidateServerLimits(const ServerLimits& limits);
 // afterwards.
 void ApplyServerLimits(const ServerLimits& limits, grpc::ServerBuilder& builder);
 
-}  // namespace server
+}  // namespace server::host
 
-#endif  // SERVER_COMMON_SERVER_LIMITS_H_
+#endif  // SERVER_HOST_SERVER_LIMITS_H_

@@ -1,8 +1,8 @@
 // Internal building blocks shared by the call state machines. Not part of the
 // engine's public surface: services include engine.h, unary_responder.h and
 // server_stream.h only.
-#ifndef SERVER_ENGINE_CALL_SLOT_H_
-#define SERVER_ENGINE_CALL_SLOT_H_
+#ifndef ENGINE_INTERNAL_CALL_SLOT_H_
+#define ENGINE_INTERNAL_CALL_SLOT_H_
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/async_stream.h>
@@ -18,8 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "metrics/rpc_observer.h"
-#include "server/engine/tag.h"
+#include "engine/rpc_observer.h"
+#include "engine/tag.h"
 
 namespace engine::internal {
 
@@ -86,7 +86,7 @@ struct CallEnvironment {
   // False once shutdown has begun: finished calls are retired, not re-posted.
   const std::atomic<bool>* accepting_calls;
   // The method's metrics, or null.
-  metrics::MethodObserver* observer = nullptr;
+  engine::MethodObserver* observer = nullptr;
 };
 
 // Base of every call state machine: a reusable slot that serves one RPC at a
@@ -162,4 +162,4 @@ class CallSlot : public CompletionHandler {
 
 }  // namespace engine::internal
 
-#endif  // SERVER_ENGINE_CALL_SLOT_H_
+#endif  // ENGINE_INTERNAL_CALL_SLOT_H_

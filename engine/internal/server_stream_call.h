@@ -15,8 +15,8 @@
 // Locks: mu_ guards the call; wake_mu_ guards the alarm. Order is mu_ then
 // wake_mu_; Wake() takes only wake_mu_, so a producer may call it while
 // holding its own lock even though Next() runs under mu_ and takes that lock.
-#ifndef SERVER_ENGINE_SERVER_STREAM_CALL_H_
-#define SERVER_ENGINE_SERVER_STREAM_CALL_H_
+#ifndef ENGINE_INTERNAL_SERVER_STREAM_CALL_H_
+#define ENGINE_INTERNAL_SERVER_STREAM_CALL_H_
 
 #include <grpc/support/time.h>
 #include <grpcpp/alarm.h>
@@ -28,9 +28,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "server/engine/call_slot.h"
-#include "server/engine/server_stream.h"
-#include "server/engine/status.h"
+#include "engine/internal/call_slot.h"
+#include "engine/server_stream.h"
+#include "engine/status.h"
 
 namespace engine::internal {
 
@@ -293,4 +293,4 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
 
 }  // namespace engine::internal
 
-#endif  // SERVER_ENGINE_SERVER_STREAM_CALL_H_
+#endif  // ENGINE_INTERNAL_SERVER_STREAM_CALL_H_

@@ -1,8 +1,8 @@
 // The handle a unary handler answers through. Handlers never see tags,
 // completion queues or state: they get `(UnaryResponder<Response>, const
 // Request&)` and finish the call exactly once, on any thread, now or later.
-#ifndef SERVER_ENGINE_UNARY_RESPONDER_H_
-#define SERVER_ENGINE_UNARY_RESPONDER_H_
+#ifndef ENGINE_UNARY_RESPONDER_H_
+#define ENGINE_UNARY_RESPONDER_H_
 
 #include <grpcpp/server_context.h>
 
@@ -95,4 +95,4 @@ using UnaryHandler = std::function<void(UnaryResponder<Response>, const Request&
 
 }  // namespace engine
 
-#endif  // SERVER_ENGINE_UNARY_RESPONDER_H_
+#endif  // ENGINE_UNARY_RESPONDER_H_

@@ -1,4 +1,4 @@
-#include "server/common/server_flags.h"
+#include "server/host/server_flags.h"
 
 #include <spdlog/spdlog.h>
 
@@ -42,28 +42,30 @@ ABSL_FLAG(bool, mutex_deadlock_detection, false,
 ABSL_FLAG(std::vector<std::string>, grpc_channel_args, {},
           "Expert tuning: extra gRPC server channel arguments, comma-separated name=value "
           "(integer or string), applied after the limits above, e.g. grpc.http2.bdp_probe=0.");
-ABSL_FLAG(int64_t, max_receive_message_bytes, server::ServerLimits{}.max_receive_message_bytes,
+ABSL_FLAG(int64_t, max_receive_message_bytes,
+          server::host::ServerLimits{}.max_receive_message_bytes,
           "Largest request message accepted; larger ones get RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int, max_concurrent_streams, server::ServerLimits{}.max_concurrent_streams,
+ABSL_FLAG(int, max_concurrent_streams, server::host::ServerLimits{}.max_concurrent_streams,
           "HTTP/2 concurrent streams allowed per connection.");
-ABSL_FLAG(int, max_metadata_bytes, server::ServerLimits{}.max_metadata_bytes,
+ABSL_FLAG(int, max_metadata_bytes, server::host::ServerLimits{}.max_metadata_bytes,
           "Largest request metadata (headers) accepted per call.");
-ABSL_FLAG(absl::Duration, min_client_ping_interval, server::ServerLimits{}.min_client_ping_interval,
+ABSL_FLAG(absl::Duration, min_client_ping_interval,
+          server::host::ServerLimits{}.min_client_ping_interval,
           "Client pings closer together than this (without data) count as strikes.");
-ABSL_FLAG(int, max_ping_strikes, server::ServerLimits{}.max_ping_strikes,
+ABSL_FLAG(int, max_ping_strikes, server::host::ServerLimits{}.max_ping_strikes,
           "Ping strikes before the connection is closed (0 = unlimited).");
-ABSL_FLAG(absl::Duration, keepalive_time, server::ServerLimits{}.keepalive_time,
+ABSL_FLAG(absl::Duration, keepalive_time, server::host::ServerLimits{}.keepalive_time,
           "Interval of server keepalive pings on an idle transport.");
-ABSL_FLAG(absl::Duration, keepalive_timeout, server::ServerLimits{}.keepalive_timeout,
+ABSL_FLAG(absl::Duration, keepalive_timeout, server::host::ServerLimits{}.keepalive_timeout,
           "A keepalive ping unanswered this long closes the connection.");
-ABSL_FLAG(absl::Duration, max_connection_idle, server::ServerLimits{}.max_connection_idle,
+ABSL_FLAG(absl::Duration, max_connection_idle, server::host::ServerLimits{}.max_connection_idle,
           "Connections without calls for this long are closed with GOAWAY.");
-ABSL_FLAG(absl::Duration, handshake_timeout, server::ServerLimits{}.handshake_timeout,
+ABSL_FLAG(absl::Duration, handshake_timeout, server::host::ServerLimits{}.handshake_timeout,
           "Time a new connection has to complete its HTTP/2 handshake.");
-ABSL_FLAG(int64_t, memory_quota_bytes, server::ServerLimits{}.memory_quota_bytes,
+ABSL_FLAG(int64_t, memory_quota_bytes, server::host::ServerLimits{}.memory_quota_bytes,
           "gRPC resource quota: memory for buffers across all connections.");
 
-namespace server {
+namespace server::host {
 namespace {
 
 // Our flags are defined under these source folders; --help shows exactly
@@ -154,4 +156,4 @@ absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
   return options;
 }
 
-}  // namespace server
+}  // namespace server::host

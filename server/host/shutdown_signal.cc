@@ -1,10 +1,10 @@
-#include "server/common/shutdown_signal.h"
+#include "server/host/shutdown_signal.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
-namespace server {
+namespace server::host {
 namespace {
 
 sigset_t ShutdownSignals() {
@@ -36,4 +36,4 @@ void RequestShutdown() {
   kill(getpid(), SIGTERM);
 }
 
-}  // namespace server
+}  // namespace server::host

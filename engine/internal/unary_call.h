@@ -9,8 +9,8 @@
 // tag. The slot is recycled only when both have come back; the done tag is
 // never delivered for a request that failed, so a failed request retires the
 // slot at once.
-#ifndef SERVER_ENGINE_UNARY_CALL_H_
-#define SERVER_ENGINE_UNARY_CALL_H_
+#ifndef ENGINE_INTERNAL_UNARY_CALL_H_
+#define ENGINE_INTERNAL_UNARY_CALL_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -20,9 +20,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "server/engine/call_slot.h"
-#include "server/engine/status.h"
-#include "server/engine/unary_responder.h"
+#include "engine/internal/call_slot.h"
+#include "engine/status.h"
+#include "engine/unary_responder.h"
 
 namespace engine::internal {
 
@@ -189,4 +189,4 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
 
 }  // namespace engine::internal
 
-#endif  // SERVER_ENGINE_UNARY_CALL_H_
+#endif  // ENGINE_INTERNAL_UNARY_CALL_H_

@@ -23,8 +23,8 @@
 // and StreamWaker must be finished or gone before the Engine is destroyed;
 // a responder finished after Shutdown() (but before destruction) is dropped
 // and counted as abandoned.
-#ifndef SERVER_ENGINE_ENGINE_H_
-#define SERVER_ENGINE_ENGINE_H_
+#ifndef ENGINE_ENGINE_H_
+#define ENGINE_ENGINE_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -40,12 +40,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "metrics/rpc_observer.h"
-#include "server/engine/call_slot.h"
-#include "server/engine/server_stream.h"
-#include "server/engine/server_stream_call.h"
-#include "server/engine/unary_call.h"
-#include "server/engine/unary_responder.h"
+#include "engine/internal/call_slot.h"
+#include "engine/internal/server_stream_call.h"
+#include "engine/internal/unary_call.h"
+#include "engine/rpc_observer.h"
+#include "engine/server_stream.h"
+#include "engine/unary_responder.h"
 
 namespace engine {
 
@@ -63,7 +63,7 @@ struct EngineOptions {
   absl::Duration drain_deadline = absl::Seconds(5);
   // Told of every call's start and end (metrics); null for none. Must
   // outlive the engine.
-  metrics::RpcObserver* observer = nullptr;
+  engine::RpcObserver* observer = nullptr;
 };
 
 // Returns an error naming the bad field, or OK.
@@ -215,7 +215,7 @@ class Engine {
     SlotFactory make_slot;
     std::shared_ptr<const void> handler;  // keeps the handler alive for the slots
     std::vector<std::unique_ptr<internal::CallCounters>> counters;  // one per queue
-    metrics::MethodObserver* observer = nullptr;                    // set by Start
+    engine::MethodObserver* observer = nullptr;                     // set by Start
   };
 
   void RegisterService(grpc::Service* service);
@@ -246,4 +246,4 @@ class Engine {
 
 }  // namespace engine
 
-#endif  // SERVER_ENGINE_ENGINE_H_
+#endif  // ENGINE_ENGINE_H_

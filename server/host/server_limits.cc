@@ -1,4 +1,4 @@
-#include "server/common/server_limits.h"
+#include "server/host/server_limits.h"
 
 #include <grpc/grpc.h>
 #include <grpcpp/resource_quota.h>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace server {
+namespace server::host {
 namespace {
 
 int ToMillis(absl::Duration duration) {
@@ -70,4 +70,4 @@ void ApplyServerLimits(const ServerLimits& limits, grpc::ServerBuilder& builder)
   builder.SetResourceQuota(quota);
 }
 
-}  // namespace server
+}  // namespace server::host

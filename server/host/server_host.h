@@ -1,8 +1,8 @@
 // Everything a server binary needs around its own services: the engine, the
 // defensive limits, health, optional reflection, and the ordered shutdown.
 // Both the InventoryService and the ProductService run inside one of these.
-#ifndef SERVER_COMMON_SERVER_HOST_H_
-#define SERVER_COMMON_SERVER_HOST_H_
+#ifndef SERVER_HOST_SERVER_HOST_H_
+#define SERVER_HOST_SERVER_HOST_H_
 
 #include <prometheus/registry.h>
 
@@ -12,13 +12,16 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/engine.h"
 #include "metrics/grpc_prometheus.h"
 #include "metrics/metrics_server.h"
-#include "server/common/server_limits.h"
-#include "server/engine/engine.h"
 #include "server/health/health_service.h"
+#include "server/host/server_limits.h"
 
-namespace server {
+namespace server::host {
+
+// The types this file translates between, from other layers.
+using server::health::HealthService;
 
 struct ServerHostOptions {
   engine::EngineOptions engine;
@@ -66,7 +69,7 @@ class ServerHost {
   void Shutdown();
 
  private:
-  static ServerHostOptions WithObserver(ServerHostOptions options, metrics::RpcObserver* observer);
+  static ServerHostOptions WithObserver(ServerHostOptions options, engine::RpcObserver* observer);
 
   // Declared before the engine, which reports to it until destroyed.
   std::shared_ptr<prometheus::Registry> metrics_registry_;
@@ -79,6 +82,6 @@ class ServerHost {
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
 };
 
-}  // namespace server
+}  // namespace server::host
 
-#endif  // SERVER_COMMON_SERVER_HOST_H_
+#endif  // SERVER_HOST_SERVER_HOST_H_

@@ -1,4 +1,4 @@
-#include "server/common/server_host.h"
+#include "server/host/server_host.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/impl/server_builder_option.h>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/numbers.h"
 
-namespace server {
+namespace server::host {
 namespace {
 
 // Turns reflection on or off for one builder. Linking grpc++_reflection
@@ -34,7 +34,7 @@ class ReflectionOption : public grpc::ServerBuilderOption {
 }  // namespace
 
 ServerHostOptions ServerHost::WithObserver(ServerHostOptions options,
-                                           metrics::RpcObserver* observer) {
+                                           engine::RpcObserver* observer) {
   // Without an endpoint nobody can read the metrics: skip their per-call cost.
   if (!options.metrics_listen.empty()) options.engine.observer = observer;
   return options;
@@ -89,4 +89,4 @@ void ServerHost::Shutdown() {
   metrics_server_.reset();
 }
 
-}  // namespace server
+}  // namespace server::host

@@ -2,7 +2,7 @@
 // port and real gRPC clients: slot reuse, late and dropped answers, bad
 // payloads, cancellation, deadlines, ok=false completions in every state,
 // and shutdown with calls and streams in flight.
-#include "server/engine/engine.h"
+#include "engine/engine.h"
 
 #include <grpc/support/time.h>
 #include <grpcpp/alarm.h>

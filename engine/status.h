@@ -1,8 +1,8 @@
 // Conversions between absl::Status (used by domain code and handlers) and
 // grpc::Status (what goes on the wire). The numeric codes are identical by
 // design of both libraries.
-#ifndef SERVER_ENGINE_STATUS_H_
-#define SERVER_ENGINE_STATUS_H_
+#ifndef ENGINE_STATUS_H_
+#define ENGINE_STATUS_H_
 
 #include <grpcpp/support/status.h>
 
@@ -24,4 +24,4 @@ inline absl::Status ToAbslStatus(const grpc::Status& status) {
 
 }  // namespace engine
 
-#endif  // SERVER_ENGINE_STATUS_H_
+#endif  // ENGINE_STATUS_H_

@@ -1,0 +1,24 @@
+#include "engine/tag.h"
+
+namespace engine {
+
+Tag* Tag::Next(grpc::CompletionQueue* cq, bool* ok) {
+  DrainedByThisThread() = cq;
+  void* completion_queue_tag = nullptr;
+  if (!cq->Next(&completion_queue_tag, ok)) return nullptr;
+  return static_cast<Tag*>(completion_queue_tag);
+}
+
+void Tag::CompleteAllUntilShutdown(grpc::CompletionQueue* cq) {
+  bool ok = false;
+  while (Tag* tag = Next(cq, &ok)) tag->Complete(ok);
+}
+
+grpc::CompletionQueue* Tag::QueueDrainedByThisThread() { return DrainedByThisThread(); }
+
+grpc::CompletionQueue*& Tag::DrainedByThisThread() {
+  static thread_local grpc::CompletionQueue* cq = nullptr;
+  return cq;
+}
+
+}  // namespace engine
