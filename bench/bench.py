@@ -352,7 +352,7 @@ class RunningServer:
     LISTENING = re.compile(r"listening on (\S+):(\d+)")
 
     def __init__(self, name, argv, env, log_path, cpu, timeout=30):
-        self.name, self.argv, self.log_path = name, argv, log_path
+        self.name, self.argv, self.env, self.log_path = name, argv, dict(env), log_path
         self.log_file = open(log_path, "wb")
         full_env = dict(os.environ, **dict(env))
         self.process = subprocess.Popen(pin_prefix(cpu) + argv, stdin=subprocess.DEVNULL,
@@ -498,7 +498,7 @@ def write_frame(work, call):
 def h2load_argv(address, call, load, requests=None, duration=None, cpu=None, body="FRAME",
                 log_file=None):
     argv = pin_prefix(cpu) + ["h2load"]
-    argv += ["-n", str(requests)] if requests is not None else ["-D", f"{duration:g}"]
+    argv += ["-n", str(requests)] if requests is not None else ["-D", f"{round(duration * 1000)}ms"]
     argv += ["-c", str(load.connections), "-m", str(load.streams), "-t", "1",
              "-H", "content-type: application/grpc", "-H", "te: trailers", "-d", body]
     if log_file:
@@ -695,8 +695,9 @@ def make_file(name, work):
 
 
 class Driver:
-    def __init__(self, opts):
+    def __init__(self, opts, install=True):
         self.opts = opts
+        self.install = install  # may run setup_peers(); never in self-test (ctest, CI)
         self.build = os.path.abspath(opts.build_dir)
         self.bins = dict(BINARIES)
         for item in opts.bin:
@@ -722,15 +723,15 @@ class Driver:
         argv, env = [path], {}
         overridden = name in [i.partition("=")[0] for i in self.opts.bin]
         if name == "grpc_go_server" and not overridden:
-            setup_peers()
+            if self.install:
+                setup_peers()
             argv = [build_go_peer(self.build)]
-        elif name == "seed_server":
-            setup_peers()
+        elif name == "seed_server":  # python3-grpcio: in install_deps.sh's main list
             argv, env = [PYTHON, path], {"PYTHONPATH": python_stubs(self.build),
                                         "PYTHONNOUSERSITE": "1"}
-        elif not os.access(path, os.X_OK):
-            raise BenchError(f"{name}: {path} is not built (see `bench/bench.py list` for where "
-                             f"each binary comes from), or pass --bin {name}=PATH")
+        if not os.access(argv[0], os.X_OK):
+            raise BenchError(f"{name}: {argv[0]} is not built (see `bench/bench.py list` for "
+                             f"where each binary comes from), or pass --bin {name}=PATH")
         self.prepared[name] = (argv, env)
         return self.prepared[name]
 
@@ -762,7 +763,8 @@ class Driver:
                 if i == 0:
                     subs["backend"] = servers[0].address
             measured = servers[-1]
-            result["commands"] = [shlex.join(pin_prefix(server_cpu) + s.argv).replace(
+            result["commands"] = [shlex.join(
+                [f"{k}={v}" for k, v in s.env.items()] + pin_prefix(server_cpu) + s.argv).replace(
                 run_dir, "RUN_DIR").replace(self.work, "WORK").replace(REPO + "/", "").replace(
                 subs["backend"], "BACKEND") for s in servers]
             if isinstance(variant.load, H2Load):
@@ -1114,7 +1116,7 @@ SELF_TEST_ARGS = {
 def self_test(opts, names):
     """The driver's checks against real servers: the verification must accept
     an all-OK run and reject errors that h2load itself counts as successes."""
-    driver = Driver(opts)
+    driver = Driver(opts, install=False)
     work = driver.work
     small = H2Load("get", connections=2, streams=8)
     failures = []
