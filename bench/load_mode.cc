@@ -151,6 +151,9 @@ void RunOne(benchmark::State& state, const LoadOptions& options,
   state.counters["max_us"] = static_cast<double>(r.latency_ns.max()) / 1e3;
   state.counters["calls"] = static_cast<double>(r.completed());
   state.counters["errors"] = static_cast<double>(r.failed);
+  if (options.method == LoadMethod::kGet) {
+    state.counters["not_available"] = static_cast<double>(r.not_available);
+  }
   state.counters["error_ratio"] = r.error_ratio();
   for (int outcome = 1; outcome < kOutcomes; ++outcome) {
     if (r.by_outcome[outcome] > 0) {
