@@ -57,7 +57,7 @@ struct EngineOptions {
   // Calls arriving while all are taken wait inside gRPC until a slot is
   // recycled. Deeper is not better with Debian's gRPC: it is built without
   // NDEBUG, and every completion linearly scans the queue's outstanding tags,
-  // each posted request among them (see README, Performance).
+  // each posted request among them (see docs/performance.md).
   int requests_per_method = 64;
   // How long in-flight calls may run on after shutdown begins.
   absl::Duration drain_deadline = absl::Seconds(5);
