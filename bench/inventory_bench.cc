@@ -25,7 +25,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -37,6 +36,7 @@
 #include "client/callback_queue_pin.h"
 #include "domain/inventory/catalog.h"
 #include "domain/product/product_catalog.h"
+#include "server/host/command_line.h"
 #include "server/host/server_host.h"
 #include "server/inventory/inventory_service.h"
 #include "server/product/inventory_reserver.h"
@@ -447,16 +447,19 @@ int main(int argc, char** argv) {
   // the results.
   spdlog::set_level(spdlog::level::warn);
   // Debian's abseil checks lock order on every absl::Mutex operation,
-  // gRPC's own included: a cost no client should pay (see README).
+  // gRPC's own included: a cost no client should pay (docs/performance.md).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Benchmark's flags first (--benchmark_out=... and its --help); abseil then
   // parses the rest, and rejects what neither knows.
   benchmark::Initialize(&argc, argv, bench::PrintHelp);
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "inventory_bench: unexpected argument '%s' (see --help)\n", rest[1]);
-    return 1;
-  }
+  // The rest as every binary of the project does (--version, both
+  // spellings of a flag, no positional arguments).
+  server::host::ParseCommandLine(
+      argc, argv,
+      {.program = "inventory_bench",
+       .usage = "In-process benchmark suites, or with --target=host:port a load run against a "
+                "running server.\nUsage: inventory_bench [--benchmark_...] [--flag=value]... "
+                "(--help also lists Google Benchmark's own flags)"});
   if (bench::LoadModeRequested()) {
     if (absl::Status registered = bench::RegisterLoadBenchmarks(); !registered.ok()) {
       std::fprintf(stderr, "inventory_bench: %s\n", std::string(registered.message()).c_str());

@@ -140,6 +140,7 @@ struct Slot final : engine::CompletionHandler {
 struct Tally {
   LatencyHistogram latency_ns;
   std::uint64_t succeeded = 0;
+  std::uint64_t not_available = 0;
   std::uint64_t failed = 0;
   std::array<std::uint64_t, kOutcomes> by_outcome{};
   std::array<std::string, kOutcomes> first_message;
@@ -153,6 +154,7 @@ struct Tally {
   void Merge(const Tally& other) {
     latency_ns.Merge(other.latency_ns);
     succeeded += other.succeeded;
+    not_available += other.not_available;
     failed += other.failed;
     for (int i = 0; i < kOutcomes; ++i) {
       by_outcome[i] += other.by_outcome[i];
@@ -515,6 +517,10 @@ class Worker {
       verify_problem = Verify(plan_.requests, slot);
       if (verify_problem != nullptr) outcome = kVerifyFailed;
     }
+    // {false, 0} is the only GetProductAvailabilityResponse that encodes to
+    // no bytes, so a miss is seen without parsing.
+    const bool not_available =
+        outcome == 0 && plan_.requests.method == LoadMethod::kGet && slot.response.Length() == 0;
     slot.response.Clear();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -525,6 +531,7 @@ class Worker {
         ++tally_.by_outcome[outcome];
         if (outcome == 0) {
           ++tally_.succeeded;
+          if (not_available) ++tally_.not_available;
         } else {
           ++tally_.failed;
           std::string& message = tally_.first_message[outcome];
@@ -760,6 +767,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
   LoadResult result;
   result.latency_ns = total.latency_ns;
   result.succeeded = total.succeeded;
+  result.not_available = total.not_available;
   result.failed = total.failed;
   result.by_outcome = total.by_outcome;
   result.first_message = total.first_message;
@@ -798,6 +806,16 @@ std::string FormatSummary(const LoadOptions& options, const LoadResult& result) 
                     " never sent (max_outstanding reached)");
   }
   absl::StrAppend(&out, "\n");
+  if (options.method == LoadMethod::kGet && result.succeeded > 0) {
+    absl::StrAppend(&out, "  answers    ", result.succeeded - result.not_available, " available, ",
+                    result.not_available,
+                    " not available (unknown to the target, or out of stock)\n");
+    if (result.not_available == result.succeeded) {
+      absl::StrAppend(&out,
+                      "  note       every answer was a miss: this run measured look-ups of ids "
+                      "the target lacks (see --ids_file, --catalog_size)\n");
+    }
+  }
   const LatencyHistogram& h = result.latency_ns;
   absl::StrAppend(&out, "  latency us p50 ", Micros(h.Percentile(0.5)), "  p90 ",
                   Micros(h.Percentile(0.9)), "  p99 ", Micros(h.Percentile(0.99)), "  p99.9 ",

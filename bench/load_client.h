@@ -115,6 +115,10 @@ struct LoadResult {
   // window ended (the target, or this client, could not keep up).
   std::uint64_t scheduled = 0;
   std::uint64_t unsent = 0;
+  // get: OK answers saying "not available" (is_available false, quantity 0:
+  // an id the target does not stock, or one out of stock). A run where every
+  // answer is one measured look-up misses, not the store.
+  std::uint64_t not_available = 0;
   double offered_rate = 0;  // open loop only
   // From the start of the measured window to the later of its end and the
   // last completion of a measured call.

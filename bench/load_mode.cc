@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "bench/load_client.h"
 #include "bench/load_ids.h"
+#include "server/host/command_line.h"
 
 ABSL_FLAG(std::string, target, "",
           "Load mode: host:port of a running server to load. Without it, inventory_bench runs its "
@@ -151,6 +151,9 @@ void RunOne(benchmark::State& state, const LoadOptions& options,
   state.counters["max_us"] = static_cast<double>(r.latency_ns.max()) / 1e3;
   state.counters["calls"] = static_cast<double>(r.completed());
   state.counters["errors"] = static_cast<double>(r.failed);
+  if (options.method == LoadMethod::kGet) {
+    state.counters["not_available"] = static_cast<double>(r.not_available);
+  }
   state.counters["error_ratio"] = r.error_ratio();
   for (int outcome = 1; outcome < kOutcomes; ++outcome) {
     if (r.by_outcome[outcome] > 0) {
@@ -323,17 +326,9 @@ void PrintHelp() {
   benchmark::PrintDefaultHelp();
   std::printf(
       "\nLoad mode: inventory_bench --target=host:port [flags], one benchmark per --rate or\n"
-      "--inflight value (see README, Load testing). Flags:\n");
-  std::vector<const absl::CommandLineFlag*> flags;
-  for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (absl::EndsWith(flag->Filename(), "bench/load_mode.cc")) flags.push_back(flag);
-  }
-  std::sort(flags.begin(), flags.end(),
-            [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
-  for (const absl::CommandLineFlag* flag : flags) {
-    std::printf("  --%s (default: %s)\n      %s\n", std::string(flag->Name()).c_str(),
-                flag->DefaultValue().c_str(), flag->Help().c_str());
-  }
+      "--inflight value (docs/benchmarking.md). Its flags, and every other flag of the "
+      "project:\n%s",
+      server::host::FlagsHelp(/*full=*/false).c_str());
 }
 
 }  // namespace bench

@@ -9,6 +9,8 @@
 # Nothing here asserts a speed: the one latency bound is a lower bound that
 # a slower machine can only raise.
 #
+# get's answers "not available" (unknown ids) are counted and reported.
+#
 # Usage: load_mode_test.sh INVENTORY_BENCH INVENTORY_SERVER RUN_WITH_SERVER
 set -euo pipefail
 bench=$1
@@ -88,6 +90,26 @@ PY
 
 run get ok "${common[@]}" --method=get
 check get 1
+# Hits and misses of get: every id above is stocked; ids 1000..1999 are not,
+# and an answer for them is OK but "not available", which the summary and
+# the not_available counter must say.
+not_available() {
+  /usr/bin/python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["benchmarks"][0]
+print(int(r["not_available"]), int(r["calls"]))' "$work/$1.json"
+}
+read -r missed calls < <(not_available get)
+((missed == 0)) || fail "get: $missed of $calls answers counted as not available, all ids are stocked"
+run get_half_misses ok "${common[@]}" --method=get --catalog_size=2000
+read -r missed calls < <(not_available get_half_misses)
+((missed > 0 && missed < calls)) || fail "get_half_misses: $missed of $calls not available"
+grep -q " not available (unknown to the target" "$work/get_half_misses.log" ||
+  fail "get_half_misses: the summary does not count the misses"
+run get_all_misses ok "${common[@]}" --method=get --id_prefix=unknown-
+read -r missed calls < <(not_available get_all_misses)
+((missed == calls)) || fail "get_all_misses: $missed of $calls not available"
+grep -q "every answer was a miss" "$work/get_all_misses.log" ||
+  fail "get_all_misses: the summary does not say the run measured misses only"
+echo "ok: get counts answers that are not available"
 run batch ok "${common[@]}" --method=batch --batch_size=25
 check batch 1
 run reserve ok "${common[@]}" --method=reserve --lines=3 --ids=zipf

@@ -125,7 +125,7 @@ struct BatchingInventoryClientOptions {
   // one of the queues (a server handler) joins that queue's lane, so the
   // look-up, its batch's reply and the caller's answer all stay on one
   // thread, and the server's threads never contend for one lane's lock
-  // (GetProduct +14% with batching, +3% without: README, Performance). Look-ups from other threads
+  // (GetProduct +14% with batching, +3% without: docs/performance.md). Look-ups from other threads
   // are spread over the lanes in turn. max_queued_lookups and max_in_flight_batches apply per lane;
   // Stats() adds the lanes up.
   // Not owned. Empty (the default): the client makes `threads` of its own.

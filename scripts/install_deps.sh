@@ -15,12 +15,12 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev librocksdb-dev prometheus-cpp-dev catch2 libbenchmark-dev libjemalloc-dev
   python3 python3-grpcio python3-protobuf python3-h2
-  nghttp2-client util-linux procps
+  nghttp2-client util-linux procps curl
 )
 
 # Needed only by the tests, the bench and their tools; --build-only skips these.
 test_only_packages=(
-  catch2 libbenchmark-dev python3 python3-grpcio python3-protobuf python3-h2 nghttp2-client
+  catch2 libbenchmark-dev python3 python3-grpcio python3-protobuf python3-h2 nghttp2-client curl
 )
 
 # Only with --bench: bench/bench.py's peers scenario (keep in step with its

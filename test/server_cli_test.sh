@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
 # Binary-level checks of inventory_server's command line and process
-# behaviour: --help, flag validation, start-up failures, port 0 and signals.
+# behaviour: --help, --version, flag spellings, flag validation, start-up
+# failures, port 0 and signals; and --help/--version of every other binary
+# given (they share the command line, server/host/command_line.h).
 # Every check runs; the script fails at the end if any of them failed.
 #
-#   server_cli_test.sh INVENTORY_SERVER
+#   server_cli_test.sh INVENTORY_SERVER PROTOC PROJECT_VERSION [OTHER_BINARY...]
 set -euo pipefail
 
-(($# == 1)) || { echo "usage: $0 INVENTORY_SERVER" >&2; exit 2; }
+(($# >= 3)) || {
+  echo "usage: $0 INVENTORY_SERVER PROTOC PROJECT_VERSION [OTHER_BINARY...]" >&2
+  exit 2
+}
 server=$1
+protoc=$2
+project_version=$3
+shift 3
+other_binaries=("$@")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
 helper=$here/run_with_server.sh
+python=/usr/bin/python3
+# No proxy between the Python client and loopback.
+unset http_proxy https_proxy grpc_proxy HTTP_PROXY HTTPS_PROXY
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/server_cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -121,6 +134,40 @@ else
   show "$help"
 fi
 
+# --- --version and --help on every binary: stdout, exit status 0 -------------
+for binary in "$server" "${other_binaries[@]}"; do
+  name=$(basename "$binary")
+  out=$tmp/version.out
+  rc=0
+  timeout 10 "$binary" --version </dev/null >"$out" 2>"$tmp/version.err" || rc=$?
+  if ((rc != 0)); then
+    fail "$name --version: exit status $rc, expected 0"
+    show "$out"
+    show "$tmp/version.err"
+  elif [[ $(cat "$out") != "$name $project_version" ]]; then
+    fail "$name --version: printed '$(head -c 200 "$out")', expected '$name $project_version'"
+  else
+    pass "$name --version: '$(cat "$out")', exit status 0"
+  fi
+  for ask in --help -h --helpfull; do
+    rc=0
+    timeout 10 "$binary" "$ask" </dev/null >"$out" 2>"$tmp/help.err" || rc=$?
+    if ((rc != 0)); then
+      fail "$name $ask: exit status $rc, expected 0"
+      show "$tmp/help.err"
+    elif ! grep -qE '^    --[a-z0-9_]+ \(' "$out"; then
+      fail "$name $ask: exit status 0 but no flag listed on stdout"
+      show "$out"
+    elif [[ $ask == --helpfull ]] && ! grep -qE '^    --flagfile \(' "$out"; then
+      fail "$name --helpfull: abseil's own flags (--flagfile) are missing"
+    elif [[ $ask != --helpfull ]] && grep -qE '^    --flagfile \(' "$out"; then
+      fail "$name $ask: lists abseil's own flags, which belong to --helpfull only"
+    else
+      pass "$name $ask: $(grep -cE '^    --[a-z0-9_]+ \(' "$out") flags listed, exit status 0"
+    fi
+  done
+done
+
 # --- flags the server must refuse -------------------------------------------
 expect_rejected "unknown flag" "no_such_flag" --no_such_flag=1
 expect_rejected "unknown dashed flag" "no[-_]such[-_]flag" --no-such-flag=1
@@ -182,6 +229,32 @@ if ((rc == 0)); then
     show "$log"
   fi
 fi
+
+# --- a negated bool flag, spelled with dashes, takes effect ------------------
+# SetStock is served by default and refused (PERMISSION_DENIED) with
+# --no-admin-set-stock; abseil alone only knows --noadmin_set_stock.
+call=("$python" "$repo/tools/grpc_call.py" "127.0.0.1:{PORT}"
+  inventory.InventoryService/SetStock 'product_id: "product123" quantity: 5')
+for spelling in "" --no-admin-set-stock --no_admin_set_stock --noadmin-set-stock \
+  --admin-set-stock=false; do
+  log=$tmp/admin.log
+  expected=OK
+  [[ -n $spelling ]] && expected=PERMISSION_DENIED
+  # shellcheck disable=SC2016  # expanded by the inner bash
+  with_server "SetStock with [${spelling:-no flag}]" "$log" ${spelling:+"$spelling"} -- \
+    bash -c 'rc=0; PROTOC=$1 "${@:2}" >"$0.out" 2>&1 || rc=$?; echo "$rc" >"$0.rc"' \
+    "$tmp/admin" "$protoc" "${call[@]}"
+  if ((rc == 0)); then
+    got=OK
+    (($(cat "$tmp/admin.rc") == 0)) || got=$(sed -n 's/^\([A-Z_]*\): .*/\1/p' "$tmp/admin.out")
+    if [[ $got == "$expected" ]]; then
+      pass "SetStock with [${spelling:-no flag}]: $got"
+    else
+      fail "SetStock with [${spelling:-no flag}]: expected $expected, got ${got:-an error}"
+      show "$tmp/admin.out"
+    fi
+  fi
+done
 
 # --- port 0: the printed address is the bound one ----------------------------
 log=$tmp/port0.log

@@ -2,7 +2,7 @@
 // SERVING, for container healthchecks and scripts (Debian has no
 // grpc_health_probe). Exit status, as grpc_health_probe's:
 //   0  SERVING
-//   1  bad command line (also --help, abseil's convention)
+//   1  bad command line (--help and --version print and exit 0)
 //   2  no answer: the address is unreachable, refused the connection, did
 //      not answer within --timeout, or is shutting down (UNAVAILABLE)
 //   3  the Check call failed otherwise: unknown service (NOT_FOUND), no
@@ -13,21 +13,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "server/host/command_line.h"
 
 ABSL_FLAG(std::string, addr, "", "host:port of the server to probe (required).");
 ABSL_FLAG(std::string, service, "",
@@ -60,34 +54,17 @@ std::string CodeName(grpc::StatusCode code) {
 
 std::string Quoted(const std::string& service) { return absl::StrCat("'", service, "'"); }
 
-// The same conventions as the servers' flags (server/host/server_flags.cc),
-// without linking the servers' own flags into this small tool: dashes or
-// underscores in flag names, --help shows this tool's flags only, and a
-// positional argument is an error.
+// The command line of every binary of the project (server/host/command_line.h):
+// dashes or underscores in flag names, --help lists this tool's flags,
+// --version, and a positional argument is an error (exit 1).
 void ParseFlags(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--", 2) != 0) continue;
-    for (char* c = argv[i] + 2; *c != '\0' && *c != '='; ++c) {
-      if (*c == '-') *c = '_';
-    }
-  }
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "tools/");
-  };
-  config.contains_helpshort_flags = config.contains_help_flags;
-  config.normalize_filename = [](absl::string_view file) { return std::string(file); };
-  absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage(
-      "Asks grpc.health.v1.Health/Check whether a server is SERVING.\n"
-      "Usage: health_probe --addr=host:port [--service=NAME] [--timeout=1s]\n"
-      "Exit status: 0 SERVING, 1 bad usage, 2 no answer (unreachable or timed out),\n"
-      "3 the Check call failed (e.g. unknown service), 4 answered but not SERVING.");
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) {
-    std::exit(Report(kUsage, absl::StrCat("unexpected argument '", positional[1],
-                                          "' (all options are --flag=value)")));
-  }
+  server::host::ParseCommandLine(
+      argc, argv,
+      {.program = "health_probe",
+       .usage = "Asks grpc.health.v1.Health/Check whether a server is SERVING.\n"
+                "Usage: health_probe --addr=host:port [--service=NAME] [--timeout=1s]\n"
+                "Exit status: 0 SERVING, 1 bad usage, 2 no answer (unreachable or timed out),\n"
+                "3 the Check call failed (e.g. unknown service), 4 answered but not SERVING."});
 }
 
 }  // namespace

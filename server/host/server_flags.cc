@@ -10,39 +10,37 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/config.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/internal/parse.h"
-#include "absl/flags/internal/usage.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "server/host/command_line.h"
 
-ABSL_FLAG(int, completion_queues, 0,
+// Every default is the library's own: a default-constructed ServerHostOptions
+// (and the EngineOptions and ServerLimits in it) configures a server exactly
+// as these flags do when none is given.
+ABSL_FLAG(int, completion_queues, server::host::ServerHostOptions{}.engine.completion_queues,
           "Completion queues, one thread each. 0 = one per CPU this process may run on.");
-ABSL_FLAG(int, requests_per_method, engine::EngineOptions{}.requests_per_method,
+ABSL_FLAG(int, requests_per_method, server::host::ServerHostOptions{}.engine.requests_per_method,
           "Requests posted ahead per completion queue and per RPC method (1..100000); "
           "health methods post fewer.");
-ABSL_FLAG(int64_t, max_call_slots, engine::EngineOptions{}.max_call_slots,
+ABSL_FLAG(int64_t, max_call_slots, server::host::ServerHostOptions{}.engine.max_call_slots,
           "The most call slots (calls in flight plus requests posted) of all methods together: "
           "the bound on call memory. Past it further calls wait inside gRPC.");
-ABSL_FLAG(int, max_calls_per_peer, engine::EngineOptions{}.max_calls_per_peer,
+ABSL_FLAG(int, max_calls_per_peer, server::host::ServerHostOptions{}.engine.max_calls_per_peer,
           "The most calls one connection may hold at once; more get RESOURCE_EXHAUSTED, and past "
           "twice this they are reset. 0 = no limit.");
-ABSL_FLAG(absl::Duration, drain_deadline, absl::Seconds(5),
+ABSL_FLAG(absl::Duration, drain_deadline, server::host::ServerHostOptions{}.engine.drain_deadline,
           "On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled.");
-ABSL_FLAG(bool, reflection, false, "Serve the gRPC server reflection service.");
-ABSL_FLAG(std::string, metrics_listen, "",
+ABSL_FLAG(bool, reflection, server::host::ServerHostOptions{}.reflection,
+          "Serve the gRPC server reflection service.");
+ABSL_FLAG(std::string, metrics_listen, server::host::ServerHostOptions{}.metrics_listen,
           "host:port to serve Prometheus metrics on (GET /metrics), e.g. 0.0.0.0:9464; empty: "
           "no metrics endpoint.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or critical.");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "abseil Mutex lock-order checking, reported to stderr. Debian's abseil has it on by "
-          "default; it cost 1.2x throughput in our measurement (README, Performance), so servers "
+          "default; it cost 1.2x throughput in our measurement (docs/performance.md), so servers "
           "turn it off.");
 
 ABSL_FLAG(std::vector<std::string>, grpc_channel_args, {},
@@ -72,50 +70,9 @@ ABSL_FLAG(int64_t, memory_quota_bytes, server::host::ServerLimits{}.memory_quota
           "gRPC resource quota: memory for buffers across all connections.");
 
 namespace server::host {
-namespace {
 
-// Our flags are defined under these source folders; --help shows exactly
-// those, and leaves gRPC's and abseil's own to --helpfull.
-bool IsProjectFlagFile(absl::string_view file) {
-  return absl::StrContains(file, "server/") || absl::StrContains(file, "bench/") ||
-         absl::StrContains(file, "client/");
-}
-
-}  // namespace
-
-std::vector<char*> ParseServerFlags(int argc, char** argv, const char* usage) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--", 2) != 0) continue;
-    for (char* c = argv[i] + 2; *c != '\0' && *c != '='; ++c) {
-      if (*c == '-') *c = '_';
-    }
-  }
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = IsProjectFlagFile;
-  config.contains_helpshort_flags = IsProjectFlagFile;
-  config.normalize_filename = [](absl::string_view file) { return std::string(file); };
-  absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage(usage);
-  // abseil 20220623's ParseCommandLine exits with status 1 after printing
-  // --help; asking for help is not a failure, so the usage flags are handled
-  // here and exit 0 (its later releases do the same).
-  // The internal API used for that is specific to this abseil release.
-#if defined(ABSL_LTS_RELEASE_VERSION) && ABSL_LTS_RELEASE_VERSION == 20220623
-  namespace flags = absl::flags_internal;
-  std::vector<char*> positional = flags::ParseCommandLineImpl(
-      argc, argv, flags::ArgvListAction::kRemoveParsedArgs, flags::UsageFlagsAction::kIgnoreUsage,
-      flags::OnUndefinedFlag::kAbortIfUndefined);
-  if (flags::HandleUsageFlags(std::cout, absl::ProgramUsageMessage()) >= 0) std::exit(0);
-#else
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-#endif
-  if (positional.size() > 1) {
-    const char* slash = std::strrchr(positional[0], '/');
-    std::fprintf(stderr, "%s: unexpected argument '%s' (all options are --flag=value)\n",
-                 slash != nullptr ? slash + 1 : positional[0], positional[1]);
-    std::exit(1);
-  }
-  return positional;
+std::vector<char*> ParseServerFlags(int argc, char** argv, const char* program, const char* usage) {
+  return ParseCommandLine(argc, argv, {.program = program, .usage = usage});
 }
 
 absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {

@@ -20,11 +20,11 @@ ABSL_DECLARE_FLAG(std::string, log_level);
 
 namespace server::host {
 
-// Parses argv with absl flags after rewriting `--some-flag` to
-// `--some_flag`, so both spellings work. `--help` lists every flag of this
-// project with its default. Unknown flags or bad values print an error and
-// exit with status 1, and so does any positional argument. Returns argv[0].
-std::vector<char*> ParseServerFlags(int argc, char** argv, const char* usage);
+// Parses argv as every binary of the project does (command_line.h): both
+// spellings of a flag, --help listing every project flag with its default,
+// --version, exit 1 on an unknown flag, a bad value or a positional
+// argument. `program` names the binary in messages. Returns argv[0].
+std::vector<char*> ParseServerFlags(int argc, char** argv, const char* program, const char* usage);
 
 // Reads the shared flags and applies the process-wide ones (log level,
 // abseil Mutex deadlock detection). INVALID_ARGUMENT names the

@@ -13,49 +13,62 @@
 #include "server/host/server_flags.h"
 #include "server/host/server_host.h"
 #include "server/host/shutdown_signal.h"
+#include "server/inventory/inventory_server_options.h"
 #include "server/inventory/inventory_service.h"
 #include "storage/durable_journal.h"
 
-ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+// One flag per field of InventoryServerOptions, with its default.
+ABSL_FLAG(std::string, listen, server::inventory::InventoryServerOptions{}.listen,
           "host:port to serve on; port 0 picks a free port (printed at start-up).");
-ABSL_FLAG(std::string, catalog, "",
+ABSL_FLAG(std::string, catalog, server::inventory::InventoryServerOptions{}.catalog,
           "CSV file of product_id,quantity to load at start (with --data_dir: only into an "
           "empty data directory). Empty: the built-in catalog (product123 with quantity 10, as "
           "in the original example).");
-ABSL_FLAG(std::string, data_dir, "",
+ABSL_FLAG(std::string, data_dir, server::inventory::InventoryServerOptions{}.data_dir,
           "Directory of the durable store (RocksDB; created if missing). Every change is "
           "written there before it is acknowledged, and state is loaded from it at start. "
           "Empty: run in memory, and lose every change at exit.");
-ABSL_FLAG(bool, sync, true,
+ABSL_FLAG(bool, sync, server::inventory::InventoryServerOptions{}.sync,
           "With --data_dir: fsync each group commit before acknowledging it. false survives "
           "a crash of the server process but may lose the last acknowledged changes on power "
           "loss or a kernel crash.");
-ABSL_FLAG(bool, admin_set_stock, true,
+ABSL_FLAG(bool, admin_set_stock, server::inventory::InventoryServerOptions{}.admin_set_stock,
           "Serve SetStock (an admin method). There is no authentication yet: anyone who can "
           "reach the port may set stock, so turn this off where that matters; SetStock then "
           "answers PERMISSION_DENIED.");
-ABSL_FLAG(int, max_watch_streams, server::inventory::InventoryServiceOptions{}.max_watch_streams,
+ABSL_FLAG(int, max_watch_streams,
+          server::inventory::InventoryServerOptions{}.max_watch_streams,
           "The most WatchProductAvailability streams open at once; more get RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int, watch_streams_per_queue, 32,
+ABSL_FLAG(int, watch_streams_per_queue,
+          server::inventory::InventoryServerOptions{}.watch_streams_per_queue,
           "WatchProductAvailability requests posted ahead per completion queue (each matched one "
           "is replaced at once; --max_watch_streams bounds the streams open).");
-ABSL_FLAG(int, synthetic_products, 0,
+ABSL_FLAG(int, synthetic_products, server::inventory::InventoryServerOptions{}.synthetic_products,
           "If > 0, load this many generated products (sku-00000000, ...) instead of a catalog.");
-ABSL_FLAG(int, store_shards, domain::inventory::InventoryStore::kDefaultShards,
+ABSL_FLAG(int, store_shards, server::inventory::InventoryServerOptions{}.store_shards,
           "Lock shards of the in-memory store (rounded up to a power of two).");
 
 namespace {
 
-absl::StatusOr<std::vector<domain::inventory::CatalogEntry>> InitialCatalog() {
-  const std::string catalog = absl::GetFlag(FLAGS_catalog);
-  const int synthetic = absl::GetFlag(FLAGS_synthetic_products);
-  if (!catalog.empty() && synthetic > 0) {
-    return absl::InvalidArgumentError("--catalog and --synthetic_products exclude each other");
+absl::StatusOr<server::inventory::InventoryServerOptions> OptionsFromFlags() {
+  absl::StatusOr<server::host::ServerHostOptions> host = server::host::ServerHostOptionsFromFlags();
+  if (!host.ok()) return host.status();
+  server::inventory::InventoryServerOptions options;
+  options.host = *std::move(host);
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.catalog = absl::GetFlag(FLAGS_catalog);
+  options.synthetic_products = absl::GetFlag(FLAGS_synthetic_products);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.sync = absl::GetFlag(FLAGS_sync);
+  options.admin_set_stock = absl::GetFlag(FLAGS_admin_set_stock);
+  options.watch_streams_per_queue = absl::GetFlag(FLAGS_watch_streams_per_queue);
+  options.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
+  options.store_shards = absl::GetFlag(FLAGS_store_shards);
+  if (absl::Status valid = server::inventory::ValidateInventoryServerOptions(options);
+      !valid.ok()) {
+    return valid;
   }
-  if (synthetic < 0) return absl::InvalidArgumentError("--synthetic_products must be >= 0");
-  if (synthetic > 0) return domain::inventory::SyntheticCatalog(synthetic);
-  if (!catalog.empty()) return domain::inventory::LoadCatalogFile(catalog);
-  return domain::inventory::DefaultCatalog();
+  return options;
 }
 
 int Fail(const absl::Status& status) {
@@ -68,23 +81,13 @@ int Fail(const absl::Status& status) {
 int main(int argc, char** argv) {
   server::host::BlockShutdownSignals();
   server::host::ParseServerFlags(
-      argc, argv,
+      argc, argv, "inventory_server",
       "Serves inventory.InventoryService over gRPC.\nUsage: inventory_server [--flag=value]...");
-  absl::StatusOr<server::host::ServerHostOptions> options =
-      server::host::ServerHostOptionsFromFlags();
+  absl::StatusOr<server::inventory::InventoryServerOptions> options = OptionsFromFlags();
   if (!options.ok()) return Fail(options.status());
-  if (absl::GetFlag(FLAGS_store_shards) < 1) {
-    return Fail(absl::InvalidArgumentError("--store_shards must be >= 1"));
-  }
-  absl::StatusOr<std::vector<domain::inventory::CatalogEntry>> catalog = InitialCatalog();
+  absl::StatusOr<std::vector<domain::inventory::CatalogEntry>> catalog =
+      server::inventory::InitialCatalog(*options);
   if (!catalog.ok()) return Fail(catalog.status());
-
-  if (absl::GetFlag(FLAGS_watch_streams_per_queue) < 1) {
-    return Fail(absl::InvalidArgumentError("--watch_streams_per_queue must be >= 1"));
-  }
-  if (absl::GetFlag(FLAGS_max_watch_streams) < 1) {
-    return Fail(absl::InvalidArgumentError("--max_watch_streams must be >= 1"));
-  }
 
   // Fail-stop: once a write to the data directory failed, memory may hold
   // changes nobody was told are durable, and the disk may not hold what the
@@ -141,9 +144,9 @@ int main(int argc, char** argv) {
 
   server::inventory::InventoryServiceOptions service_options;
   service_options.journal = journal.get();
-  service_options.watch_streams_per_queue = absl::GetFlag(FLAGS_watch_streams_per_queue);
-  service_options.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
-  if (!absl::GetFlag(FLAGS_admin_set_stock)) {
+  service_options.watch_streams_per_queue = options->watch_streams_per_queue;
+  service_options.max_watch_streams = options->max_watch_streams;
+  if (!options->admin_set_stock) {
     service_options.authorize_admin = [](const grpc::ServerContext&) {
       return absl::PermissionDeniedError(
           "SetStock is turned off on this server (--admin_set_stock=false)");
@@ -151,13 +154,13 @@ int main(int argc, char** argv) {
   }
   // The service must outlive the host (which owns the running server).
   server::inventory::InventoryGrpcService service(store, std::move(service_options));
-  server::host::ServerHost host(*options);
+  server::host::ServerHost host(options->host);
   service.Register(host.engine());
-  absl::StatusOr<int> port = host.Start(absl::GetFlag(FLAGS_listen),
-                                        {server::inventory::InventoryGrpcService::kServiceName});
+  absl::StatusOr<int> port =
+      host.Start(options->listen, {server::inventory::InventoryGrpcService::kServiceName});
   if (!port.ok()) return Fail(port.status());
 
-  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string& listen = options->listen;
   const std::string host_part = listen.substr(0, listen.rfind(':'));
   spdlog::info(
       "inventory_server listening on {}:{} ({} products, {} completion queues, {} "

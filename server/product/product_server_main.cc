@@ -14,41 +14,46 @@
 #include "server/host/shutdown_signal.h"
 #include "server/product/batching_client_metrics.h"
 #include "server/product/inventory_reserver.h"
+#include "server/product/product_server_options.h"
 #include "server/product/product_service.h"
 
-ABSL_FLAG(std::string, listen, "0.0.0.0:50052",
+// One flag per field of ProductServerOptions, with its default.
+ABSL_FLAG(std::string, listen, server::product::ProductServerOptions{}.listen,
           "host:port to serve on; port 0 picks a free port (printed at start-up).");
-ABSL_FLAG(std::string, inventory, "localhost:50051",
+ABSL_FLAG(std::string, inventory, server::product::ProductServerOptions{}.inventory,
           "The InventoryService: host:port, or dns:///host:port to balance over every address "
           "the name resolves to (round_robin).");
-ABSL_FLAG(absl::Duration, inventory_deadline, absl::Milliseconds(500),
+ABSL_FLAG(absl::Duration, inventory_deadline,
+          server::product::ProductServerOptions{}.inventory_deadline,
           "Longest any call to the inventory may take (also bounded by the caller's deadline); "
           "past it the ProductService answers UNAVAILABLE.");
-ABSL_FLAG(std::string, products, "",
+ABSL_FLAG(std::string, products, server::product::ProductServerOptions{}.products,
           "CSV of product_id,name,price_cents. Empty: the built-in catalog (product123).");
-ABSL_FLAG(int, synthetic_products, 0,
+ABSL_FLAG(int, synthetic_products, server::product::ProductServerOptions{}.synthetic_products,
           "If > 0, serve this many generated products sku-00000000... (matching "
           "inventory_server --synthetic_products) instead of a catalog.");
-ABSL_FLAG(bool, batching, true,
+ABSL_FLAG(bool, batching, server::product::ProductServerOptions{}.batching,
           "Merge concurrent look-ups into BatchGetProductAvailability RPCs. false: one "
           "GetProductAvailability RPC per look-up (to measure what batching gains).");
-ABSL_FLAG(int, max_batch_size, 100, "Most look-ups per batch (1..1000).");
-ABSL_FLAG(absl::Duration, max_linger, absl::Milliseconds(2),
+ABSL_FLAG(int, max_batch_size, server::product::ProductServerOptions{}.max_batch_size,
+          "Most look-ups per batch (1..1000).");
+ABSL_FLAG(absl::Duration, max_linger, server::product::ProductServerOptions{}.max_linger,
           "Longest a look-up waits for others to join its batch while earlier batches are in "
           "flight. A look-up on an idle client is sent at once.");
-ABSL_FLAG(int, max_in_flight_batches, 4, "Most batch RPCs in flight at once.");
-ABSL_FLAG(int, max_queued_lookups, 10000,
+ABSL_FLAG(int, max_in_flight_batches, server::product::ProductServerOptions{}.max_in_flight_batches,
+          "Most batch RPCs in flight at once.");
+ABSL_FLAG(int, max_queued_lookups, server::product::ProductServerOptions{}.max_queued_lookups,
           "Most look-ups waiting to be sent; beyond it calls fail fast with RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int, inventory_channels, 2,
+ABSL_FLAG(int, inventory_channels, server::product::ProductServerOptions{}.inventory_channels,
           "Channels (HTTP/2 connections per inventory address) the look-ups use in turn.");
-ABSL_FLAG(int, calls_per_queue, 256,
+ABSL_FLAG(int, calls_per_queue, server::product::ProductServerOptions{}.calls_per_queue,
           "GetProduct and PlaceOrder requests posted ahead per completion queue: the most calls "
           "a queue serves at once, since each holds its slot until the inventory answers "
           "(1..100000; more wait inside gRPC).");
-ABSL_FLAG(int, lookup_threads, 0,
+ABSL_FLAG(int, lookup_threads, server::product::ProductServerOptions{}.lookup_threads,
           "Threads of the inventory look-up client. 0: none of its own; its replies are handled "
           "on the server's completion-queue threads, which answer each call on the thread that "
-          "got its reply (fewer thread hops; see README, Performance).");
+          "got its reply (fewer thread hops; see docs/performance.md).");
 
 namespace {
 
@@ -57,16 +62,28 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-absl::StatusOr<std::vector<domain::product::ProductInfo>> Catalog() {
-  const std::string path = absl::GetFlag(FLAGS_products);
-  const int synthetic = absl::GetFlag(FLAGS_synthetic_products);
-  if (!path.empty() && synthetic > 0) {
-    return absl::InvalidArgumentError("--products and --synthetic_products exclude each other");
+absl::StatusOr<server::product::ProductServerOptions> OptionsFromFlags() {
+  absl::StatusOr<server::host::ServerHostOptions> host = server::host::ServerHostOptionsFromFlags();
+  if (!host.ok()) return host.status();
+  server::product::ProductServerOptions options;
+  options.host = *std::move(host);
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.inventory = absl::GetFlag(FLAGS_inventory);
+  options.inventory_deadline = absl::GetFlag(FLAGS_inventory_deadline);
+  options.products = absl::GetFlag(FLAGS_products);
+  options.synthetic_products = absl::GetFlag(FLAGS_synthetic_products);
+  options.batching = absl::GetFlag(FLAGS_batching);
+  options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  options.max_linger = absl::GetFlag(FLAGS_max_linger);
+  options.max_in_flight_batches = absl::GetFlag(FLAGS_max_in_flight_batches);
+  options.max_queued_lookups = absl::GetFlag(FLAGS_max_queued_lookups);
+  options.inventory_channels = absl::GetFlag(FLAGS_inventory_channels);
+  options.calls_per_queue = absl::GetFlag(FLAGS_calls_per_queue);
+  options.lookup_threads = absl::GetFlag(FLAGS_lookup_threads);
+  if (absl::Status valid = server::product::ValidateProductServerOptions(options); !valid.ok()) {
+    return valid;
   }
-  if (synthetic < 0) return absl::InvalidArgumentError("--synthetic_products must be >= 0");
-  if (synthetic > 0) return domain::product::SyntheticProductCatalog(synthetic);
-  if (!path.empty()) return domain::product::LoadProductCatalogFile(path);
-  return domain::product::DefaultProductCatalog();
+  return options;
 }
 
 }  // namespace
@@ -74,16 +91,13 @@ absl::StatusOr<std::vector<domain::product::ProductInfo>> Catalog() {
 int main(int argc, char** argv) {
   server::host::BlockShutdownSignals();
   server::host::ParseServerFlags(
-      argc, argv,
+      argc, argv, "product_server",
       "Serves product.ProductService over gRPC, asking the InventoryService "
       "for stock.\nUsage: product_server [--flag=value]...");
-  absl::StatusOr<server::host::ServerHostOptions> options =
-      server::host::ServerHostOptionsFromFlags();
+  absl::StatusOr<server::product::ProductServerOptions> options = OptionsFromFlags();
   if (!options.ok()) return Fail(options.status());
-  if (absl::GetFlag(FLAGS_inventory_deadline) <= absl::ZeroDuration()) {
-    return Fail(absl::InvalidArgumentError("--inventory_deadline must be positive"));
-  }
-  absl::StatusOr<std::vector<domain::product::ProductInfo>> products = Catalog();
+  absl::StatusOr<std::vector<domain::product::ProductInfo>> products =
+      server::product::ProductCatalogEntries(*options);
   if (!products.ok()) return Fail(products.status());
   absl::StatusOr<domain::product::ProductCatalog> catalog =
       domain::product::ProductCatalog::Create(*products);
@@ -96,38 +110,26 @@ int main(int argc, char** argv) {
   metrics::GrpcPrometheus client_metrics(*registry_owner, metrics::GrpcPrometheus::Side::kClient);
   server::product::BatchRpcMetrics batch_metrics(client_metrics);
 
-  client::BatchingInventoryClientOptions lookup_options;
-  lookup_options.target = absl::GetFlag(FLAGS_inventory);
-  lookup_options.batching = absl::GetFlag(FLAGS_batching);
-  lookup_options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
-  lookup_options.max_linger = absl::GetFlag(FLAGS_max_linger);
-  lookup_options.max_in_flight_batches = absl::GetFlag(FLAGS_max_in_flight_batches);
-  lookup_options.max_queued_lookups = absl::GetFlag(FLAGS_max_queued_lookups);
-  lookup_options.channels = absl::GetFlag(FLAGS_inventory_channels);
+  client::BatchingInventoryClientOptions lookup_options =
+      server::product::LookupClientOptions(*options);
   lookup_options.listener = &batch_metrics;
-  if (absl::GetFlag(FLAGS_calls_per_queue) < 1 || absl::GetFlag(FLAGS_calls_per_queue) > 100000) {
-    return Fail(absl::InvalidArgumentError("--calls_per_queue must be in 1..100000"));
-  }
-  server::host::ServerHost host(*options);
-  auto lookups = server::product::CreateLookupClient(
-      lookup_options, absl::GetFlag(FLAGS_lookup_threads), host.engine());
+  server::host::ServerHost host(options->host);
+  auto lookups =
+      server::product::CreateLookupClient(lookup_options, options->lookup_threads, host.engine());
   if (!lookups.ok()) return Fail(lookups.status());
-  server::product::InventoryReserver reserver({.target = absl::GetFlag(FLAGS_inventory),
-                                               .retry_max_attempts = 3,
-                                               .observer = &client_metrics});
+  server::product::InventoryReserver reserver(
+      {.target = options->inventory, .observer = &client_metrics});
 
-  server::product::ProductGrpcService service(
-      *catalog, **lookups, reserver,
-      {.inventory_deadline = absl::GetFlag(FLAGS_inventory_deadline),
-       .calls_per_queue = absl::GetFlag(FLAGS_calls_per_queue)});
+  server::product::ProductGrpcService service(*catalog, **lookups, reserver,
+                                              server::product::ServiceOptions(*options));
   host.AddMetricsCollectable(registry_owner);
   host.AddMetricsCollectable(std::make_shared<server::product::BatchingClientCollector>(**lookups));
   service.Register(host.engine());
   absl::StatusOr<int> port =
-      host.Start(absl::GetFlag(FLAGS_listen), {server::product::ProductGrpcService::kServiceName});
+      host.Start(options->listen, {server::product::ProductGrpcService::kServiceName});
   if (!port.ok()) return Fail(port.status());
 
-  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string& listen = options->listen;
   spdlog::info(
       "product_server listening on {}:{} ({} products, inventory {}, batching {}, {} completion "
       "queues{})",

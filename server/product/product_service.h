@@ -39,7 +39,7 @@ struct ProductServiceOptions {
   // flight: 256 covers that on one queue. Each posted request is an
   // outstanding tag that Debian's gRPC scans on every completion, and still
   // the measured net is large: GetProduct at 8 x 64 streams went from 87,735
-  // to 111,377 req/s going from 64 to 256 (README, Performance).
+  // to 111,377 req/s going from 64 to 256 (docs/performance.md).
   int calls_per_queue = 256;
 };
 

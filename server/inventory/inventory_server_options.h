@@ -1,0 +1,56 @@
+// Everything inventory_server is configured with, in one struct. The binary's
+// flags (inventory_server_main.cc, one per field, same name; the host's in
+// server/host/server_flags.cc) take their defaults from a default-constructed
+// InventoryServerOptions, so these defaults are the binary's: there is no
+// second place that states them. docs/configuration.md lists every flag.
+#ifndef SERVER_INVENTORY_INVENTORY_SERVER_OPTIONS_H_
+#define SERVER_INVENTORY_INVENTORY_SERVER_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "domain/inventory/catalog.h"
+#include "domain/inventory/inventory_store.h"
+#include "server/host/server_host.h"
+#include "server/inventory/inventory_service.h"
+#include "storage/durable_journal.h"
+
+namespace server::inventory {
+
+struct InventoryServerOptions {
+  // The engine, limits, health, reflection and metrics endpoint.
+  server::host::ServerHostOptions host;
+  // host:port to serve on; port 0 picks a free port.
+  std::string listen = "0.0.0.0:50051";
+  // CSV of product_id,quantity to start with (with data_dir: only to seed an
+  // empty data directory). Empty, and no synthetic_products: the built-in
+  // catalog, product123 with 10.
+  std::string catalog;
+  // > 0: this many generated products sku-00000000... instead of a catalog.
+  int synthetic_products = 0;
+  // Directory of the durable store (RocksDB). Empty: in memory.
+  std::string data_dir;
+  // With data_dir: fsync each group commit before acknowledging it.
+  bool sync = storage::DurableJournalOptions{}.sync;
+  // Serve SetStock. false: it answers PERMISSION_DENIED.
+  bool admin_set_stock = true;
+  int watch_streams_per_queue = InventoryServiceOptions{}.watch_streams_per_queue;
+  int max_watch_streams = InventoryServiceOptions{}.max_watch_streams;
+  // Lock shards of the in-memory store.
+  int store_shards = domain::inventory::InventoryStore::kDefaultShards;
+};
+
+// INVALID_ARGUMENT naming the flag of the first option out of range (the
+// host's are checked where they are read: server::host::ServerHostOptionsFromFlags).
+absl::Status ValidateInventoryServerOptions(const InventoryServerOptions& options);
+
+// The products to start with: synthetic_products, else the catalog file,
+// else the built-in catalog. Errors from reading the file name it.
+absl::StatusOr<std::vector<domain::inventory::CatalogEntry>> InitialCatalog(
+    const InventoryServerOptions& options);
+
+}  // namespace server::inventory
+
+#endif  // SERVER_INVENTORY_INVENTORY_SERVER_OPTIONS_H_

@@ -1,0 +1,48 @@
+#include "server/product/product_server_options.h"
+
+namespace server::product {
+
+absl::Status ValidateProductServerOptions(const ProductServerOptions& options) {
+  if (options.inventory_deadline <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--inventory_deadline must be positive");
+  }
+  if (options.calls_per_queue < 1 || options.calls_per_queue > 100000) {
+    return absl::InvalidArgumentError("--calls_per_queue must be in 1..100000");
+  }
+  if (options.synthetic_products < 0) {
+    return absl::InvalidArgumentError("--synthetic_products must be >= 0");
+  }
+  if (!options.products.empty() && options.synthetic_products > 0) {
+    return absl::InvalidArgumentError("--products and --synthetic_products exclude each other");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<domain::product::ProductInfo>> ProductCatalogEntries(
+    const ProductServerOptions& options) {
+  if (absl::Status valid = ValidateProductServerOptions(options); !valid.ok()) return valid;
+  if (options.synthetic_products > 0) {
+    return domain::product::SyntheticProductCatalog(options.synthetic_products);
+  }
+  if (!options.products.empty()) return domain::product::LoadProductCatalogFile(options.products);
+  return domain::product::DefaultProductCatalog();
+}
+
+client::BatchingInventoryClientOptions LookupClientOptions(const ProductServerOptions& options) {
+  client::BatchingInventoryClientOptions lookup;
+  lookup.target = options.inventory;
+  lookup.batching = options.batching;
+  lookup.max_batch_size = options.max_batch_size;
+  lookup.max_linger = options.max_linger;
+  lookup.max_in_flight_batches = options.max_in_flight_batches;
+  lookup.max_queued_lookups = options.max_queued_lookups;
+  lookup.channels = options.inventory_channels;
+  return lookup;
+}
+
+ProductServiceOptions ServiceOptions(const ProductServerOptions& options) {
+  return {.inventory_deadline = options.inventory_deadline,
+          .calls_per_queue = options.calls_per_queue};
+}
+
+}  // namespace server::product

@@ -1,0 +1,67 @@
+// Everything product_server is configured with, in one struct. The binary's
+// flags (product_server_main.cc, one per field, same name; the host's in
+// server/host/server_flags.cc) take their defaults from a default-constructed
+// ProductServerOptions, whose defaults in turn are the libraries' own
+// (ProductServiceOptions, client::BatchingInventoryClientOptions), so no
+// default is stated twice. docs/configuration.md lists every flag.
+#ifndef SERVER_PRODUCT_PRODUCT_SERVER_OPTIONS_H_
+#define SERVER_PRODUCT_PRODUCT_SERVER_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/batching_inventory_client.h"
+#include "domain/product/product_catalog.h"
+#include "server/host/server_host.h"
+#include "server/product/product_service.h"
+
+namespace server::product {
+
+struct ProductServerOptions {
+  // The engine, limits, health, reflection and metrics endpoint.
+  server::host::ServerHostOptions host;
+  // host:port to serve on; port 0 picks a free port.
+  std::string listen = "0.0.0.0:50052";
+  // The InventoryService: host:port, or dns:///host:port (round_robin over
+  // every address).
+  std::string inventory = "localhost:50051";
+  absl::Duration inventory_deadline = ProductServiceOptions{}.inventory_deadline;
+  // CSV of product_id,name,price_cents. Empty, and no synthetic_products:
+  // the built-in catalog (product123).
+  std::string products;
+  // > 0: this many generated products sku-00000000..., matching
+  // inventory_server's synthetic_products.
+  int synthetic_products = 0;
+  // The look-up client (client/batching_inventory_client.h).
+  bool batching = client::BatchingInventoryClientOptions{}.batching;
+  int max_batch_size = client::BatchingInventoryClientOptions{}.max_batch_size;
+  absl::Duration max_linger = client::BatchingInventoryClientOptions{}.max_linger;
+  int max_in_flight_batches = client::BatchingInventoryClientOptions{}.max_in_flight_batches;
+  int max_queued_lookups = client::BatchingInventoryClientOptions{}.max_queued_lookups;
+  int inventory_channels = client::BatchingInventoryClientOptions{}.channels;
+  int calls_per_queue = ProductServiceOptions{}.calls_per_queue;
+  // 0: the look-up client runs on the server's completion queues
+  // (CreateLookupClient); N > 0: on N threads of its own.
+  int lookup_threads = 0;
+};
+
+// INVALID_ARGUMENT naming the flag of the first option out of range that
+// the libraries would not name themselves (the look-up client checks its
+// own options when it is created).
+absl::Status ValidateProductServerOptions(const ProductServerOptions& options);
+
+// The products to serve: synthetic_products, else the products file, else
+// the built-in catalog.
+absl::StatusOr<std::vector<domain::product::ProductInfo>> ProductCatalogEntries(
+    const ProductServerOptions& options);
+
+// The pieces of `options` each library takes.
+client::BatchingInventoryClientOptions LookupClientOptions(const ProductServerOptions& options);
+ProductServiceOptions ServiceOptions(const ProductServerOptions& options);
+
+}  // namespace server::product
+
+#endif  // SERVER_PRODUCT_PRODUCT_SERVER_OPTIONS_H_
