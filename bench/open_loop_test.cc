@@ -17,8 +17,6 @@ namespace {
 
 using enginetest::Message;
 using enginetest::TestService;
-using RawTestService =
-    TestService::WithRawMethod_Unary<TestService::WithRawMethod_Stream<TestService::Service>>;
 using Responder = engine::UnaryResponder<Message>;
 
 // Answers at once, except during a stall window, when it holds every call
@@ -26,15 +24,17 @@ using Responder = engine::UnaryResponder<Message>;
 class StallingServer {
  public:
   StallingServer() : engine_(Options()) {
-    engine_.AddUnaryMethod<Message, Message>(&service_, &RawTestService::RequestUnary, "Unary",
-                                             [this](Responder responder, const Message&) {
-                                               absl::MutexLock lock(&mu_);
-                                               if (stalling_) {
-                                                 held_.push_back(std::move(responder));
-                                               } else {
-                                                 responder.Finish();
-                                               }
-                                             });
+    engine_.AddService<TestService>()
+        .Unimplemented(&TestService::AsyncService::RequestStream)
+        .Unary(&TestService::AsyncService::RequestUnary,
+               [this](Responder responder, const Message&) {
+                 absl::MutexLock lock(&mu_);
+                 if (stalling_) {
+                   held_.push_back(std::move(responder));
+                 } else {
+                   responder.Finish();
+                 }
+               });
     absl::StatusOr<int> port = engine_.Start("127.0.0.1:0");
     REQUIRE(port.ok());
     stub_ = TestService::NewStub(testing_util::LoopbackChannel(*port));
@@ -65,7 +65,6 @@ class StallingServer {
     return options;
   }
 
-  RawTestService service_;
   engine::Engine engine_;
   std::unique_ptr<TestService::Stub> stub_;
   absl::Mutex mu_;

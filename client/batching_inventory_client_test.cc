@@ -156,16 +156,21 @@ class ScriptedInventory {
   using UnaryResponder = engine::UnaryResponder<GetProductAvailabilityResponse>;
 
   ScriptedInventory() : engine_(EngineOptions()) {
-    engine_.AddUnaryMethod<BatchGetProductAvailabilityRequest, BatchGetProductAvailabilityResponse>(
-        &service_, &RawService::RequestBatchGetProductAvailability, kBatchMethod,
-        [this](BatchResponder responder, const BatchGetProductAvailabilityRequest& request) {
-          OnBatch(std::move(responder), request);
-        });
-    engine_.AddUnaryMethod<GetProductAvailabilityRequest, GetProductAvailabilityResponse>(
-        &service_, &RawService::RequestGetProductAvailability, kUnaryMethod,
-        [this](UnaryResponder responder, const GetProductAvailabilityRequest& request) {
-          OnUnary(std::move(responder), request);
-        });
+    using Service = inventory::InventoryService::AsyncService;
+    // Only the two look-ups are scripted; the rest say so.
+    engine_.AddService<inventory::InventoryService>()
+        .Unary(&Service::RequestBatchGetProductAvailability,
+               [this](BatchResponder responder, const BatchGetProductAvailabilityRequest& request) {
+                 OnBatch(std::move(responder), request);
+               })
+        .Unary(&Service::RequestGetProductAvailability,
+               [this](UnaryResponder responder, const GetProductAvailabilityRequest& request) {
+                 OnUnary(std::move(responder), request);
+               })
+        .Unimplemented(&Service::RequestReserveStock)
+        .Unimplemented(&Service::RequestReleaseReservation)
+        .Unimplemented(&Service::RequestSetStock)
+        .Unimplemented(&Service::RequestWatchProductAvailability);
     absl::StatusOr<int> port = engine_.Start("127.0.0.1:0");
     REQUIRE(port.ok());
     port_ = *port;
@@ -237,9 +242,6 @@ class ScriptedInventory {
   }
 
  private:
-  using RawService = inventory::InventoryService::WithRawMethod_GetProductAvailability<
-      inventory::InventoryService::WithRawMethod_BatchGetProductAvailability<
-          inventory::InventoryService::Service>>;
   struct ParkedBatch {
     BatchResponder responder;
     BatchGetProductAvailabilityRequest request;
@@ -324,7 +326,6 @@ class ScriptedInventory {
     responder.Finish();
   }
 
-  RawService service_;  // must outlive the engine's server
   engine::Engine engine_;
   int port_ = 0;
   absl::Mutex mu_;

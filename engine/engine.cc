@@ -76,14 +76,56 @@ Engine::Engine(EngineOptions options) : options_(options) {
 
 Engine::~Engine() { Shutdown(); }
 
-void Engine::RegisterService(grpc::Service* service) {
-  if (services_.insert(service).second) builder_.RegisterService(service);
+internal::ServiceEntry* Engine::FindOrAddService(
+    const std::string& full_name,
+    const std::function<std::unique_ptr<grpc::Service>(int method_count)>& make_raw) {
+  for (const auto& entry : services_) {
+    if (entry->full_name == full_name) return entry.get();
+  }
+  auto entry = std::make_unique<internal::ServiceEntry>();
+  entry->full_name = full_name;
+  if (absl::StatusOr<const google::protobuf::ServiceDescriptor*> descriptor =
+          internal::FindGeneratedService(full_name);
+      descriptor.ok()) {
+    entry->descriptor = *descriptor;
+  } else if (registration_error_.ok()) {
+    registration_error_ = descriptor.status();
+  }
+  entry->handled.assign(entry->method_count(), false);
+  entry->raw = make_raw(entry->method_count());
+  builder_.RegisterService(entry->raw.get());
+  services_.push_back(std::move(entry));
+  return services_.back().get();
 }
 
-void Engine::AddMethod(std::string name, bool streaming, SlotFactory make_slot,
-                       std::shared_ptr<const void> handler, int requests_posted) {
-  Method method{std::move(name),
-                streaming,
+void Engine::AddMethod(internal::ServiceEntry* service, int index,
+                       const google::protobuf::Descriptor& request,
+                       const google::protobuf::Descriptor& response, internal::RpcKind kind,
+                       SlotFactory make_slot, std::shared_ptr<const void> handler,
+                       int requests_posted) {
+  auto record = [this](absl::Status error) {
+    if (registration_error_.ok()) registration_error_ = std::move(error);
+  };
+  if (service->descriptor == nullptr) return;  // recorded by FindOrAddService
+  if (index < 0 || index >= service->method_count()) {
+    record(absl::InvalidArgumentError(
+        absl::StrCat("a method registered on ", service->full_name, " is not one of its methods")));
+    return;
+  }
+  const google::protobuf::MethodDescriptor& descriptor = *service->descriptor->method(index);
+  if (absl::Status matches = internal::CheckMethodSignature(descriptor, request, response, kind);
+      !matches.ok()) {
+    record(std::move(matches));
+    return;
+  }
+  if (service->handled[index]) {
+    record(absl::InvalidArgumentError(
+        absl::StrCat(internal::FullMethodName(descriptor), " is registered twice")));
+    return;
+  }
+  service->handled[index] = true;
+  Method method{internal::FullMethodName(descriptor),
+                kind == internal::RpcKind::kServerStream,
                 requests_posted > 0 ? requests_posted : options_.requests_per_method,
                 std::move(make_slot),
                 std::move(handler),
@@ -92,6 +134,16 @@ void Engine::AddMethod(std::string name, bool streaming, SlotFactory make_slot,
     method.counters.push_back(std::make_unique<internal::CallCounters>());
   }
   methods_.push_back(std::move(method));
+}
+
+absl::Status Engine::CheckRegistrations() const {
+  if (!registration_error_.ok()) return registration_error_;
+  for (const auto& service : services_) {
+    if (absl::Status handled = internal::CheckEveryMethodHandled(*service); !handled.ok()) {
+      return handled;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> Engine::Start(const std::string& listen_address,
@@ -103,6 +155,11 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
   }
   start_attempted_ = true;
   if (absl::Status valid = ValidateEngineOptions(options_); !valid.ok()) return valid;
+  if (absl::Status registered = CheckRegistrations(); !registered.ok()) {
+    spdlog::error("engine not started: {}", std::string(registered.message()));
+    CloseUnusedQueues();
+    return registered;
+  }
   int bound_port = 0;
   // Without this gRPC sets SO_REUSEPORT, and a second server on a busy port
   // would silently share it instead of failing.
@@ -110,17 +167,8 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
   builder_.AddListeningPort(listen_address, std::move(credentials), &bound_port);
   server_ = builder_.BuildAndStart();
   if (server_ == nullptr || bound_port == 0) {
-    // BuildAndStart failed: no call was served, so no client set up on the
-    // queues can have started an operation, and they can simply be shut down
-    // and drained here. They stay allocated (closed) until the destructor,
-    // because such a client may still hold their addresses.
     server_.reset();
-    for (auto& queue : queues_) {
-      queue->Close();
-      bool ok;
-      while (Tag::Next(queue->cq(), &ok) != nullptr) {
-      }
-    }
+    CloseUnusedQueues();
     return absl::UnavailableError(
         absl::StrCat("could not listen on '", listen_address,
                      "': the address is malformed, in use, or not available on this host"));
@@ -152,6 +200,19 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
     });
   }
   return bound_port;
+}
+
+void Engine::CloseUnusedQueues() {
+  // No call was served, so no client set up on the queues can have started
+  // an operation, and they can simply be shut down and drained here. They
+  // stay allocated (closed) until the destructor, because such a client may
+  // still hold their addresses.
+  for (auto& queue : queues_) {
+    queue->Close();
+    bool ok;
+    while (Tag::Next(queue->cq(), &ok) != nullptr) {
+    }
+  }
 }
 
 void Engine::RunQueue(internal::QueueContext* queue) {

@@ -6,7 +6,8 @@
 // `(responder, request)` and never a tag; see unary_responder.h and
 // server_stream.h.
 //
-// Lifecycle: construct, configure builder(), Add*Method(), Start(), ...,
+// Lifecycle: construct, configure builder(), AddService<S>() and register
+// every method of S (service_registration.h), Start(), ...,
 // Shutdown() (from a thread that is not a queue thread), destroy.
 //
 // Shutdown order, each step finished before the next:
@@ -36,15 +37,17 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/internal/call_slot.h"
+#include "engine/internal/method_traits.h"
 #include "engine/internal/server_stream_call.h"
+#include "engine/internal/service_entry.h"
 #include "engine/internal/unary_call.h"
 #include "engine/rpc_observer.h"
 #include "engine/server_stream.h"
+#include "engine/service_registration.h"
 #include "engine/unary_responder.h"
 
 namespace engine {
@@ -71,21 +74,6 @@ absl::Status ValidateEngineOptions(const EngineOptions& options);
 
 // CPUs in this process's affinity mask (at least 1).
 int UsableCpuCount();
-
-// Per-method settings.
-struct MethodOptions {
-  // Requests posted ahead per queue; 0 = EngineOptions::requests_per_method.
-  // Rarely called methods should post few: each posted request is an
-  // outstanding tag, which Debian's gRPC scans on every completion. For a
-  // streaming method this is also the most streams open at once per queue;
-  // further calls wait inside gRPC until a stream ends or their deadline.
-  int requests_posted = 0;
-  // Unary only: ask gRPC for a call-done notification (AsyncNotifyWhenDone)
-  // so UnaryResponder::IsCancelled() works while a handler holds the call.
-  // A handler that always answers before returning does not need it and
-  // saves one completion per call. Streams always watch.
-  bool watch_cancellation = true;
-};
 
 // Counter snapshot; see CallCounters for the meaning of each field.
 struct EngineStats {
@@ -117,58 +105,27 @@ class Engine {
   // Before Start(): channel arguments, limits, extra (e.g. reflection) services.
   grpc::ServerBuilder& builder() { return builder_; }
 
-  // Serves unary `method_name` of `service` (a generated
-  // `WithRawMethod_X<...>` service) with `handler`. `request_method` is the
-  // generated `&Service::RequestX`. Before Start() only.
-  template <class Request, class Response, class Service, class RequestMethod>
-  void AddUnaryMethod(Service* service, RequestMethod request_method, std::string method_name,
-                      UnaryHandler<Request, Response> handler, MethodOptions method_options = {}) {
-    RegisterService(service);
-    auto shared_handler =
-        std::make_shared<const UnaryHandler<Request, Response>>(std::move(handler));
-    internal::RawUnaryRequester requester =
-        [service, request_method](grpc::ServerContext* context, grpc::ByteBuffer* request,
-                                  grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>* writer,
-                                  grpc::ServerCompletionQueue* cq, Tag* tag) {
-          (service->*request_method)(context, request, writer, cq, cq, tag->ToCompletionQueueTag());
-        };
-    AddMethod(
-        std::move(method_name), /*streaming=*/false,
-        [requester, shared_handler,
-         watch = method_options.watch_cancellation](internal::CallEnvironment env) {
-          return std::make_unique<internal::UnaryCall<Request, Response>>(
-              std::move(env), requester, shared_handler.get(), watch);
-        },
-        shared_handler, method_options.requests_posted);
+  // Serves the generated service `Generated` (the class protoc generates,
+  // e.g. helloworld::Greeter): returns the handle its methods are registered
+  // through, one call per method (see service_registration.h). Every method
+  // of an added service must get a handler before Start(). Adding the same
+  // service again returns a handle to the same registration. Before Start()
+  // only.
+  template <class Generated>
+  ServiceRegistration<Generated> AddService() {
+    internal::ServiceEntry* entry = FindOrAddService(
+        Generated::service_full_name(), [](int method_count) -> std::unique_ptr<grpc::Service> {
+          return std::make_unique<internal::RawService<Generated>>(method_count);
+        });
+    return ServiceRegistration<Generated>(this, entry);
   }
 
-  // Serves server-streaming `method_name`; see AddUnaryMethod.
-  template <class Request, class Response, class Service, class RequestMethod>
-  void AddServerStreamMethod(Service* service, RequestMethod request_method,
-                             std::string method_name,
-                             ServerStreamHandler<Request, Response> handler,
-                             MethodOptions method_options = {}) {
-    RegisterService(service);
-    auto shared_handler =
-        std::make_shared<const ServerStreamHandler<Request, Response>>(std::move(handler));
-    internal::RawServerStreamRequester requester =
-        [service, request_method](grpc::ServerContext* context, grpc::ByteBuffer* request,
-                                  grpc::ServerAsyncWriter<grpc::ByteBuffer>* writer,
-                                  grpc::ServerCompletionQueue* cq, Tag* tag) {
-          (service->*request_method)(context, request, writer, cq, cq, tag->ToCompletionQueueTag());
-        };
-    AddMethod(
-        std::move(method_name), /*streaming=*/true,
-        [requester, shared_handler](internal::CallEnvironment env) {
-          return std::make_unique<internal::ServerStreamCall<Request, Response>>(
-              std::move(env), requester, shared_handler.get());
-        },
-        shared_handler, method_options.requests_posted);
-  }
-
-  // Binds `listen_address` ("host:port"; port 0 picks a free port), starts
-  // the server, posts every request and starts the queue threads. Returns the
-  // bound port, or an error (e.g. the address cannot be bound). Runs once:
+  // Checks the registrations, binds `listen_address` ("host:port"; port 0
+  // picks a free port), starts the server, posts every request and starts
+  // the queue threads. Returns the bound port, or an error: INVALID_ARGUMENT
+  // or FAILED_PRECONDITION naming the method for a registration mistake (a
+  // method without a handler, registered twice, or whose types do not match
+  // its descriptor), UNAVAILABLE if the address cannot be bound. Runs once:
   // after a failure, build a new Engine.
   absl::StatusOr<int> Start(
       const std::string& listen_address,
@@ -180,7 +137,8 @@ class Engine {
   void Shutdown();
 
   EngineStats Stats() const;
-  // Counters of one method; zeros for an unknown name.
+  // Counters of one method, by "package.Service/Method"; zeros for an
+  // unknown name.
   EngineStats MethodStats(const std::string& method_name) const;
 
   int completion_queue_count() const { return static_cast<int>(queues_.size()); }
@@ -218,16 +176,32 @@ class Engine {
     engine::MethodObserver* observer = nullptr;                     // set by Start
   };
 
-  void RegisterService(grpc::Service* service);
-  void AddMethod(std::string name, bool streaming, SlotFactory make_slot,
-                 std::shared_ptr<const void> handler, int requests_posted);
+  template <class Generated>
+  friend class ServiceRegistration;
+
+  internal::ServiceEntry* FindOrAddService(
+      const std::string& full_name,
+      const std::function<std::unique_ptr<grpc::Service>(int method_count)>& make_raw);
+  // Adds method `index` of `service`, or records why it cannot be served (a
+  // registration error that Start() returns).
+  void AddMethod(internal::ServiceEntry* service, int index,
+                 const google::protobuf::Descriptor& request,
+                 const google::protobuf::Descriptor& response, internal::RpcKind kind,
+                 SlotFactory make_slot, std::shared_ptr<const void> handler, int requests_posted);
+  // The first registration mistake, or a method of an added service left
+  // without a handler.
+  absl::Status CheckRegistrations() const;
+  // Start() failed before any call: shuts the queues down and drains them.
+  void CloseUnusedQueues();
   void RunQueue(internal::QueueContext* queue);
   static void Accumulate(const internal::CallCounters& counters, EngineStats& stats);
   EngineStats StatsOf(const std::function<bool(const Method&)>& include) const;
 
   EngineOptions options_;
   grpc::ServerBuilder builder_;
-  absl::flat_hash_set<grpc::Service*> services_;
+  // Declared before server_: the raw services must outlive it.
+  std::vector<std::unique_ptr<internal::ServiceEntry>> services_;
+  absl::Status registration_error_;  // the first registration mistake
   std::vector<Method> methods_;
   std::vector<std::unique_ptr<internal::QueueContext>> queues_;
   std::unique_ptr<grpc::Server> server_;
@@ -243,6 +217,127 @@ class Engine {
   std::vector<std::function<void()>> before_queues_close_ ABSL_GUARDED_BY(lifecycle_mu_);
   bool shut_down_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
 };
+
+// ServiceRegistration's members, defined here because they need Engine.
+template <class Generated>
+template <class RequestMethod>
+constexpr void ServiceRegistration<Generated>::CheckRequestMethod() {
+  using Traits = internal::MethodTraits<RequestMethod>;
+  static_assert(Traits::kSupported,
+                "pass the generated &Service::AsyncService::RequestX of a unary or "
+                "server-streaming method");
+  if constexpr (Traits::kSupported) {
+    static_assert(std::is_base_of_v<typename Generated::Service, typename Traits::WrapperClass>,
+                  "this RequestX belongs to another service than the one it is registered on");
+  }
+}
+
+template <class Generated>
+template <class RequestMethod>
+int ServiceRegistration<Generated>::IndexOf() const {
+  return internal::MethodIndexOf<Generated, RequestMethod>(entry_->method_count());
+}
+
+template <class Generated>
+template <class RequestMethod, class Handler>
+ServiceRegistration<Generated>& ServiceRegistration<Generated>::Unary(RequestMethod request_method,
+                                                                      Handler&& handler,
+                                                                      MethodOptions options) {
+  CheckRequestMethod<RequestMethod>();
+  using Traits = internal::MethodTraits<RequestMethod>;
+  static_assert(Traits::kKind == internal::RpcKind::kUnary,
+                "this is a server-streaming method: register it with ServerStream()");
+  using Request = typename Traits::Request;
+  using Response = typename Traits::Response;
+  static_assert(std::is_invocable_v<Handler&, UnaryResponder<Response>, const Request&>,
+                "a unary handler must be callable as (engine::UnaryResponder<Response>, "
+                "const Request&) with the method's own Request and Response");
+  const int index = IndexOf<RequestMethod>();
+  auto* raw = static_cast<internal::RawService<Generated>*>(entry_->raw.get());
+  auto shared_handler =
+      std::make_shared<const UnaryHandler<Request, Response>>(std::forward<Handler>(handler));
+  internal::RawUnaryRequester requester =
+      [raw, index](grpc::ServerContext* context, grpc::ByteBuffer* request,
+                   grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>* writer,
+                   grpc::ServerCompletionQueue* cq,
+                   Tag* tag) { raw->RequestUnary(index, context, request, writer, cq, tag); };
+  engine_->AddMethod(
+      entry_, index, *Request::descriptor(), *Response::descriptor(), internal::RpcKind::kUnary,
+      [requester, shared_handler,
+       watch = options.watch_cancellation](internal::CallEnvironment env) {
+        return std::make_unique<internal::UnaryCall<Request, Response>>(
+            std::move(env), requester, shared_handler.get(), watch);
+      },
+      shared_handler, options.requests_posted);
+  return *this;
+}
+
+template <class Generated>
+template <class RequestMethod, class Handler>
+ServiceRegistration<Generated>& ServiceRegistration<Generated>::ServerStream(
+    RequestMethod request_method, Handler&& handler, MethodOptions options) {
+  CheckRequestMethod<RequestMethod>();
+  using Traits = internal::MethodTraits<RequestMethod>;
+  static_assert(Traits::kKind == internal::RpcKind::kServerStream,
+                "this is a unary method: register it with Unary()");
+  using Request = typename Traits::Request;
+  using Response = typename Traits::Response;
+  static_assert(std::is_invocable_r_v<absl::StatusOr<std::unique_ptr<StreamSource<Response>>>,
+                                      Handler&, StreamWaker, const Request&>,
+                "a server-streaming handler must be callable as (engine::StreamWaker, const "
+                "Request&) and return absl::StatusOr<std::unique_ptr<StreamSource<Response>>>");
+  const int index = IndexOf<RequestMethod>();
+  auto* raw = static_cast<internal::RawService<Generated>*>(entry_->raw.get());
+  auto shared_handler = std::make_shared<const ServerStreamHandler<Request, Response>>(
+      std::forward<Handler>(handler));
+  internal::RawServerStreamRequester requester =
+      [raw, index](grpc::ServerContext* context, grpc::ByteBuffer* request,
+                   grpc::ServerAsyncWriter<grpc::ByteBuffer>* writer,
+                   grpc::ServerCompletionQueue* cq, Tag* tag) {
+        raw->RequestServerStream(index, context, request, writer, cq, tag);
+      };
+  engine_->AddMethod(
+      entry_, index, *Request::descriptor(), *Response::descriptor(),
+      internal::RpcKind::kServerStream,
+      [requester, shared_handler](internal::CallEnvironment env) {
+        return std::make_unique<internal::ServerStreamCall<Request, Response>>(
+            std::move(env), requester, shared_handler.get());
+      },
+      shared_handler, options.requests_posted);
+  return *this;
+}
+
+template <class Generated>
+template <class RequestMethod>
+ServiceRegistration<Generated>& ServiceRegistration<Generated>::Unimplemented(
+    RequestMethod request_method) {
+  CheckRequestMethod<RequestMethod>();
+  using Traits = internal::MethodTraits<RequestMethod>;
+  using Request = typename Traits::Request;
+  using Response = typename Traits::Response;
+  // Few posted requests: nobody is expected to call it.
+  const MethodOptions rarely_called{.requests_posted = 1, .watch_cancellation = false};
+  const int index = IndexOf<RequestMethod>();
+  const std::string name = entry_->descriptor != nullptr && index >= 0
+                               ? internal::FullMethodName(*entry_->descriptor->method(index))
+                               : full_name();
+  if constexpr (Traits::kKind == internal::RpcKind::kUnary) {
+    return Unary(
+        request_method,
+        [name](UnaryResponder<Response> rpc, const Request&) {
+          rpc.Finish(absl::UnimplementedError(name + " is not implemented by this server"));
+        },
+        rarely_called);
+  } else {
+    return ServerStream(
+        request_method,
+        [name](StreamWaker,
+               const Request&) -> absl::StatusOr<std::unique_ptr<StreamSource<Response>>> {
+          return absl::UnimplementedError(name + " is not implemented by this server");
+        },
+        rarely_called);
+  }
+}
 
 }  // namespace engine
 

@@ -25,9 +25,10 @@ using enginetest::TestService;
 using testing_util::DeadlineIn;
 using testing_util::WaitUntil;
 
-using RawTestService =
-    TestService::WithRawMethod_Unary<TestService::WithRawMethod_Stream<TestService::Service>>;
 using Responder = engine::UnaryResponder<Message>;
+
+constexpr char kUnaryMethod[] = "enginetest.TestService/Unary";
+constexpr char kStreamMethod[] = "enginetest.TestService/Stream";
 using Source = engine::StreamSource<Message>;
 
 void Echo(Responder responder, const Message& request) {
@@ -46,10 +47,9 @@ class TestServer {
              engine::ServerStreamHandler<Message, Message> stream = NoStream,
              engine::MethodOptions unary_options = {})
       : engine_(options) {
-    engine_.AddUnaryMethod<Message, Message>(&service_, &RawTestService::RequestUnary, "Unary",
-                                             std::move(unary), unary_options);
-    engine_.AddServerStreamMethod<Message, Message>(&service_, &RawTestService::RequestStream,
-                                                    "Stream", std::move(stream));
+    engine_.AddService<TestService>()
+        .Unary(&TestService::AsyncService::RequestUnary, std::move(unary), unary_options)
+        .ServerStream(&TestService::AsyncService::RequestStream, std::move(stream));
     absl::StatusOr<int> port = engine_.Start("127.0.0.1:0");
     REQUIRE(port.ok());
     port_ = *port;
@@ -61,7 +61,6 @@ class TestServer {
   int port() const { return port_; }
 
  private:
-  RawTestService service_;  // must outlive the engine's server
   engine::Engine engine_;
   int port_ = 0;
   std::unique_ptr<TestService::Stub> stub_;
@@ -180,9 +179,9 @@ TEST_CASE("unary calls are served by a fixed set of reused slots", "[engine]") {
   CHECK(after.finishes_ok == 500);
   CHECK(after.handlers_running == 0);
   CHECK(after.slots == before.slots);  // 500 calls, still 8 slots: each reused
-  CHECK(server.engine().MethodStats("Unary").calls_started == 500);
-  CHECK(server.engine().MethodStats("Stream").calls_started == 0);
-  CHECK(server.engine().MethodStats("Stream").slots == 2 * 2);
+  CHECK(server.engine().MethodStats(kUnaryMethod).calls_started == 500);
+  CHECK(server.engine().MethodStats(kStreamMethod).calls_started == 0);
+  CHECK(server.engine().MethodStats(kStreamMethod).slots == 2 * 2);
 }
 
 TEST_CASE("a handler may finish its call later from another thread", "[engine]") {
@@ -606,9 +605,10 @@ TEST_CASE("engine options and listen addresses are validated", "[engine]") {
   CHECK(engine::UsableCpuCount() >= 1);
 
   TestServer first(Options(1, 1), Echo);
-  RawTestService service;
   engine::Engine second(Options(1, 1));
-  second.AddUnaryMethod<Message, Message>(&service, &RawTestService::RequestUnary, "Unary", Echo);
+  second.AddService<TestService>()
+      .Unary(&TestService::AsyncService::RequestUnary, Echo)
+      .Unimplemented(&TestService::AsyncService::RequestStream);
   absl::StatusOr<int> port = second.Start("127.0.0.1:" + std::to_string(first.port()));
   REQUIRE_FALSE(port.ok());
   CHECK_THAT(std::string(port.status().message()), Catch::Contains("could not listen"));

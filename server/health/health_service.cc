@@ -38,32 +38,33 @@ class HealthService::Watch final : public engine::StreamSource<HealthCheckRespon
 };
 
 void HealthService::Register(engine::Engine& engine) {
-  engine.AddUnaryMethod<HealthCheckRequest, HealthCheckResponse>(
-      &raw_service_, &RawHealth::RequestCheck, "grpc.health.v1.Health/Check",
-      [this](engine::UnaryResponder<HealthCheckResponse> responder,
-             const HealthCheckRequest& request) {
-        std::optional<ServingStatus> status;
-        {
-          absl::MutexLock lock(&mu_);
-          auto it = statuses_.find(request.service());
-          if (it != statuses_.end()) status = it->second;
-        }
-        if (!status.has_value()) {
-          responder.Finish(
-              absl::NotFoundError(absl::StrCat("unknown service '", request.service(), "'")));
-          return;
-        }
-        responder.response().set_status(*status);
-        responder.Finish();
-      },
-      {.requests_posted = kCheckRequestsPerQueue, .watch_cancellation = false});
-  engine.AddServerStreamMethod<HealthCheckRequest, HealthCheckResponse>(
-      &raw_service_, &RawHealth::RequestWatch, "grpc.health.v1.Health/Watch",
-      [this](engine::StreamWaker waker, const HealthCheckRequest& request)
-          -> absl::StatusOr<std::unique_ptr<engine::StreamSource<HealthCheckResponse>>> {
-        return std::make_unique<Watch>(this, request.service(), waker);
-      },
-      {.requests_posted = kWatchStreamsPerQueue});
+  using Health = grpc::health::v1::Health;
+  engine.AddService<Health>()
+      .Unary(&Health::AsyncService::RequestCheck,
+             [this](engine::UnaryResponder<HealthCheckResponse> responder,
+                    const HealthCheckRequest& request) {
+               std::optional<ServingStatus> status;
+               {
+                 absl::MutexLock lock(&mu_);
+                 auto it = statuses_.find(request.service());
+                 if (it != statuses_.end()) status = it->second;
+               }
+               if (!status.has_value()) {
+                 responder.Finish(absl::NotFoundError(
+                     absl::StrCat("unknown service '", request.service(), "'")));
+                 return;
+               }
+               responder.response().set_status(*status);
+               responder.Finish();
+             },
+             {.requests_posted = kCheckRequestsPerQueue, .watch_cancellation = false})
+      .ServerStream(
+          &Health::AsyncService::RequestWatch,
+          [this](engine::StreamWaker waker, const HealthCheckRequest& request)
+              -> absl::StatusOr<std::unique_ptr<engine::StreamSource<HealthCheckResponse>>> {
+            return std::make_unique<Watch>(this, request.service(), waker);
+          },
+          {.requests_posted = kWatchStreamsPerQueue});
 }
 
 void HealthService::SetStatus(const std::string& service, ServingStatus status) {

@@ -44,15 +44,11 @@ class HealthService {
   class Watch;  // the stream source of one Watch call (health_service.cc)
 
  private:
-  using RawHealth = grpc::health::v1::Health::WithRawMethod_Check<
-      grpc::health::v1::Health::WithRawMethod_Watch<grpc::health::v1::Health::Service>>;
-
   // The status Watch reports: SERVICE_UNKNOWN for services never set.
   ServingStatus CurrentStatus(const std::string& service) const;
   void AddWatch(const std::string& service, Watch* watch);
   void RemoveWatch(const std::string& service, Watch* watch);
 
-  RawHealth raw_service_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, ServingStatus> statuses_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, absl::flat_hash_set<Watch*>> watches_ ABSL_GUARDED_BY(mu_);

@@ -37,42 +37,37 @@ void SetAvailability(ProductAvailability& out, const std::string& product_id,
 }  // namespace
 
 void InventoryGrpcService::Register(engine::Engine& engine) {
-  engine.AddUnaryMethod<GetProductAvailabilityRequest, GetProductAvailabilityResponse>(
-      &raw_service_, &RawService::RequestGetProductAvailability,
-      "inventory.InventoryService/GetProductAvailability",
-      [this](auto responder, const auto& request) {
-        GetProductAvailability(std::move(responder), request);
-      },
-      kAnswersImmediately);
-  engine.AddUnaryMethod<BatchGetProductAvailabilityRequest, BatchGetProductAvailabilityResponse>(
-      &raw_service_, &RawService::RequestBatchGetProductAvailability,
-      "inventory.InventoryService/BatchGetProductAvailability",
-      [this](auto responder, const auto& request) {
-        BatchGetProductAvailability(std::move(responder), request);
-      },
-      kAnswersImmediately);
-  engine.AddUnaryMethod<ReserveStockRequest, ReserveStockResponse>(
-      &raw_service_, &RawService::RequestReserveStock, "inventory.InventoryService/ReserveStock",
-      [this](auto responder, const auto& request) { ReserveStock(std::move(responder), request); },
-      kMutation);
-  engine.AddUnaryMethod<ReleaseReservationRequest, ReleaseReservationResponse>(
-      &raw_service_, &RawService::RequestReleaseReservation,
-      "inventory.InventoryService/ReleaseReservation",
-      [this](auto responder, const auto& request) {
-        ReleaseReservation(std::move(responder), request);
-      },
-      kMutation);
-  engine.AddUnaryMethod<SetStockRequest, SetStockResponse>(
-      &raw_service_, &RawService::RequestSetStock, "inventory.InventoryService/SetStock",
-      [this](auto responder, const auto& request) { SetStock(std::move(responder), request); },
-      kAdmin);
-  engine.AddServerStreamMethod<WatchProductAvailabilityRequest, ProductAvailability>(
-      &raw_service_, &RawService::RequestWatchProductAvailability,
-      "inventory.InventoryService/WatchProductAvailability",
-      [this](engine::StreamWaker waker, const WatchProductAvailabilityRequest& request) {
-        return Watch(waker, request);
-      },
-      {.requests_posted = options_.watch_streams_per_queue});
+  using Service = InventoryService::AsyncService;
+  engine.AddService<InventoryService>()
+      .Unary(
+          &Service::RequestGetProductAvailability,
+          [this](auto rpc, const auto& request) {
+            GetProductAvailability(std::move(rpc), request);
+          },
+          kAnswersImmediately)
+      .Unary(
+          &Service::RequestBatchGetProductAvailability,
+          [this](auto rpc, const auto& request) {
+            BatchGetProductAvailability(std::move(rpc), request);
+          },
+          kAnswersImmediately)
+      .Unary(
+          &Service::RequestReserveStock,
+          [this](auto rpc, const auto& request) { ReserveStock(std::move(rpc), request); },
+          kMutation)
+      .Unary(
+          &Service::RequestReleaseReservation,
+          [this](auto rpc, const auto& request) { ReleaseReservation(std::move(rpc), request); },
+          kMutation)
+      .Unary(
+          &Service::RequestSetStock,
+          [this](auto rpc, const auto& request) { SetStock(std::move(rpc), request); }, kAdmin)
+      .ServerStream(
+          &Service::RequestWatchProductAvailability,
+          [this](engine::StreamWaker waker, const WatchProductAvailabilityRequest& request) {
+            return Watch(waker, request);
+          },
+          {.requests_posted = options_.watch_streams_per_queue});
 }
 
 template <class Response>

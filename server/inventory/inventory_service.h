@@ -66,14 +66,6 @@ class InventoryGrpcService {
   static constexpr const char* kServiceName = "inventory.InventoryService";
 
  private:
-  using RawService = InventoryService::WithRawMethod_GetProductAvailability<
-      InventoryService::WithRawMethod_BatchGetProductAvailability<
-          InventoryService::WithRawMethod_ReserveStock<
-              InventoryService::WithRawMethod_ReleaseReservation<
-                  InventoryService::WithRawMethod_SetStock<
-                      InventoryService::WithRawMethod_WatchProductAvailability<
-                          InventoryService::Service>>>>>>;
-
   void GetProductAvailability(engine::UnaryResponder<GetProductAvailabilityResponse> responder,
                               const GetProductAvailabilityRequest& request);
   void BatchGetProductAvailability(
@@ -99,7 +91,6 @@ class InventoryGrpcService {
 
   InventoryStore& store_;
   const InventoryServiceOptions options_;
-  RawService raw_service_;
 };
 
 }  // namespace server::inventory

@@ -55,14 +55,16 @@ void ProductGrpcService::Register(engine::Engine& engine) {
   // Both answer only once the inventory has, and never need IsCancelled().
   const engine::MethodOptions answers_later{.requests_posted = options_.calls_per_queue,
                                             .watch_cancellation = false};
-  engine.AddUnaryMethod<GetProductRequest, GetProductResponse>(
-      &raw_service_, &RawService::RequestGetProduct, "product.ProductService/GetProduct",
-      [this](auto responder, const auto& request) { GetProduct(std::move(responder), request); },
-      answers_later);
-  engine.AddUnaryMethod<PlaceOrderRequest, PlaceOrderResponse>(
-      &raw_service_, &RawService::RequestPlaceOrder, "product.ProductService/PlaceOrder",
-      [this](auto responder, const auto& request) { PlaceOrder(std::move(responder), request); },
-      answers_later);
+  using Service = ProductService::AsyncService;
+  engine.AddService<ProductService>()
+      .Unary(
+          &Service::RequestGetProduct,
+          [this](auto rpc, const auto& request) { GetProduct(std::move(rpc), request); },
+          answers_later)
+      .Unary(
+          &Service::RequestPlaceOrder,
+          [this](auto rpc, const auto& request) { PlaceOrder(std::move(rpc), request); },
+          answers_later);
 }
 
 absl::Time ProductGrpcService::InventoryDeadline(absl::Time caller_deadline) const {

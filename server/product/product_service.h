@@ -57,8 +57,6 @@ class ProductGrpcService {
   static constexpr const char* kServiceName = "product.ProductService";
 
  private:
-  using RawService = ProductService::WithRawMethod_GetProduct<
-      ProductService::WithRawMethod_PlaceOrder<ProductService::Service>>;
   class PlaceOrderCall;
 
   void GetProduct(engine::UnaryResponder<GetProductResponse> responder,
@@ -72,7 +70,6 @@ class ProductGrpcService {
   client::BatchingInventoryClient& lookups_;
   InventoryReserver& reserver_;
   const ProductServiceOptions options_;
-  RawService raw_service_;
 };
 
 // The look-up client as product_server runs it. With `lookup_threads` 0 it
