@@ -5,7 +5,8 @@
 #   target_link_libraries(app PRIVATE cqengine::engine)
 #
 # Targets (static libraries unless said otherwise):
-#   cqengine::engine            the completion-queue server engine (engine/engine.h)
+#   cqengine::engine            the completion-queue server engine (engine/engine.h,
+#                               engine/service_registration.h)
 #   cqengine::tag               engine::Tag and the queue loop (engine/tag.h)
 #   cqengine::observer          the observer interface (engine/rpc_observer.h; header only)
 #   cqengine::version           engine/version.h (header only)
@@ -61,12 +62,12 @@ install(TARGETS ${cqengine_installed_targets}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT cqengine)
 
 # Public headers, at the paths the project's own code includes them by.
-install(FILES
-    engine/engine.h engine/rpc_observer.h engine/server_stream.h engine/status.h
-    engine/tag.h engine/unary_responder.h ${CMAKE_BINARY_DIR}/gen_version/engine/version.h
-  DESTINATION ${CQENGINE_INCLUDE_DIR}/engine COMPONENT cqengine)
-install(DIRECTORY engine/internal/ DESTINATION ${CQENGINE_INCLUDE_DIR}/engine/internal
+# Every header of engine/ (engine/internal/ included), so a new public header
+# cannot be left out.
+install(DIRECTORY engine/ DESTINATION ${CQENGINE_INCLUDE_DIR}/engine
   COMPONENT cqengine FILES_MATCHING PATTERN "*.h")
+install(FILES ${CMAKE_BINARY_DIR}/gen_version/engine/version.h
+  DESTINATION ${CQENGINE_INCLUDE_DIR}/engine COMPONENT cqengine)
 install(FILES client/batching_inventory_client.h DESTINATION ${CQENGINE_INCLUDE_DIR}/client COMPONENT cqengine)
 install(FILES domain/inventory/product_id.h DESTINATION ${CQENGINE_INCLUDE_DIR}/domain/inventory
   COMPONENT cqengine)
