@@ -51,28 +51,26 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  using helloworld::Greeter;
   engine::Engine engine(engine::EngineOptions{});
-  helloworld::Greeter::WithRawMethod_SayHello<
-      helloworld::Greeter::WithRawMethod_SayHelloStream<helloworld::Greeter::Service>>
-      greeter;
-  engine.AddUnaryMethod<HelloRequest, HelloReply>(
-      &greeter, &decltype(greeter)::RequestSayHello, "helloworld.Greeter/SayHello",
-      [](engine::UnaryResponder<HelloReply> responder, const HelloRequest& request) {
-        if (request.name().empty()) {
-          return responder.Finish(absl::InvalidArgumentError("name must not be empty"));
-        }
-        responder.response().set_message(absl::StrCat("Hello, ", request.name()));
-        responder.Finish();
-      });
-  engine.AddServerStreamMethod<HelloRequest, HelloReply>(
-      &greeter, &decltype(greeter)::RequestSayHelloStream, "helloworld.Greeter/SayHelloStream",
-      [](engine::StreamWaker, const HelloRequest& request)
-          -> absl::StatusOr<std::unique_ptr<engine::StreamSource<HelloReply>>> {
-        if (request.name().empty() || request.count() < 1 || request.count() > 1000) {
-          return absl::InvalidArgumentError("name must not be empty and count must be 1..1000");
-        }
-        return std::make_unique<Greetings>(request);
-      });
+  engine.AddService<Greeter>()
+      .Unary(&Greeter::AsyncService::RequestSayHello,
+             [](engine::UnaryResponder<HelloReply> responder, const HelloRequest& request) {
+               if (request.name().empty()) {
+                 return responder.Finish(absl::InvalidArgumentError("name must not be empty"));
+               }
+               responder.response().set_message(absl::StrCat("Hello, ", request.name()));
+               responder.Finish();
+             })
+      .ServerStream(
+          &Greeter::AsyncService::RequestSayHelloStream,
+          [](engine::StreamWaker, const HelloRequest& request)
+              -> absl::StatusOr<std::unique_ptr<engine::StreamSource<HelloReply>>> {
+            if (request.name().empty() || request.count() < 1 || request.count() > 1000) {
+              return absl::InvalidArgumentError("name must not be empty and count must be 1..1000");
+            }
+            return std::make_unique<Greetings>(request);
+          });
 
   const std::string listen = absl::GetFlag(FLAGS_listen);
   absl::StatusOr<int> port = engine.Start(listen);
