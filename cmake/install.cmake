@@ -33,7 +33,7 @@
 # All of it is the install component "cqengine" (`cmake --install build
 # --component cqengine` installs just the package). The server binaries
 # (inventory_server, product_server, health_probe) are installed to bin/ by
-# their own folders, outside that component.
+# their own folders as the component "servers" (what the Docker image takes).
 include(CMakePackageConfigHelpers)
 
 set(CQENGINE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/cqengine)
