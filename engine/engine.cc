@@ -57,6 +57,14 @@ absl::Status ValidateEngineOptions(const EngineOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "requests_per_method must be between 1 and 100000, got ", options.requests_per_method));
   }
+  if (options.max_call_slots < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_call_slots must be at least 1, got ", options.max_call_slots));
+  }
+  if (options.max_calls_per_peer < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_calls_per_peer must be 0 (no limit) or more, got ", options.max_calls_per_peer));
+  }
   if (options.drain_deadline < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat("drain_deadline must not be negative, got ",
                                                    absl::FormatDuration(options.drain_deadline)));
@@ -102,7 +110,7 @@ void Engine::AddMethod(internal::ServiceEntry* service, int index,
                        const google::protobuf::Descriptor& request,
                        const google::protobuf::Descriptor& response, internal::RpcKind kind,
                        SlotFactory make_slot, std::shared_ptr<const void> handler,
-                       int requests_posted) {
+                       const MethodOptions& options) {
   auto record = [this](absl::Status error) {
     if (registration_error_.ok()) registration_error_ = std::move(error);
   };
@@ -124,14 +132,19 @@ void Engine::AddMethod(internal::ServiceEntry* service, int index,
     return;
   }
   service->handled[index] = true;
-  Method method{internal::FullMethodName(descriptor),
-                kind == internal::RpcKind::kServerStream,
-                requests_posted > 0 ? requests_posted : options_.requests_per_method,
-                std::move(make_slot),
-                std::move(handler),
-                {}};
+  auto method = std::make_unique<Method>();
+  method->name = internal::FullMethodName(descriptor);
+  method->streaming = kind == internal::RpcKind::kServerStream;
+  method->requests_posted =
+      options.requests_posted > 0 ? options.requests_posted : options_.requests_per_method;
+  method->make_slot = std::move(make_slot);
+  method->handler = std::move(handler);
+  method->limits.max_calls_per_peer = options_.max_calls_per_peer;
+  method->limits.peers = &peer_calls_;
+  method->limits.max_in_flight = options.max_in_flight;
+  method->limits.method_in_flight = &method->in_flight;
   for (int i = 0; i < options_.completion_queues; ++i) {
-    method.counters.push_back(std::make_unique<internal::CallCounters>());
+    method->counters.push_back(std::make_unique<internal::CallCounters>());
   }
   methods_.push_back(std::move(method));
 }
@@ -175,21 +188,40 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
   }
   started_ = true;
   accepting_calls_.store(true, std::memory_order_release);
-  for (Method& method : methods_) {
+  std::int64_t posted_at_start = 0;
+  for (const auto& method : methods_) {
+    posted_at_start += static_cast<std::int64_t>(method->requests_posted) * queues_.size();
+  }
+  if (posted_at_start > options_.max_call_slots) {
+    spdlog::warn(
+        "{} requests are posted at start, more than max_call_slots ({}); no slot will "
+        "be added under load",
+        posted_at_start, options_.max_call_slots);
+  }
+  slot_budget_ = std::make_unique<internal::SlotBudget>(options_.max_call_slots);
+  for (const auto& method : methods_) {
     if (options_.observer != nullptr) {
-      method.observer = options_.observer->ObserveMethod(
-          method.name, method.streaming ? engine::RpcType::kServerStream : engine::RpcType::kUnary);
+      method->observer = options_.observer->ObserveMethod(
+          method->name,
+          method->streaming ? engine::RpcType::kServerStream : engine::RpcType::kUnary);
     }
     for (size_t q = 0; q < queues_.size(); ++q) {
-      for (int i = 0; i < method.requests_posted; ++i) {
-        internal::CallEnvironment env{queues_[q].get(), method.counters[q].get(), &accepting_calls_,
-                                      method.observer};
-        slots_.push_back(method.make_slot(std::move(env)));
-        if (method.streaming) stream_slots_.push_back(slots_.back().get());
-      }
+      internal::CallEnvironment env{queues_[q].get(),  method->counters[q].get(),
+                                    &accepting_calls_, method->observer,
+                                    nullptr,           &method->limits};
+      auto pool = std::make_unique<internal::SlotPool>(
+          [m = method.get(), env](internal::SlotPool* own_pool) {
+            internal::CallEnvironment slot_env = env;
+            slot_env.pool = own_pool;
+            return m->make_slot(slot_env);
+          },
+          method->requests_posted, slot_budget_.get());
+      method->pools.push_back(std::move(pool));
     }
   }
-  for (auto& slot : slots_) slot->Start();
+  for (const auto& method : methods_) {
+    for (auto& pool : method->pools) pool->Start();
+  }
   // Made before the queue threads exist, like the slots: their tags then
   // reach those threads with a happens-before edge every tool can see.
   for (size_t q = 0; q < queues_.size(); ++q) barriers_.push_back(std::make_unique<QueueBarrier>());
@@ -234,7 +266,10 @@ void Engine::Shutdown() {
 
   // 1. No new requests are posted from here on; open streams flush and end.
   accepting_calls_.store(false, std::memory_order_release);
-  for (internal::CallSlot* slot : stream_slots_) slot->BeginShutdown();
+  for (const auto& method : methods_) {
+    if (!method->streaming) continue;
+    for (auto& pool : method->pools) pool->BeginShutdown();
+  }
 
   // 2. Let in-flight calls finish until the deadline, then gRPC cancels them.
   server_->Shutdown(absl::ToChronoTime(started + options_.drain_deadline));
@@ -274,6 +309,9 @@ void Engine::Shutdown() {
   for (auto& queue : queues_) queue->Close();
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
+  for (const auto& method : methods_) {
+    for (auto& pool : method->pools) pool->RetireIdle();
+  }
   spdlog::info("engine drained in {}", absl::FormatDuration(absl::Now() - started));
 }
 
@@ -308,6 +346,8 @@ void Engine::Accumulate(const internal::CallCounters& c, EngineStats& s) {
   s.cancelled += get(c.cancelled);
   s.abandoned += get(c.abandoned);
   s.slots_retired += get(c.slots_retired);
+  s.shed += get(c.shed);
+  s.reset += get(c.reset);
 }
 
 EngineStats Engine::Stats() const {
@@ -320,10 +360,10 @@ EngineStats Engine::MethodStats(const std::string& method_name) const {
 
 EngineStats Engine::StatsOf(const std::function<bool(const Method&)>& include) const {
   EngineStats stats;
-  for (const Method& method : methods_) {
-    if (!include(method)) continue;
-    for (const auto& counters : method.counters) Accumulate(*counters, stats);
-    stats.slots += static_cast<std::int64_t>(method.counters.size()) * method.requests_posted;
+  for (const auto& method : methods_) {
+    if (!include(*method)) continue;
+    for (const auto& counters : method->counters) Accumulate(*counters, stats);
+    for (const auto& pool : method->pools) stats.slots += pool->size();
   }
   return stats;
 }

@@ -44,6 +44,7 @@
 #include "engine/internal/method_traits.h"
 #include "engine/internal/server_stream_call.h"
 #include "engine/internal/service_entry.h"
+#include "engine/internal/slot_pool.h"
 #include "engine/internal/unary_call.h"
 #include "engine/rpc_observer.h"
 #include "engine/server_stream.h"
@@ -56,12 +57,26 @@ struct EngineOptions {
   // Completion queues, one thread each. 0 means one per CPU this process may
   // run on (its affinity mask, so `taskset -c 0` yields one queue).
   int completion_queues = 0;
-  // Requests posted ahead per queue and per method (methods may override it).
-  // Calls arriving while all are taken wait inside gRPC until a slot is
-  // recycled. Deeper is not better with Debian's gRPC: it is built without
-  // NDEBUG, and every completion linearly scans the queue's outstanding tags,
-  // each posted request among them (see README, Performance).
+  // Requests posted ahead per queue and per method (methods may override
+  // it). This is not a limit on calls in flight: as soon as a posted request
+  // is matched by a call, another is posted in its place, from a pool of
+  // call slots that grows on demand up to max_call_slots.
   int requests_per_method = 64;
+  // The most call slots (calls in flight, plus requests posted) of all
+  // methods and queues together: the bound on the engine's call memory. A
+  // slot holds its ServerContext, the request and response messages with
+  // the capacity they grew to, and their wire buffers: about 2 KiB for small
+  // messages (see docs/architecture.md). At the bound, finished slots are
+  // re-posted instead of new ones made, and further calls wait inside gRPC.
+  // Must be at least the slots posted at start.
+  std::int64_t max_call_slots = 16384;
+  // The most calls one connection (peer) may hold at once, across methods
+  // and queues. Past it a call is answered RESOURCE_EXHAUSTED without
+  // reaching its handler; past twice it, the call is reset at once, which
+  // frees its slot even if the peer never reads. 0 = no limit. Keep it at
+  // or above the HTTP/2 concurrent-streams limit, so that only a client that
+  // ignores that limit (one that never ACKs SETTINGS) is shed.
+  int max_calls_per_peer = 256;
   // How long in-flight calls may run on after shutdown begins.
   absl::Duration drain_deadline = absl::Seconds(5);
   // Told of every call's start and end (metrics); null for none. Must
@@ -91,6 +106,8 @@ struct EngineStats {
   std::int64_t cancelled = 0;
   std::int64_t abandoned = 0;
   std::int64_t slots_retired = 0;
+  std::int64_t shed = 0;   // answered RESOURCE_EXHAUSTED by admission
+  std::int64_t reset = 0;  // cancelled by admission
 };
 
 class Engine {
@@ -174,6 +191,9 @@ class Engine {
     std::shared_ptr<const void> handler;  // keeps the handler alive for the slots
     std::vector<std::unique_ptr<internal::CallCounters>> counters;  // one per queue
     engine::MethodObserver* observer = nullptr;                     // set by Start
+    std::atomic<int> in_flight{0};  // calls admitted to the handler, all queues
+    internal::AdmissionLimits limits;
+    std::vector<std::unique_ptr<internal::SlotPool>> pools;  // one per queue, made by Start
   };
 
   template <class Generated>
@@ -187,7 +207,8 @@ class Engine {
   void AddMethod(internal::ServiceEntry* service, int index,
                  const google::protobuf::Descriptor& request,
                  const google::protobuf::Descriptor& response, internal::RpcKind kind,
-                 SlotFactory make_slot, std::shared_ptr<const void> handler, int requests_posted);
+                 SlotFactory make_slot, std::shared_ptr<const void> handler,
+                 const MethodOptions& options);
   // The first registration mistake, or a method of an added service left
   // without a handler.
   absl::Status CheckRegistrations() const;
@@ -202,11 +223,11 @@ class Engine {
   // Declared before server_: the raw services must outlive it.
   std::vector<std::unique_ptr<internal::ServiceEntry>> services_;
   absl::Status registration_error_;  // the first registration mistake
-  std::vector<Method> methods_;
+  std::vector<std::unique_ptr<Method>> methods_;
+  std::unique_ptr<internal::SlotBudget> slot_budget_;
+  internal::PeerCalls peer_calls_;
   std::vector<std::unique_ptr<internal::QueueContext>> queues_;
   std::unique_ptr<grpc::Server> server_;
-  std::vector<std::unique_ptr<internal::CallSlot>> slots_;
-  std::vector<internal::CallSlot*> stream_slots_;
   std::vector<std::unique_ptr<QueueBarrier>> barriers_;  // one per queue
   std::vector<std::thread> threads_;
   std::atomic<bool> accepting_calls_{false};
@@ -268,7 +289,7 @@ ServiceRegistration<Generated>& ServiceRegistration<Generated>::Unary(RequestMet
         return std::make_unique<internal::UnaryCall<Request, Response>>(
             std::move(env), requester, shared_handler.get(), watch);
       },
-      shared_handler, options.requests_posted);
+      shared_handler, options);
   return *this;
 }
 
@@ -303,7 +324,7 @@ ServiceRegistration<Generated>& ServiceRegistration<Generated>::ServerStream(
         return std::make_unique<internal::ServerStreamCall<Request, Response>>(
             std::move(env), requester, shared_handler.get());
       },
-      shared_handler, options.requests_posted);
+      shared_handler, options);
   return *this;
 }
 

@@ -138,7 +138,7 @@ std::future<grpc::Status> StartUnary(TestService::Stub& stub, PendingCall& call,
 
 }  // namespace
 
-TEST_CASE("unary calls are served by a fixed set of reused slots", "[engine]") {
+TEST_CASE("unary calls reuse pooled slots; the pool grows only with concurrency", "[engine]") {
   TestServer server(Options(2, 2), Echo);
   const engine::EngineStats before = server.engine().Stats();
   CHECK(before.slots == 2 * 2 * 2);  // queues x requests per method x methods
@@ -178,10 +178,137 @@ TEST_CASE("unary calls are served by a fixed set of reused slots", "[engine]") {
   CHECK(after.calls_started == 500);
   CHECK(after.finishes_ok == 500);
   CHECK(after.handlers_running == 0);
-  CHECK(after.slots == before.slots);  // 500 calls, still 8 slots: each reused
+  // 500 calls; at most 8 at once (one per client thread) on top of the 8
+  // requests kept posted: each slot was reused.
+  CHECK(after.slots >= before.slots);
+  CHECK(after.slots <= before.slots + 8);
   CHECK(server.engine().MethodStats(kUnaryMethod).calls_started == 500);
   CHECK(server.engine().MethodStats(kStreamMethod).calls_started == 0);
   CHECK(server.engine().MethodStats(kStreamMethod).slots == 2 * 2);
+}
+
+TEST_CASE("calls held by slow handlers never stop new calls from being accepted", "[engine]") {
+  // Two requests posted per queue, but twenty calls parked at once: each
+  // matched request is replaced at once from the pool.
+  ParkedCalls parked;
+  TestServer server(Options(1, 2), [&](Responder responder, const Message&) {
+    parked.Park(std::move(responder));
+  });
+  std::vector<std::unique_ptr<PendingCall>> calls;
+  std::vector<std::future<grpc::Status>> results;
+  for (int i = 0; i < 20; ++i) {
+    calls.push_back(std::make_unique<PendingCall>());
+    results.push_back(StartUnary(server.stub(), *calls.back(), "parked"));
+  }
+  REQUIRE(WaitUntil([&] { return parked.size() == 20; }));
+  const engine::EngineStats held = server.engine().Stats();
+  CHECK(held.handlers_running == 20);
+  CHECK(held.requests_posted == 2 + 2);  // still posted ahead, both methods
+  parked.FinishAll(absl::OkStatus(), "done");
+  for (auto& result : results) CHECK(result.get().ok());
+  // The grown slots stay for reuse; posted requests go back to the target.
+  REQUIRE(WaitUntil([&] { return server.engine().Stats().requests_posted == 4; }));
+  CHECK(server.engine().Stats().slots == 20 + 2 + 2);
+}
+
+TEST_CASE("max_call_slots bounds the pool; past it calls wait until a slot frees", "[engine]") {
+  ParkedCalls parked;
+  std::atomic<bool> park{true};
+  engine::EngineOptions options = Options(1, 2);
+  options.max_call_slots = 6;  // 2 + 2 posted at start, room for 2 more
+  TestServer server(options, ParkWhile(parked, park));
+  std::vector<std::unique_ptr<PendingCall>> calls;
+  std::vector<std::future<grpc::Status>> results;
+  for (int i = 0; i < 6; ++i) {
+    calls.push_back(std::make_unique<PendingCall>());
+    results.push_back(StartUnary(server.stub(), *calls.back(), std::to_string(i)));
+  }
+  // Unary has 2 posted + 2 grown = 4 slots: four calls reach the handler, the
+  // other two wait inside gRPC.
+  REQUIRE(WaitUntil([&] { return parked.size() == 4; }));
+  absl::SleepFor(absl::Milliseconds(200));
+  CHECK(parked.size() == 4);
+  CHECK(server.engine().Stats().slots == 6);
+  park = false;
+  parked.FinishAll(absl::OkStatus(), "freed");
+  for (auto& result : results) CHECK(result.get().ok());
+  CHECK(server.engine().Stats().slots == 6);
+}
+
+TEST_CASE("one connection cannot hold more than max_calls_per_peer calls", "[engine]") {
+  ParkedCalls parked;
+  engine::EngineOptions options = Options(2, 2);
+  options.max_calls_per_peer = 3;
+  TestServer server(
+      options, [&](Responder responder, const Message&) { parked.Park(std::move(responder)); });
+  std::vector<std::unique_ptr<PendingCall>> calls;
+  std::vector<std::future<grpc::Status>> results;
+  for (int i = 0; i < 5; ++i) {
+    calls.push_back(std::make_unique<PendingCall>());
+    results.push_back(StartUnary(server.stub(), *calls.back(), "greedy"));
+  }
+  // Three reach the handler; the other two are answered at once.
+  int shed = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (results[i].wait_for(std::chrono::seconds(10)) != std::future_status::ready) continue;
+    grpc::Status status = results[i].get();
+    CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+    CHECK_THAT(status.error_message(), Catch::Contains("the limit per connection is 3"));
+    ++shed;
+  }
+  CHECK(shed == 2);
+  CHECK(parked.size() == 3);
+  CHECK(server.engine().Stats().shed == 2);
+
+  // Another connection is served meanwhile.
+  auto other = TestService::NewStub(testing_util::LoopbackChannel(server.port(), 7));
+  PendingCall fair;
+  std::future<grpc::Status> fair_result = StartUnary(*other, fair, "fair");
+  REQUIRE(WaitUntil([&] { return parked.size() == 4; }));
+  parked.FinishAll(absl::OkStatus(), "ok");
+  CHECK(fair_result.get().ok());
+  for (int i = 0; i < 5; ++i) {
+    if (results[i].valid()) CHECK(results[i].get().ok());
+  }
+}
+
+TEST_CASE("a method's max_in_flight sheds further streams with a status at once",
+          "[engine][stream]") {
+  // Sources that never end, until the test ends them by shutting down.
+  class Idle final : public Source {
+   public:
+    engine::StreamStep Next(Message&) override { return engine::StreamStep::kWait; }
+  };
+  engine::Engine engine(Options(1, 1));
+  engine.AddService<TestService>()
+      .Unary(&TestService::AsyncService::RequestUnary, Echo)
+      .ServerStream(
+          &TestService::AsyncService::RequestStream,
+          [](engine::StreamWaker, const Message&) -> absl::StatusOr<std::unique_ptr<Source>> {
+            return std::make_unique<Idle>();
+          },
+          {.requests_posted = 1, .max_in_flight = 2});
+  absl::StatusOr<int> port = engine.Start("127.0.0.1:0");
+  REQUIRE(port.ok());
+  auto stub = TestService::NewStub(testing_util::LoopbackChannel(*port));
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<Message>>> readers;
+  for (int i = 0; i < 2; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    readers.push_back(stub->Stream(contexts.back().get(), Message()));
+  }
+  REQUIRE(WaitUntil([&] { return engine.Stats().calls_started == 2; }));
+  grpc::ClientContext third_context;
+  third_context.set_deadline(DeadlineIn(absl::Seconds(10)));
+  auto third = stub->Stream(&third_context, Message());
+  Message message;
+  CHECK_FALSE(third->Read(&message));
+  grpc::Status status = third->Finish();
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK_THAT(status.error_message(), Catch::Contains("limit of 2 calls of this method"));
+  engine.Shutdown();
+  for (auto& reader : readers)
+    CHECK(reader->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_CASE("a handler may finish its call later from another thread", "[engine]") {

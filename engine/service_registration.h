@@ -43,10 +43,14 @@ class Engine;
 // Per-method settings.
 struct MethodOptions {
   // Requests posted ahead per queue; 0 = EngineOptions::requests_per_method.
-  // Rarely called methods should post few. For a streaming method this is
-  // also the most streams open at once per queue; further calls wait inside
-  // gRPC until a stream ends or their deadline.
+  // Rarely called methods should post few. Not a limit on calls in flight:
+  // each matched request is replaced at once (see max_in_flight).
   int requests_posted = 0;
+  // The most calls of this method in their handlers at once (streams: open
+  // at once), across queues; past it a call is answered RESOURCE_EXHAUSTED
+  // at once. 0 = no limit of its own (EngineOptions::max_call_slots bounds
+  // every method together).
+  int max_in_flight = 0;
   // Unary only: ask gRPC for a call-done notification (AsyncNotifyWhenDone)
   // so UnaryResponder::IsCancelled() works while a handler holds the call.
   // A handler that always answers before returning does not need it and

@@ -4,26 +4,37 @@
 #   install_deps.sh               everything
 #   install_deps.sh --build-only  only what builds the shipped binaries with
 #                                 -DINVENTORY_BUILD_TESTS=OFF (the Dockerfile)
+#   install_deps.sh --bench       everything, plus the bench's extras: Go and
+#                                 grpc-go for the peers scenario's Go server,
+#                                 perf for its syscall counts (bench/bench.py
+#                                 setup runs this; CI does not need them)
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev librocksdb-dev prometheus-cpp-dev catch2 libbenchmark-dev libjemalloc-dev
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf python3-h2
   nghttp2-client util-linux procps
 )
 
 # Needed only by the tests, the bench and their tools; --build-only skips these.
 test_only_packages=(
-  catch2 libbenchmark-dev python3 python3-grpcio python3-protobuf nghttp2-client
+  catch2 libbenchmark-dev python3 python3-grpcio python3-protobuf python3-h2 nghttp2-client
+)
+
+# Only with --bench: bench/bench.py's peers scenario (keep in step with its
+# PEER_PACKAGES).
+bench_packages=(
+  golang-go golang-google-grpc-dev golang-goprotobuf-dev protoc-gen-go-grpc linux-perf
 )
 
 build_only=0
 case "${1:-}" in
   "") ;;
   --build-only) build_only=1 ;;
-  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+  --bench) packages+=("${bench_packages[@]}") ;;
+  *) echo "usage: $0 [--build-only | --bench]" >&2; exit 2 ;;
 esac
 
 missing=()

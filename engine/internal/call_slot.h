@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "engine/internal/slot_pool.h"
 #include "engine/rpc_observer.h"
 #include "engine/tag.h"
 
@@ -39,6 +40,8 @@ struct alignas(64) CallCounters {
   std::atomic<std::int64_t> cancelled{0};  // done tag with IsCancelled()
   std::atomic<std::int64_t> abandoned{0};  // handler finished after queues closed
   std::atomic<std::int64_t> slots_retired{0};
+  std::atomic<std::int64_t> shed{0};   // answered RESOURCE_EXHAUSTED by admission
+  std::atomic<std::int64_t> reset{0};  // cancelled by admission (peer far over its limit)
 
   void Add(std::atomic<std::int64_t>& counter, std::int64_t delta = 1) {
     counter.fetch_add(delta, std::memory_order_relaxed);
@@ -87,6 +90,11 @@ struct CallEnvironment {
   const std::atomic<bool>* accepting_calls;
   // The method's metrics, or null.
   engine::MethodObserver* observer = nullptr;
+  // The pool this slot belongs to, which keeps the method's requests posted;
+  // null: the slot re-posts itself (no pool).
+  SlotPool* pool = nullptr;
+  // Who may have a call; null admits every call.
+  const AdmissionLimits* limits = nullptr;
 };
 
 // Base of every call state machine: a reusable slot that serves one RPC at a
@@ -98,14 +106,65 @@ class CallSlot : public CompletionHandler {
   CallSlot& operator=(const CallSlot&) = delete;
   virtual ~CallSlot() = default;
 
-  // Posts the first request. Called once, after the server has started.
-  virtual void Start() = 0;
+  // Posts the slot's request (again): called by its pool, for a new slot or
+  // an idle one, without the slot's lock held. Retires the slot instead once
+  // the server no longer accepts calls.
+  virtual void Repost() = 0;
+  // Retires a slot parked idle in its pool, once its queue is drained.
+  virtual void RetireIdle() = 0;
   // Asks a streaming call to flush and finish because the server is shutting
   // down. Unary calls finish by themselves.
   virtual void BeginShutdown() {}
 
  protected:
   bool accepting_calls() const { return env_.accepting_calls->load(std::memory_order_acquire); }
+
+  // Decides whether the call just matched may run its handler, and counts it
+  // against its connection until ReleaseAdmission().
+  Admission Admit(grpc::ServerContext& context) {
+    const AdmissionLimits* limits = env_.limits;
+    if (limits == nullptr) return Admission::kAdmit;
+    if (limits->peers != nullptr && limits->max_calls_per_peer > 0) {
+      peer_ = context.peer();
+      peer_held_ = true;
+      const int held = limits->peers->Acquire(peer_);
+      if (held > 2 * limits->max_calls_per_peer) {
+        env_.counters->Add(env_.counters->reset);
+        return Admission::kReset;
+      }
+      if (held > limits->max_calls_per_peer) {
+        env_.counters->Add(env_.counters->shed);
+        shed_reason_ = absl::ResourceExhaustedError(absl::StrCat(
+            "this connection already has ", held - 1,
+            " calls in flight; the limit per connection is ", limits->max_calls_per_peer));
+        return Admission::kShed;
+      }
+    }
+    if (limits->method_in_flight != nullptr && limits->max_in_flight > 0) {
+      const int running = limits->method_in_flight->fetch_add(1, std::memory_order_relaxed) + 1;
+      in_flight_held_ = true;
+      if (running > limits->max_in_flight) {
+        env_.counters->Add(env_.counters->shed);
+        shed_reason_ = absl::ResourceExhaustedError(
+            absl::StrCat("the server is serving its limit of ", limits->max_in_flight,
+                         " calls of this method at once; retry later"));
+        return Admission::kShed;
+      }
+    }
+    return Admission::kAdmit;
+  }
+
+  // The call is over: its connection and method hold one call fewer.
+  void ReleaseAdmission() {
+    if (peer_held_) {
+      env_.limits->peers->Release(peer_);
+      peer_held_ = false;
+    }
+    if (in_flight_held_) {
+      env_.limits->method_in_flight->fetch_sub(1, std::memory_order_relaxed);
+      in_flight_held_ = false;
+    }
+  }
 
   // Parses a request taken raw off the wire. A payload that does not parse
   // is the client's mistake, so it is INVALID_ARGUMENT (gRPC would answer a
@@ -136,7 +195,27 @@ class CallSlot : public CompletionHandler {
     env_.counters->Add(env_.counters->requests_posted);
     if (env_.queue->StartIfOpen(std::forward<PostFn>(post))) return true;
     env_.counters->Add(env_.counters->requests_posted, -1);
+    if (env_.pool != nullptr) env_.pool->Unposted();
     return false;
+  }
+
+  // A posted request came back: matched by a call (`ok`), or failed at
+  // shutdown. Keeps the pool's requests posted. Without the slot's lock.
+  void OnRequestReturned(bool ok) {
+    if (env_.pool == nullptr) return;
+    if (ok) {
+      env_.pool->Replenish();
+    } else {
+      env_.pool->Unposted();
+    }
+  }
+
+  // The call is over. True if the slot should post its request again now;
+  // false if it retires (shutdown) or waits idle in its pool.
+  bool ShouldRepost() {
+    ReleaseAdmission();
+    if (!accepting_calls()) return false;
+    return env_.pool == nullptr || env_.pool->RepostOrPark(this);
   }
 
   // Metrics: a call has started; and it has ended with `code` (reported once
@@ -154,6 +233,11 @@ class CallSlot : public CompletionHandler {
   }
 
   CallEnvironment env_;
+  // Set by Admit() for a call shed with RESOURCE_EXHAUSTED.
+  absl::Status shed_reason_;
+  std::string peer_;
+  bool peer_held_ = false;
+  bool in_flight_held_ = false;
   absl::Time observed_start_;
   bool observed_open_ = false;
   Tag operation_tag_{this, CompletionKind::kOperation};

@@ -47,9 +47,19 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
                    const ServerStreamHandler<Request, Response>* handler)
       : CallSlot(std::move(env)), requester_(std::move(requester)), handler_(handler) {}
 
-  void Start() override {
+  void Repost() override {
     absl::MutexLock lock(&mu_);
+    if (!accepting_calls()) {
+      RetireLocked();
+      if (env_.pool != nullptr) env_.pool->Unposted();
+      return;
+    }
     PostRequestLocked();
+  }
+
+  void RetireIdle() override {
+    absl::MutexLock lock(&mu_);
+    if (state_ == State::kFinished) RetireLocked();
   }
 
   void BeginShutdown() override {
@@ -75,7 +85,7 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
       RecycleIfIdleLocked();
       return;
     }
-    absl::MutexLock lock(&mu_);
+    absl::ReleasableMutexLock lock(&mu_);
     if (kind == CompletionKind::kCallDone) {
       done_pending_ = false;
       if (context_->IsCancelled()) {
@@ -94,9 +104,13 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
         if (!ok) {
           env_.counters->Add(env_.counters->requests_failed);
           RetireLocked();
+          lock.Release();
+          OnRequestReturned(false);
           return;
         }
         OnRequestLocked();
+        lock.Release();
+        OnRequestReturned(true);
         return;
       case State::kStreaming:
         write_in_flight_ = false;
@@ -154,6 +168,19 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
     state_ = State::kStreaming;
     env_.counters->Add(env_.counters->calls_started);
     ObserveStarted();
+    switch (Admit(*context_)) {
+      case Admission::kAdmit:
+        break;
+      case Admission::kShed:
+        // Headers and a status at once: a stream over the limit never waits
+        // silently.
+        StartFinishLocked(shed_reason_);
+        return;
+      case Admission::kReset:
+        context_->TryCancel();
+        StartFinishLocked(absl::ResourceExhaustedError("too many calls on this connection"));
+        return;
+    }
     if (absl::Status parsed = ParseRequest(request_bytes_, request_); !parsed.ok()) {
       StartFinishLocked(parsed);
       return;
@@ -246,14 +273,16 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
       if (wake_armed_) return;  // the wake tag comes back first
       ++generation_;            // stale wakers of the old stream now do nothing
     }
-    if (accepting_calls()) {
+    if (ShouldRepost()) {
       PostRequestLocked();
-    } else {
+    } else if (!accepting_calls()) {
       RetireLocked();
     }
+    // Otherwise the slot waits idle in its pool (kFinished) until Repost().
   }
 
   void RetireLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ReleaseAdmission();
     state_ = State::kRetired;
     env_.counters->Add(env_.counters->slots_retired);
   }

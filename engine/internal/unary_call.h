@@ -1,8 +1,13 @@
 // The unary call state machine (internal to the engine).
 //
 //   kAwaitingRequest --op ok--> kInHandler --Finish()--> kFinishing --op--> kFinished
-//         |                        (bad payload goes straight to kFinishing)   |
+//         |            (bad payload, or shed by admission, straight to kFinishing) |
 //         +--op !ok (shutdown)--> kRetired      kFinished + done tag seen --> recycle
+//
+// Recycling posts the request again if the pool is below its posted target,
+// or parks the slot idle (kFinished) until the pool calls Repost(). A matched
+// request makes the pool post another at once (OnRequestReturned), so a call
+// stuck on a slow peer never keeps new calls from being accepted.
 //
 // Two tags are outstanding per started call: the operation tag (request, then
 // Finish) and, when the method watches cancellation, the AsyncNotifyWhenDone
@@ -27,7 +32,7 @@
 namespace engine::internal {
 
 // Starts gRPC's raw request for one method on one queue; bound to the
-// generated `WithRawMethod_X::RequestX` member by the engine.
+// method's index in its RawService by ServiceRegistration.
 using RawUnaryRequester = std::function<void(grpc::ServerContext*, grpc::ByteBuffer*,
                                              grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>*,
                                              grpc::ServerCompletionQueue*, Tag*)>;
@@ -44,9 +49,19 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
         handler_(handler),
         watch_cancellation_(watch_cancellation) {}
 
-  void Start() override {
+  void Repost() override {
     absl::MutexLock lock(&mu_);
+    if (!accepting_calls()) {
+      RetireLocked();
+      if (env_.pool != nullptr) env_.pool->Unposted();
+      return;
+    }
     PostRequestLocked();
+  }
+
+  void RetireIdle() override {
+    absl::MutexLock lock(&mu_);
+    if (state_ == State::kFinished) RetireLocked();
   }
 
   void OnCompletion(CompletionKind kind, bool ok) override {
@@ -63,27 +78,50 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
       return;
     }
     switch (state_) {
-      case State::kAwaitingRequest:
+      case State::kAwaitingRequest: {
         env_.counters->Add(env_.counters->requests_posted, -1);
         if (!ok) {
           // The server is shutting down; gRPC will not deliver the done tag.
           env_.counters->Add(env_.counters->requests_failed);
           RetireLocked();
+          lock.Release();
+          OnRequestReturned(false);
           return;
         }
         done_pending_ = watch_cancellation_;
         env_.counters->Add(env_.counters->calls_started);
         ObserveStarted();
+        switch (Admit(*context_)) {
+          case Admission::kAdmit:
+            break;
+          case Admission::kShed:
+            StartFinishLocked(shed_reason_);
+            lock.Release();
+            OnRequestReturned(true);
+            return;
+          case Admission::kReset:
+            // Its connection holds twice its share: end the call without
+            // waiting for that peer to read an answer.
+            context_->TryCancel();
+            StartFinishLocked(absl::ResourceExhaustedError("too many calls on this connection"));
+            lock.Release();
+            OnRequestReturned(true);
+            return;
+        }
         if (absl::Status parsed = ParseRequest(request_bytes_, request_); !parsed.ok()) {
           StartFinishLocked(parsed);
+          lock.Release();
+          OnRequestReturned(true);
           return;
         }
         state_ = State::kInHandler;
         env_.counters->Add(env_.counters->handlers_running);
         // The handler may call Finish synchronously, which takes mu_.
         lock.Release();
+        OnRequestReturned(true);
         (*handler_)(UnaryResponder<Response>(this), request_);
         return;
+      }
       case State::kFinishing:
         env_.counters->Add(ok ? env_.counters->finishes_ok : env_.counters->finishes_failed);
         state_ = State::kFinished;
@@ -155,14 +193,16 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
 
   void RecycleIfIdleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (state_ != State::kFinished || done_pending_) return;
-    if (accepting_calls()) {
+    if (ShouldRepost()) {
       PostRequestLocked();
-    } else {
+    } else if (!accepting_calls()) {
       RetireLocked();
     }
+    // Otherwise the slot waits idle in its pool (kFinished) until Repost().
   }
 
   void RetireLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ReleaseAdmission();
     state_ = State::kRetired;
     env_.counters->Add(env_.counters->slots_retired);
   }

@@ -27,6 +27,12 @@ ABSL_FLAG(int, completion_queues, 0,
 ABSL_FLAG(int, requests_per_method, engine::EngineOptions{}.requests_per_method,
           "Requests posted ahead per completion queue and per RPC method (1..100000); "
           "health methods post fewer.");
+ABSL_FLAG(int64_t, max_call_slots, engine::EngineOptions{}.max_call_slots,
+          "The most call slots (calls in flight plus requests posted) of all methods together: "
+          "the bound on call memory. Past it further calls wait inside gRPC.");
+ABSL_FLAG(int, max_calls_per_peer, engine::EngineOptions{}.max_calls_per_peer,
+          "The most calls one connection may hold at once; more get RESOURCE_EXHAUSTED, and past "
+          "twice this they are reset. 0 = no limit.");
 ABSL_FLAG(absl::Duration, drain_deadline, absl::Seconds(5),
           "On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled.");
 ABSL_FLAG(bool, reflection, false, "Serve the gRPC server reflection service.");
@@ -126,6 +132,8 @@ absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
   ServerHostOptions options;
   options.engine.completion_queues = absl::GetFlag(FLAGS_completion_queues);
   options.engine.requests_per_method = absl::GetFlag(FLAGS_requests_per_method);
+  options.engine.max_call_slots = absl::GetFlag(FLAGS_max_call_slots);
+  options.engine.max_calls_per_peer = absl::GetFlag(FLAGS_max_calls_per_peer);
   options.engine.drain_deadline = absl::GetFlag(FLAGS_drain_deadline);
   options.reflection = absl::GetFlag(FLAGS_reflection);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);

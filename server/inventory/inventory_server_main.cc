@@ -34,10 +34,11 @@ ABSL_FLAG(bool, admin_set_stock, true,
           "Serve SetStock (an admin method). There is no authentication yet: anyone who can "
           "reach the port may set stock, so turn this off where that matters; SetStock then "
           "answers PERMISSION_DENIED.");
+ABSL_FLAG(int, max_watch_streams, server::inventory::InventoryServiceOptions{}.max_watch_streams,
+          "The most WatchProductAvailability streams open at once; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, watch_streams_per_queue, 32,
-          "WatchProductAvailability streams open at once per completion queue; more wait in "
-          "gRPC until one ends. Each open or waiting stream costs a little on every completion "
-          "(see README, Performance).");
+          "WatchProductAvailability requests posted ahead per completion queue (each matched one "
+          "is replaced at once; --max_watch_streams bounds the streams open).");
 ABSL_FLAG(int, synthetic_products, 0,
           "If > 0, load this many generated products (sku-00000000, ...) instead of a catalog.");
 ABSL_FLAG(int, store_shards, domain::inventory::InventoryStore::kDefaultShards,
@@ -80,6 +81,9 @@ int main(int argc, char** argv) {
 
   if (absl::GetFlag(FLAGS_watch_streams_per_queue) < 1) {
     return Fail(absl::InvalidArgumentError("--watch_streams_per_queue must be >= 1"));
+  }
+  if (absl::GetFlag(FLAGS_max_watch_streams) < 1) {
+    return Fail(absl::InvalidArgumentError("--max_watch_streams must be >= 1"));
   }
 
   // Fail-stop: once a write to the data directory failed, memory may hold
@@ -138,6 +142,7 @@ int main(int argc, char** argv) {
   server::inventory::InventoryServiceOptions service_options;
   service_options.journal = journal.get();
   service_options.watch_streams_per_queue = absl::GetFlag(FLAGS_watch_streams_per_queue);
+  service_options.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
   if (!absl::GetFlag(FLAGS_admin_set_stock)) {
     service_options.authorize_admin = [](const grpc::ServerContext&) {
       return absl::PermissionDeniedError(

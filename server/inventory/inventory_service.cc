@@ -67,7 +67,8 @@ void InventoryGrpcService::Register(engine::Engine& engine) {
           [this](engine::StreamWaker waker, const WatchProductAvailabilityRequest& request) {
             return Watch(waker, request);
           },
-          {.requests_posted = options_.watch_streams_per_queue});
+          {.requests_posted = options_.watch_streams_per_queue,
+           .max_in_flight = options_.max_watch_streams});
 }
 
 template <class Response>

@@ -49,6 +49,9 @@ struct InventoryServiceOptions {
   // WatchProductAvailability streams open at once per completion queue;
   // further Watch calls wait inside gRPC until one ends (or their deadline).
   int watch_streams_per_queue = 32;
+  // The most WatchProductAvailability streams open at once (all queues);
+  // past it a Watch is answered RESOURCE_EXHAUSTED at once.
+  int max_watch_streams = 1024;
 };
 
 class InventoryGrpcService {

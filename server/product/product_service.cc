@@ -39,11 +39,30 @@ absl::StatusOr<std::unique_ptr<client::BatchingInventoryClient>> CreateLookupCli
   return lookups;
 }
 
-absl::Status InventoryFailure(const absl::Status& status) {
-  if (status.code() == absl::StatusCode::kResourceExhausted) return status;
-  return absl::UnavailableError(
-      absl::StrCat("the inventory did not answer: ", absl::StatusCodeToString(status.code()), ": ",
-                   status.message()));
+// What the caller is told when the inventory did not answer a look-up or a
+// reservation with a result. UNAVAILABLE only when the inventory is down or
+// did not answer within its own deadline while the caller still had time:
+// "retry" is then the right advice. The caller's own expired deadline is
+// DEADLINE_EXCEEDED; shedding stays RESOURCE_EXHAUSTED; anything else the
+// inventory said is this server's failure (INTERNAL), never "retry".
+absl::Status InventoryFailure(const absl::Status& status, absl::Time caller_deadline) {
+  const std::string detail =
+      absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
+  switch (status.code()) {
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kCancelled:
+      return status;
+    case absl::StatusCode::kDeadlineExceeded:
+      if (absl::Now() >= caller_deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("the call's deadline passed while waiting for the inventory: ", detail));
+      }
+      return absl::UnavailableError(absl::StrCat("the inventory did not answer in time: ", detail));
+    case absl::StatusCode::kUnavailable:
+      return absl::UnavailableError(absl::StrCat("the inventory is unavailable: ", detail));
+    default:
+      return absl::InternalError(absl::StrCat("the inventory failed: ", detail));
+  }
 }
 
 ProductGrpcService::ProductGrpcService(const ProductCatalog& catalog,
@@ -89,7 +108,7 @@ void ProductGrpcService::GetProduct(engine::UnaryResponder<GetProductResponse> r
       info->product_id, deadline,
       [responder = std::move(responder), info](absl::StatusOr<client::LookupResult> stock) mutable {
         if (!stock.ok()) {
-          responder.Finish(InventoryFailure(stock.status()));
+          responder.Finish(InventoryFailure(stock.status(), responder.deadline()));
           return;
         }
         GetProductResponse& response = responder.response();
@@ -142,7 +161,9 @@ class ProductGrpcService::PlaceOrderCall
     absl::Status failure;
     {
       absl::MutexLock lock(&mu_);
-      if (!stock.ok() && failure_.ok()) failure_ = InventoryFailure(stock.status());
+      if (!stock.ok() && failure_.ok()) {
+        failure_ = InventoryFailure(stock.status(), responder_.deadline());
+      }
       if (--pending_lookups_ > 0) return;
       failure = failure_;
     }
@@ -182,7 +203,7 @@ class ProductGrpcService::PlaceOrderCall
             "the inventory cannot reserve this order: ", reserved.status().message())));
         return;
       default:
-        responder_.Finish(InventoryFailure(reserved.status()));
+        responder_.Finish(InventoryFailure(reserved.status(), responder_.deadline()));
         return;
     }
   }

@@ -83,10 +83,13 @@ class ProductGrpcService {
 absl::StatusOr<std::unique_ptr<client::BatchingInventoryClient>> CreateLookupClient(
     client::BatchingInventoryClientOptions options, int lookup_threads, engine::Engine& engine);
 
-// What a caller of the ProductService sees when the inventory call failed
-// with `status`: RESOURCE_EXHAUSTED (the look-up queue is full) as is,
-// anything else UNAVAILABLE, saying what failed.
-absl::Status InventoryFailure(const absl::Status& status);
+// What a caller of the ProductService sees when its inventory call failed
+// with `status`: RESOURCE_EXHAUSTED (shed) and CANCELLED as they are;
+// DEADLINE_EXCEEDED if the caller's own `caller_deadline` has passed,
+// UNAVAILABLE if only the inventory's deadline did or the inventory is
+// down (retry is the right advice then); any other code INTERNAL. The
+// message says what failed.
+absl::Status InventoryFailure(const absl::Status& status, absl::Time caller_deadline);
 
 }  // namespace server::product
 

@@ -314,3 +314,23 @@ TEST_CASE("with batching off the unary look-ups are counted as grpc_client_ call
   }));
   CHECK_THAT(text, Catch::Contains("inventory_lookup_batch_size_count 0"));
 }
+
+TEST_CASE("inventory failures map to the status a caller can act on", "[product]") {
+  using server::product::InventoryFailure;
+  const absl::Time later = absl::Now() + absl::Hours(1);
+  const absl::Time passed = absl::Now() - absl::Milliseconds(1);
+  const absl::Status timeout = absl::DeadlineExceededError("Deadline Exceeded");
+  // The caller's own deadline passed: that is not the inventory being down.
+  CHECK(InventoryFailure(timeout, passed).code() == absl::StatusCode::kDeadlineExceeded);
+  // The inventory's shorter deadline passed while the caller still had time.
+  CHECK(InventoryFailure(timeout, later).code() == absl::StatusCode::kUnavailable);
+  CHECK(InventoryFailure(absl::UnavailableError("down"), later).code() ==
+        absl::StatusCode::kUnavailable);
+  CHECK(InventoryFailure(absl::ResourceExhaustedError("full"), later).code() ==
+        absl::StatusCode::kResourceExhausted);
+  CHECK(InventoryFailure(absl::CancelledError("gone"), later).code() ==
+        absl::StatusCode::kCancelled);
+  absl::Status internal = InventoryFailure(absl::InvalidArgumentError("bad id"), later);
+  CHECK(internal.code() == absl::StatusCode::kInternal);
+  CHECK_THAT(std::string(internal.message()), Catch::Contains("INVALID_ARGUMENT: bad id"));
+}
