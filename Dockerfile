@@ -22,11 +22,13 @@ RUN bash /tmp/install_deps.sh --build-only \
  && rm -rf /var/lib/apt/lists/* /tmp/install_deps.sh
 WORKDIR /src
 COPY . .
-# BUILD_JOBS: parallel compile jobs; empty means one per CPU.
+# BUILD_JOBS: parallel compile jobs; empty means one per CPU. Only the
+# "servers" install component: the image needs the binaries, not the cqengine
+# package (whose CHANGELOG.md .dockerignore leaves out).
 ARG BUILD_JOBS=
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINVENTORY_BUILD_TESTS=OFF \
  && cmake --build /build -j "${BUILD_JOBS:-$(nproc)}" \
- && cmake --install /build --prefix /opt/inventory --strip \
+ && cmake --install /build --prefix /opt/inventory --strip --component servers \
  && bash scripts/runtime_packages.sh /opt/inventory/bin/* >/opt/inventory/runtime-packages \
  && echo "runtime packages:" $(cat /opt/inventory/runtime-packages)
 

@@ -65,8 +65,8 @@ struct EngineOptions {
   // The most call slots (calls in flight, plus requests posted) of all
   // methods and queues together: the bound on the engine's call memory. A
   // slot holds its ServerContext, the request and response messages with
-  // the capacity they grew to, and their wire buffers: about 2 KiB for small
-  // messages (see docs/architecture.md). At the bound, finished slots are
+  // the capacity they grew to, and their wire buffers (see
+  // docs/architecture.md). At the bound, finished slots are
   // re-posted instead of new ones made, and further calls wait inside gRPC.
   // Must be at least the slots posted at start.
   std::int64_t max_call_slots = 16384;

@@ -22,7 +22,7 @@ mkdir "$tmp/stubs"
   --plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin proto/inventory.proto proto/product.proto
 
 cat >"$tmp/check.py" <<'PY'
-import sys, urllib.request
+import re, sys, urllib.request
 import grpc, product_pb2, product_pb2_grpc
 
 product_address, metrics_port = sys.argv[1], sys.argv[2]
@@ -61,6 +61,9 @@ for needle in ['grpc_server_handled_total{grpc_code="OK",grpc_method="PlaceOrder
                'grpc_client_handled_total{grpc_code="OK",grpc_method="ReserveStock"',
                'inventory_lookup_batch_size_count']:
     assert needle in metrics, needle
+build_info = re.compile(r'^build_info\{grpc_version="\d+\.\d+\.\d+",protobuf_version="[^"]+",'
+                        r'version="\d+\.\d+\.\d+"\} 1$', re.M)
+assert build_info.search(metrics), [l for l in metrics.splitlines() if "build_info" in l]
 print("product_server_test: all checks passed")
 PY
 

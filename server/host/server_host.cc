@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "metrics/build_info.h"
 
 namespace server::host {
 namespace {
@@ -45,6 +46,7 @@ ServerHost::ServerHost(ServerHostOptions options)
       server_metrics_(*metrics_registry_, metrics::GrpcPrometheus::Side::kServer),
       options_(WithObserver(std::move(options), &server_metrics_)),
       engine_(options_.engine) {
+  metrics::AddBuildInfo(*metrics_registry_);
   health_.Register(engine_);
 }
 

@@ -48,7 +48,8 @@ class ServerHost {
   // Register services on this before Start().
   engine::Engine& engine() { return engine_; }
   HealthService& health() { return health_; }
-  // Where the grpc_server_* metrics live; a service may add its own.
+  // Where the grpc_server_* metrics and build_info (metrics/build_info.h)
+  // live; a service may add its own.
   prometheus::Registry& metrics_registry() { return *metrics_registry_; }
   // Scraped with the registry from Start() on; before Start() only.
   void AddMetricsCollectable(std::shared_ptr<prometheus::Collectable> collectable) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "domain/inventory/catalog.h"
+#include "engine/version.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "reflection_subset.pb.h"
 #include "server/host/server_host.h"
@@ -371,6 +372,10 @@ TEST_CASE("metrics count calls by method and code, in go-grpc-prometheus form", 
   CHECK_THAT(text, Catch::Contains("grpc_server_handling_seconds_count{" + labels + "} 4"));
   // Health is served by the same engine, so it is measured too.
   CHECK_THAT(text, Catch::Contains("grpc_service=\"grpc.health.v1.Health\""));
+  // Every server says which build it is.
+  CHECK_THAT(text, Catch::Contains("build_info{grpc_version=\"" + std::string(grpc::Version()) +
+                                   "\",protobuf_version=\""));
+  CHECK_THAT(text, Catch::Contains(",version=\"" + std::string(engine::kVersion) + "\"} 1"));
 }
 
 TEST_CASE("a metrics address that cannot be bound fails the start with a clear error",
