@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "domain/inventory/limits.h"
 #include "domain/inventory/product_id.h"
 #include "engine/tag.h"
 #include "inventory.grpc.pb.h"
@@ -1099,7 +1100,7 @@ absl::Status ValidateBatchingInventoryClientOptions(const BatchingInventoryClien
            in_range("threads", options.threads, 1, 256),
            in_range("completion_queues (count)", static_cast<int>(options.completion_queues.size()),
                     0, 256),
-           in_range("max_batch_size", options.max_batch_size, 1, kMaxIdsPerBatch),
+           in_range("max_batch_size", options.max_batch_size, 1, domain::inventory::kMaxBatchIds),
            in_range("max_in_flight_batches", options.max_in_flight_batches, 1, 10000),
            in_range("max_queued_lookups", options.max_queued_lookups, 1, 100'000'000),
            in_range("retry_max_attempts", options.retry_max_attempts, 1, 5),

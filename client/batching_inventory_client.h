@@ -56,12 +56,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "domain/inventory/limits.h"
 
 namespace client {
-
-// The most product ids the InventoryService accepts in one batch (its
-// kMaxBatchIds; the client's test checks that the two agree).
-inline constexpr int kMaxIdsPerBatch = 1000;
 
 // The stock of one product, as GetProductAvailability reports it. An unknown
 // product is {false, 0}, not an error (the service's contract).
@@ -133,7 +130,8 @@ struct BatchingInventoryClientOptions {
 
   // false: one unary GetProductAvailability per look-up (the kill switch).
   bool batching = true;
-  // Most look-ups in one batch, 1..kMaxIdsPerBatch. 100: large enough that
+  // Most look-ups in one batch, 1..domain::inventory::kMaxBatchIds (the
+  // service's limit, 1000). 100: large enough that
   // the per-RPC cost (HTTP/2 framing, completions, scheduling) is spread
   // over a hundred look-ups, small enough that a batch is serialized in
   // microseconds and one failed RPC fails at most 100 callers.
@@ -182,8 +180,9 @@ std::string InventoryServiceConfigJson(const BatchingInventoryClientOptions& opt
 
 // Upper bounds of the batch size histogram buckets: bucket i counts batches
 // of (kBatchSizeBucketBounds[i-1], kBatchSizeBucketBounds[i]] look-ups.
-inline constexpr std::array<int, 11> kBatchSizeBucketBounds = {1,  2,   4,   8,   16,  32,
-                                                               64, 128, 256, 512, 1000};
+// The last is the largest batch there can be.
+inline constexpr std::array<int, 11> kBatchSizeBucketBounds = {
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, domain::inventory::kMaxBatchIds};
 
 // A snapshot of the client's counters (monotonic unless marked as a gauge).
 // Once nothing is pending:

@@ -41,9 +41,6 @@ using inventory::GetProductAvailabilityRequest;
 using inventory::GetProductAvailabilityResponse;
 using testing_util::WaitUntil;
 
-static_assert(client::kMaxIdsPerBatch == server::inventory::kMaxBatchIds,
-              "the client's batch limit must be the server's");
-
 const std::string kBatchMethod = "inventory.InventoryService/BatchGetProductAvailability";
 const std::string kUnaryMethod = "inventory.InventoryService/GetProductAvailability";
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "domain/inventory/limits.h"
 #include "server/inventory/inventory_test_server.h"
 #include "storage/durable_journal.h"
 #include "test/test_util.h"
@@ -534,7 +535,7 @@ TEST_CASE("Watch cancelled mid-stream stops watching; the server keeps serving",
 TEST_CASE("Watch rejects bad requests with INVALID_ARGUMENT", "[watch]") {
   InventoryTestServer server({{"apple", 10}});
   std::vector<std::string> too_many;
-  for (int i = 0; i < server::inventory::kMaxWatchIds + 1; ++i)
+  for (int i = 0; i < domain::inventory::kMaxWatchIds + 1; ++i)
     too_many.push_back(absl::StrCat("p", i));
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{}, "empty"}, {{"apple", ""}, "product_ids[1]"}, {too_many, "at most 1000"}};
