@@ -56,20 +56,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "client/lookup_result.h"
 #include "domain/inventory/limits.h"
 
 namespace client {
-
-// The stock of one product, as GetProductAvailability reports it. An unknown
-// product is {false, 0}, not an error (the service's contract).
-struct LookupResult {
-  bool is_available = false;  // quantity > 0
-  std::int32_t quantity = 0;
-};
-
-// Receives the outcome of one look-up, exactly once. See Lookup() for where
-// it runs and which statuses it can see.
-using LookupCallback = absl::AnyInvocable<void(absl::StatusOr<LookupResult>) &&>;
 
 // Observes every RPC the client sends (batches, or unary look-ups with
 // batching = false), e.g.
@@ -216,7 +206,7 @@ struct BatchingInventoryClientStats {
 };
 
 namespace internal {
-class ClientCore;
+class Lane;
 struct LookupEntry;
 }  // namespace internal
 
@@ -236,11 +226,11 @@ class LookupTicket {
   bool Cancel();
 
  private:
-  friend class internal::ClientCore;
-  LookupTicket(internal::ClientCore* core, internal::LookupEntry* entry, std::uint64_t generation)
-      : core_(core), entry_(entry), generation_(generation) {}
+  friend class internal::Lane;
+  LookupTicket(internal::Lane* lane, internal::LookupEntry* entry, std::uint64_t generation)
+      : lane_(lane), entry_(entry), generation_(generation) {}
 
-  internal::ClientCore* core_ = nullptr;
+  internal::Lane* lane_ = nullptr;
   internal::LookupEntry* entry_ = nullptr;
   std::uint64_t generation_ = 0;
 };
@@ -301,15 +291,15 @@ class BatchingInventoryClient {
 
  private:
   BatchingInventoryClient(BatchingInventoryClientOptions options,
-                          std::vector<std::unique_ptr<internal::ClientCore>> lanes);
+                          std::vector<std::unique_ptr<internal::Lane>> lanes);
 
   // The lane of the queue this thread drains, or the next lane in turn.
-  internal::ClientCore& LaneForThisThread() const;
+  internal::Lane& LaneForThisThread() const;
 
   const BatchingInventoryClientOptions options_;
   // One per borrowed queue (options_.completion_queues[i] is lane i's), or
   // one for the client's own queues.
-  std::vector<std::unique_ptr<internal::ClientCore>> lanes_;
+  std::vector<std::unique_ptr<internal::Lane>> lanes_;
   mutable std::atomic<std::size_t> next_lane_{0};
 };
 
