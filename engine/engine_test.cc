@@ -16,6 +16,8 @@
 
 #include "absl/synchronization/notification.h"
 #include "engine_test.grpc.pb.h"
+#include "test/engine_test_server.h"
+#include "test/loopback.h"
 #include "test/test_util.h"
 
 namespace {
@@ -23,6 +25,7 @@ namespace {
 using enginetest::Message;
 using enginetest::TestService;
 using testing_util::DeadlineIn;
+using testing_util::EngineTestServer;
 using testing_util::WaitUntil;
 
 using RawTestService =
@@ -34,38 +37,6 @@ void Echo(Responder responder, const Message& request) {
   responder.response().set_text(request.text());
   responder.Finish();
 }
-
-absl::StatusOr<std::unique_ptr<Source>> NoStream(engine::StreamWaker, const Message&) {
-  return absl::UnimplementedError("no stream in this test");
-}
-
-// An engine serving the test service with the handlers a test chooses.
-class TestServer {
- public:
-  TestServer(engine::EngineOptions options, engine::UnaryHandler<Message, Message> unary,
-             engine::ServerStreamHandler<Message, Message> stream = NoStream,
-             engine::MethodOptions unary_options = {})
-      : engine_(options) {
-    engine_.AddUnaryMethod<Message, Message>(&service_, &RawTestService::RequestUnary, "Unary",
-                                             std::move(unary), unary_options);
-    engine_.AddServerStreamMethod<Message, Message>(&service_, &RawTestService::RequestStream,
-                                                    "Stream", std::move(stream));
-    absl::StatusOr<int> port = engine_.Start("127.0.0.1:0");
-    REQUIRE(port.ok());
-    port_ = *port;
-    stub_ = TestService::NewStub(testing_util::LoopbackChannel(port_));
-  }
-
-  engine::Engine& engine() { return engine_; }
-  TestService::Stub& stub() { return *stub_; }
-  int port() const { return port_; }
-
- private:
-  RawTestService service_;  // must outlive the engine's server
-  engine::Engine engine_;
-  int port_ = 0;
-  std::unique_ptr<TestService::Stub> stub_;
-};
 
 engine::EngineOptions Options(int queues, int requests_per_method,
                               absl::Duration drain = absl::Seconds(5)) {
@@ -140,7 +111,7 @@ std::future<grpc::Status> StartUnary(TestService::Stub& stub, PendingCall& call,
 }  // namespace
 
 TEST_CASE("unary calls are served by a fixed set of reused slots", "[engine]") {
-  TestServer server(Options(2, 2), Echo);
+  EngineTestServer server(Options(2, 2), Echo);
   const engine::EngineStats before = server.engine().Stats();
   CHECK(before.slots == 2 * 2 * 2);  // queues x requests per method x methods
   CHECK(before.requests_posted == before.slots);
@@ -187,7 +158,7 @@ TEST_CASE("unary calls are served by a fixed set of reused slots", "[engine]") {
 
 TEST_CASE("a handler may finish its call later from another thread", "[engine]") {
   ParkedCalls parked;
-  TestServer server(Options(1, 4), [&](Responder responder, const Message&) {
+  EngineTestServer server(Options(1, 4), [&](Responder responder, const Message&) {
     parked.Park(std::move(responder));
   });
   PendingCall call;
@@ -200,7 +171,7 @@ TEST_CASE("a handler may finish its call later from another thread", "[engine]")
 }
 
 TEST_CASE("a responder dropped without an answer gives INTERNAL, not a hung call", "[engine]") {
-  TestServer server(Options(1, 1), [](Responder, const Message&) {});
+  EngineTestServer server(Options(1, 1), [](Responder, const Message&) {});
   for (int i = 0; i < 3; ++i) {  // one slot: it must be recycled each time
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Seconds(30)));
@@ -212,7 +183,7 @@ TEST_CASE("a responder dropped without an answer gives INTERNAL, not a hung call
 }
 
 TEST_CASE("an error status is sent without a response body", "[engine]") {
-  TestServer server(Options(1, 1), [](Responder responder, const Message&) {
+  EngineTestServer server(Options(1, 1), [](Responder responder, const Message&) {
     responder.response().set_text("must not be sent");
     responder.Finish(absl::FailedPreconditionError("not today"));
   });
@@ -227,7 +198,7 @@ TEST_CASE("an error status is sent without a response body", "[engine]") {
 TEST_CASE("a payload that does not parse gets INVALID_ARGUMENT before any handler runs",
           "[engine]") {
   std::atomic<int> handled{0};
-  TestServer server(Options(1, 1), [&](Responder responder, const Message& request) {
+  EngineTestServer server(Options(1, 1), [&](Responder responder, const Message& request) {
     ++handled;
     Echo(std::move(responder), request);
   });
@@ -245,7 +216,7 @@ TEST_CASE("client cancellation reaches the handler; the late Finish completes ok
           "[engine]") {
   ParkedCalls parked;
   std::atomic<bool> park_calls{true};
-  TestServer server(Options(1, 1), ParkWhile(parked, park_calls));
+  EngineTestServer server(Options(1, 1), ParkWhile(parked, park_calls));
   PendingCall call;
   auto status = StartUnary(server.stub(), call, "cancel me");
   REQUIRE(WaitUntil([&] { return parked.size() == 1; }));
@@ -270,7 +241,7 @@ TEST_CASE("client cancellation reaches the handler; the late Finish completes ok
 TEST_CASE("an expired deadline cancels the call on the server and frees the slot", "[engine]") {
   ParkedCalls parked;
   std::atomic<bool> park_calls{true};
-  TestServer server(Options(1, 1), ParkWhile(parked, park_calls));
+  EngineTestServer server(Options(1, 1), ParkWhile(parked, park_calls));
   {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Milliseconds(200)));
@@ -298,8 +269,8 @@ TEST_CASE("without cancellation watching, a call past its deadline still frees i
           "[engine]") {
   ParkedCalls parked;
   std::atomic<bool> park_calls{true};
-  TestServer server(Options(1, 1), ParkWhile(parked, park_calls), NoStream,
-                    {.requests_posted = 1, .watch_cancellation = false});
+  EngineTestServer server(Options(1, 1), ParkWhile(parked, park_calls), EngineTestServer::NoStream,
+                          {.requests_posted = 1, .watch_cancellation = false});
   {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Milliseconds(200)));
@@ -328,7 +299,7 @@ TEST_CASE("without cancellation watching, a call past its deadline still frees i
 
 TEST_CASE("at shutdown every posted request completes ok=false and retires its slot",
           "[engine][shutdown]") {
-  TestServer server(Options(2, 16), Echo);
+  EngineTestServer server(Options(2, 16), Echo);
   const std::int64_t slots = server.engine().Stats().slots;
   REQUIRE(slots == 2 * 16 * 2);
   server.engine().Shutdown();
@@ -343,7 +314,7 @@ TEST_CASE("at shutdown every posted request completes ok=false and retires its s
 TEST_CASE("shutdown cancels calls still in handlers after the drain deadline",
           "[engine][shutdown]") {
   ParkedCalls parked;
-  TestServer server(
+  EngineTestServer server(
       Options(2, 8, absl::Milliseconds(300)),
       [&](Responder responder, const Message&) { parked.Park(std::move(responder)); });
   constexpr int kCalls = 12;
@@ -376,7 +347,7 @@ TEST_CASE("shutdown cancels calls still in handlers after the drain deadline",
 TEST_CASE("a handler that answers after shutdown finished is dropped safely",
           "[engine][shutdown]") {
   ParkedCalls parked;
-  TestServer server(
+  EngineTestServer server(
       Options(1, 2, absl::Milliseconds(100)),
       [&](Responder responder, const Message&) { parked.Park(std::move(responder)); });
   PendingCall call;
@@ -465,7 +436,7 @@ engine::ServerStreamHandler<Message, Message> FeedHandler(FeedState* state) {
 TEST_CASE("a stream sends what its source produces, woken from another thread",
           "[engine][stream]") {
   FeedState feed;
-  TestServer server(Options(1, 2), Echo, FeedHandler(&feed));
+  EngineTestServer server(Options(1, 2), Echo, FeedHandler(&feed));
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(absl::Seconds(30)));
   Message request;
@@ -492,7 +463,7 @@ TEST_CASE("a stream sends what its source produces, woken from another thread",
 
 TEST_CASE("a stream handler's error ends the call with that status", "[engine][stream]") {
   FeedState feed;
-  TestServer server(Options(1, 1), Echo, FeedHandler(&feed));
+  EngineTestServer server(Options(1, 1), Echo, FeedHandler(&feed));
   grpc::ClientContext context;
   Message request, message;
   request.set_text("reject");
@@ -505,7 +476,7 @@ TEST_CASE("a stream handler's error ends the call with that status", "[engine][s
 
 TEST_CASE("cancelling mid-stream closes the source and recycles the slot", "[engine][stream]") {
   FeedState feed;
-  TestServer server(Options(1, 1), Echo, FeedHandler(&feed));
+  EngineTestServer server(Options(1, 1), Echo, FeedHandler(&feed));
   for (int round = 1; round <= 3; ++round) {  // one slot: each round needs it back
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Seconds(30)));
@@ -544,7 +515,7 @@ class FloodSource : public Source {
 
 TEST_CASE("a write pending when the client goes away completes ok=false", "[engine][stream]") {
   std::atomic<int> closed_cancelled{0};
-  TestServer server(
+  EngineTestServer server(
       Options(1, 1), Echo,
       [&](engine::StreamWaker, const Message&) -> absl::StatusOr<std::unique_ptr<Source>> {
         return std::make_unique<FloodSource>(&closed_cancelled);
@@ -574,7 +545,7 @@ TEST_CASE("shutdown ends open streams with UNAVAILABLE instead of waiting for th
   FeedState feed;
   // A drain deadline far longer than any test: only the engine's own flush
   // can end these streams with UNAVAILABLE; the deadline would give CANCELLED.
-  TestServer server(Options(2, 4, absl::Seconds(120)), Echo, FeedHandler(&feed));
+  EngineTestServer server(Options(2, 4, absl::Seconds(120)), Echo, FeedHandler(&feed));
   constexpr int kStreams = 3;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<std::unique_ptr<grpc::ClientReader<Message>>> readers;
@@ -605,7 +576,7 @@ TEST_CASE("engine options and listen addresses are validated", "[engine]") {
   CHECK(engine::ValidateEngineOptions(Options(0, 512)).ok());
   CHECK(engine::UsableCpuCount() >= 1);
 
-  TestServer first(Options(1, 1), Echo);
+  EngineTestServer first(Options(1, 1), Echo);
   RawTestService service;
   engine::Engine second(Options(1, 1));
   second.AddUnaryMethod<Message, Message>(&service, &RawTestService::RequestUnary, "Unary", Echo);
@@ -655,7 +626,7 @@ TEST_CASE(
     "deliver events",
     "[engine][shutdown]") {
   ParkedCalls parked;
-  TestServer server(Options(2, 4), [&](Responder responder, const Message&) {
+  EngineTestServer server(Options(2, 4), [&](Responder responder, const Message&) {
     parked.Park(std::move(responder));
   });
   std::atomic<int> hook_runs{0};
