@@ -33,7 +33,6 @@
 #include "bench/load_client.h"
 #include "bench/load_mode.h"
 #include "client/batching_inventory_client.h"
-#include "client/callback_queue_pin.h"
 #include "domain/inventory/catalog.h"
 #include "domain/product/product_catalog.h"
 #include "server/host/command_line.h"
@@ -42,6 +41,7 @@
 #include "server/product/inventory_reserver.h"
 #include "server/product/product_service.h"
 #include "storage/durable_journal.h"
+#include "test/callback_queue_pin.h"
 
 namespace {
 
@@ -86,7 +86,7 @@ class InProcessInventory {
 };
 
 std::vector<std::unique_ptr<InventoryService::Stub>> Stubs(int port, int channels) {
-  client::PinGrpcCallbackQueue();  // every benchmark run makes and drops channels
+  testing_util::PinGrpcCallbackQueue();  // every benchmark run makes and drops channels
   std::vector<std::unique_ptr<InventoryService::Stub>> stubs;
   for (int c = 0; c < channels; ++c) {
     grpc::ChannelArguments args;

@@ -4,14 +4,12 @@
 // distribution's shape, not the luck of one seed.
 #include "bench/load_ids.h"
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
+
+#include "test/temp_dir.h"
 
 namespace {
 
@@ -37,15 +35,6 @@ std::vector<int> ZipfCounts(int n, double s, int samples, std::uint64_t seed) {
     ++counts[k];
   }
   return counts;
-}
-
-std::string TempFile(const std::string& contents) {
-  char path[] = "/tmp/load_ids_test.XXXXXX";
-  const int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  std::ofstream(path, std::ios::binary) << contents;
-  return path;
 }
 
 }  // namespace
@@ -80,9 +69,9 @@ TEST_CASE("ids file errors name the file and the line", "[load-ids]") {
     CHECK(ids.status().message().find("/nonexistent/dir/ids.txt") != absl::string_view::npos);
   }
   SECTION("a file without ids") {
-    const std::string path = TempFile("\n\r\n\n");
+    const testing_util::TempDir dir("load_ids_test");
+    const std::string path = dir.WriteFile("ids.txt", "\n\r\n\n");
     auto ids = bench::LoadIdsFile(path);
-    std::remove(path.c_str());
     REQUIRE_FALSE(ids.ok());
     CHECK(ids.status().code() == absl::StatusCode::kInvalidArgument);
     CHECK(ids.status().message().find(path) != absl::string_view::npos);
@@ -96,9 +85,9 @@ TEST_CASE("ids file errors name the file and the line", "[load-ids]") {
     CHECK(ids.status().message().find("ids.txt:3:") != absl::string_view::npos);
   }
   SECTION("a readable file loads") {
-    const std::string path = TempFile("x\ny\n");
+    const testing_util::TempDir dir("load_ids_test");
+    const std::string path = dir.WriteFile("ids.txt", "x\ny\n");
     auto ids = bench::LoadIdsFile(path);
-    std::remove(path.c_str());
     REQUIRE(ids.ok());
     CHECK(ids->size() == 2);
   }

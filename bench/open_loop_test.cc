@@ -10,35 +10,27 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "engine/engine.h"
-#include "engine_test.grpc.pb.h"
+#include "test/engine_test_server.h"
 #include "test/test_util.h"
 
 namespace {
 
 using enginetest::Message;
-using enginetest::TestService;
 using Responder = engine::UnaryResponder<Message>;
 
 // Answers at once, except during a stall window, when it holds every call
 // until the window ends.
 class StallingServer {
  public:
-  StallingServer() : engine_(Options()) {
-    engine_.AddService<TestService>()
-        .Unimplemented(&TestService::AsyncService::RequestStream)
-        .Unary(&TestService::AsyncService::RequestUnary,
-               [this](Responder responder, const Message&) {
-                 absl::MutexLock lock(&mu_);
-                 if (stalling_) {
-                   held_.push_back(std::move(responder));
-                 } else {
-                   responder.Finish();
-                 }
-               });
-    absl::StatusOr<int> port = engine_.Start("127.0.0.1:0");
-    REQUIRE(port.ok());
-    stub_ = TestService::NewStub(testing_util::LoopbackChannel(*port));
-  }
+  StallingServer()
+      : server_(Options(), [this](Responder responder, const Message&) {
+          absl::MutexLock lock(&mu_);
+          if (stalling_) {
+            held_.push_back(std::move(responder));
+          } else {
+            responder.Finish();
+          }
+        }) {}
 
   void Stall(absl::Duration length) {
     {
@@ -55,7 +47,7 @@ class StallingServer {
     for (Responder& responder : held) responder.Finish();
   }
 
-  TestService::Stub& stub() { return *stub_; }
+  enginetest::TestService::Stub& stub() { return server_.stub(); }
 
  private:
   static engine::EngineOptions Options() {
@@ -65,11 +57,11 @@ class StallingServer {
     return options;
   }
 
-  engine::Engine engine_;
-  std::unique_ptr<TestService::Stub> stub_;
+  // Before server_: its handler uses them while the engine runs.
   absl::Mutex mu_;
   bool stalling_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<Responder> held_ ABSL_GUARDED_BY(mu_);
+  testing_util::EngineTestServer server_;
 };
 
 struct Call {

@@ -56,23 +56,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "client/lookup_result.h"
+#include "domain/inventory/limits.h"
 
 namespace client {
-
-// The most product ids the InventoryService accepts in one batch (its
-// kMaxBatchIds; the client's test checks that the two agree).
-inline constexpr int kMaxIdsPerBatch = 1000;
-
-// The stock of one product, as GetProductAvailability reports it. An unknown
-// product is {false, 0}, not an error (the service's contract).
-struct LookupResult {
-  bool is_available = false;  // quantity > 0
-  std::int32_t quantity = 0;
-};
-
-// Receives the outcome of one look-up, exactly once. See Lookup() for where
-// it runs and which statuses it can see.
-using LookupCallback = absl::AnyInvocable<void(absl::StatusOr<LookupResult>) &&>;
 
 // Observes every RPC the client sends (batches, or unary look-ups with
 // batching = false), e.g.
@@ -133,7 +120,8 @@ struct BatchingInventoryClientOptions {
 
   // false: one unary GetProductAvailability per look-up (the kill switch).
   bool batching = true;
-  // Most look-ups in one batch, 1..kMaxIdsPerBatch. 100: large enough that
+  // Most look-ups in one batch, 1..domain::inventory::kMaxBatchIds (the
+  // service's limit, 1000). 100: large enough that
   // the per-RPC cost (HTTP/2 framing, completions, scheduling) is spread
   // over a hundred look-ups, small enough that a batch is serialized in
   // microseconds and one failed RPC fails at most 100 callers.
@@ -182,8 +170,9 @@ std::string InventoryServiceConfigJson(const BatchingInventoryClientOptions& opt
 
 // Upper bounds of the batch size histogram buckets: bucket i counts batches
 // of (kBatchSizeBucketBounds[i-1], kBatchSizeBucketBounds[i]] look-ups.
-inline constexpr std::array<int, 11> kBatchSizeBucketBounds = {1,  2,   4,   8,   16,  32,
-                                                               64, 128, 256, 512, 1000};
+// The last is the largest batch there can be.
+inline constexpr std::array<int, 11> kBatchSizeBucketBounds = {
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, domain::inventory::kMaxBatchIds};
 
 // A snapshot of the client's counters (monotonic unless marked as a gauge).
 // Once nothing is pending:
@@ -217,7 +206,7 @@ struct BatchingInventoryClientStats {
 };
 
 namespace internal {
-class ClientCore;
+class Lane;
 struct LookupEntry;
 }  // namespace internal
 
@@ -237,11 +226,11 @@ class LookupTicket {
   bool Cancel();
 
  private:
-  friend class internal::ClientCore;
-  LookupTicket(internal::ClientCore* core, internal::LookupEntry* entry, std::uint64_t generation)
-      : core_(core), entry_(entry), generation_(generation) {}
+  friend class internal::Lane;
+  LookupTicket(internal::Lane* lane, internal::LookupEntry* entry, std::uint64_t generation)
+      : lane_(lane), entry_(entry), generation_(generation) {}
 
-  internal::ClientCore* core_ = nullptr;
+  internal::Lane* lane_ = nullptr;
   internal::LookupEntry* entry_ = nullptr;
   std::uint64_t generation_ = 0;
 };
@@ -302,15 +291,15 @@ class BatchingInventoryClient {
 
  private:
   BatchingInventoryClient(BatchingInventoryClientOptions options,
-                          std::vector<std::unique_ptr<internal::ClientCore>> lanes);
+                          std::vector<std::unique_ptr<internal::Lane>> lanes);
 
   // The lane of the queue this thread drains, or the next lane in turn.
-  internal::ClientCore& LaneForThisThread() const;
+  internal::Lane& LaneForThisThread() const;
 
   const BatchingInventoryClientOptions options_;
   // One per borrowed queue (options_.completion_queues[i] is lane i's), or
   // one for the client's own queues.
-  std::vector<std::unique_ptr<internal::ClientCore>> lanes_;
+  std::vector<std::unique_ptr<internal::Lane>> lanes_;
   mutable std::atomic<std::size_t> next_lane_{0};
 };
 

@@ -45,7 +45,7 @@ set(CQENGINE_PROTO_INSTALL_DIR ${CQENGINE_INCLUDE_DIR}/proto)
 set(cqengine_targets
   grpc_engine engine engine_tag tag engine_observer observer engine_version version
   batching_inventory_client inventory_client inventory_proto inventory_proto
-  inventory_product_id product_id)
+  inventory_product_id product_id lookup_queue lookup_queue)
 set(cqengine_installed_targets)
 while(cqengine_targets)
   list(POP_FRONT cqengine_targets target export_name)
@@ -68,8 +68,9 @@ install(DIRECTORY engine/ DESTINATION ${CQENGINE_INCLUDE_DIR}/engine
   COMPONENT cqengine FILES_MATCHING PATTERN "*.h")
 install(FILES ${CMAKE_BINARY_DIR}/gen_version/engine/version.h
   DESTINATION ${CQENGINE_INCLUDE_DIR}/engine COMPONENT cqengine)
-install(FILES client/batching_inventory_client.h DESTINATION ${CQENGINE_INCLUDE_DIR}/client COMPONENT cqengine)
-install(FILES domain/inventory/product_id.h DESTINATION ${CQENGINE_INCLUDE_DIR}/domain/inventory
+install(FILES client/batching_inventory_client.h client/lookup_result.h
+  DESTINATION ${CQENGINE_INCLUDE_DIR}/client COMPONENT cqengine)
+install(FILES domain/inventory/product_id.h domain/inventory/limits.h DESTINATION ${CQENGINE_INCLUDE_DIR}/domain/inventory
   COMPONENT cqengine)
 
 # The generated code of inventory_proto and the .proto files, side by side.

@@ -16,6 +16,8 @@
 
 #include "absl/synchronization/notification.h"
 #include "engine_test.grpc.pb.h"
+#include "test/engine_test_server.h"
+#include "test/loopback.h"
 #include "test/test_util.h"
 
 namespace {
@@ -23,6 +25,7 @@ namespace {
 using enginetest::Message;
 using enginetest::TestService;
 using testing_util::DeadlineIn;
+using testing_util::EngineTestServer;
 using testing_util::WaitUntil;
 
 using Responder = engine::UnaryResponder<Message>;
@@ -39,32 +42,6 @@ void Echo(Responder responder, const Message& request) {
 absl::StatusOr<std::unique_ptr<Source>> NoStream(engine::StreamWaker, const Message&) {
   return absl::UnimplementedError("no stream in this test");
 }
-
-// An engine serving the test service with the handlers a test chooses.
-class TestServer {
- public:
-  TestServer(engine::EngineOptions options, engine::UnaryHandler<Message, Message> unary,
-             engine::ServerStreamHandler<Message, Message> stream = NoStream,
-             engine::MethodOptions unary_options = {})
-      : engine_(options) {
-    engine_.AddService<TestService>()
-        .Unary(&TestService::AsyncService::RequestUnary, std::move(unary), unary_options)
-        .ServerStream(&TestService::AsyncService::RequestStream, std::move(stream));
-    absl::StatusOr<int> port = engine_.Start("127.0.0.1:0");
-    REQUIRE(port.ok());
-    port_ = *port;
-    stub_ = TestService::NewStub(testing_util::LoopbackChannel(port_));
-  }
-
-  engine::Engine& engine() { return engine_; }
-  TestService::Stub& stub() { return *stub_; }
-  int port() const { return port_; }
-
- private:
-  engine::Engine engine_;
-  int port_ = 0;
-  std::unique_ptr<TestService::Stub> stub_;
-};
 
 engine::EngineOptions Options(int queues, int requests_per_method,
                               absl::Duration drain = absl::Seconds(5)) {
@@ -139,7 +116,7 @@ std::future<grpc::Status> StartUnary(TestService::Stub& stub, PendingCall& call,
 }  // namespace
 
 TEST_CASE("unary calls reuse pooled slots; the pool grows only with concurrency", "[engine]") {
-  TestServer server(Options(2, 2), Echo);
+  EngineTestServer server(Options(2, 2), Echo);
   const engine::EngineStats before = server.engine().Stats();
   CHECK(before.slots == 2 * 2 * 2);  // queues x requests per method x methods
   CHECK(before.requests_posted == before.slots);
@@ -191,7 +168,7 @@ TEST_CASE("calls held by slow handlers never stop new calls from being accepted"
   // Two requests posted per queue, but twenty calls parked at once: each
   // matched request is replaced at once from the pool.
   ParkedCalls parked;
-  TestServer server(Options(1, 2), [&](Responder responder, const Message&) {
+  EngineTestServer server(Options(1, 2), [&](Responder responder, const Message&) {
     parked.Park(std::move(responder));
   });
   std::vector<std::unique_ptr<PendingCall>> calls;
@@ -216,7 +193,7 @@ TEST_CASE("max_call_slots bounds the pool; past it calls wait until a slot frees
   std::atomic<bool> park{true};
   engine::EngineOptions options = Options(1, 2);
   options.max_call_slots = 6;  // 2 + 2 posted at start, room for 2 more
-  TestServer server(options, ParkWhile(parked, park));
+  EngineTestServer server(options, ParkWhile(parked, park));
   std::vector<std::unique_ptr<PendingCall>> calls;
   std::vector<std::future<grpc::Status>> results;
   for (int i = 0; i < 6; ++i) {
@@ -239,7 +216,7 @@ TEST_CASE("one connection cannot hold more than max_calls_per_peer calls", "[eng
   ParkedCalls parked;
   engine::EngineOptions options = Options(2, 2);
   options.max_calls_per_peer = 3;
-  TestServer server(
+  EngineTestServer server(
       options, [&](Responder responder, const Message&) { parked.Park(std::move(responder)); });
   std::vector<std::unique_ptr<PendingCall>> calls;
   std::vector<std::future<grpc::Status>> results;
@@ -313,7 +290,7 @@ TEST_CASE("a method's max_in_flight sheds further streams with a status at once"
 
 TEST_CASE("a handler may finish its call later from another thread", "[engine]") {
   ParkedCalls parked;
-  TestServer server(Options(1, 4), [&](Responder responder, const Message&) {
+  EngineTestServer server(Options(1, 4), [&](Responder responder, const Message&) {
     parked.Park(std::move(responder));
   });
   PendingCall call;
@@ -326,7 +303,7 @@ TEST_CASE("a handler may finish its call later from another thread", "[engine]")
 }
 
 TEST_CASE("a responder dropped without an answer gives INTERNAL, not a hung call", "[engine]") {
-  TestServer server(Options(1, 1), [](Responder, const Message&) {});
+  EngineTestServer server(Options(1, 1), [](Responder, const Message&) {});
   for (int i = 0; i < 3; ++i) {  // one slot: it must be recycled each time
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Seconds(30)));
@@ -338,7 +315,7 @@ TEST_CASE("a responder dropped without an answer gives INTERNAL, not a hung call
 }
 
 TEST_CASE("an error status is sent without a response body", "[engine]") {
-  TestServer server(Options(1, 1), [](Responder responder, const Message&) {
+  EngineTestServer server(Options(1, 1), [](Responder responder, const Message&) {
     responder.response().set_text("must not be sent");
     responder.Finish(absl::FailedPreconditionError("not today"));
   });
@@ -353,7 +330,7 @@ TEST_CASE("an error status is sent without a response body", "[engine]") {
 TEST_CASE("a payload that does not parse gets INVALID_ARGUMENT before any handler runs",
           "[engine]") {
   std::atomic<int> handled{0};
-  TestServer server(Options(1, 1), [&](Responder responder, const Message& request) {
+  EngineTestServer server(Options(1, 1), [&](Responder responder, const Message& request) {
     ++handled;
     Echo(std::move(responder), request);
   });
@@ -371,7 +348,7 @@ TEST_CASE("client cancellation reaches the handler; the late Finish completes ok
           "[engine]") {
   ParkedCalls parked;
   std::atomic<bool> park_calls{true};
-  TestServer server(Options(1, 1), ParkWhile(parked, park_calls));
+  EngineTestServer server(Options(1, 1), ParkWhile(parked, park_calls));
   PendingCall call;
   auto status = StartUnary(server.stub(), call, "cancel me");
   REQUIRE(WaitUntil([&] { return parked.size() == 1; }));
@@ -396,7 +373,7 @@ TEST_CASE("client cancellation reaches the handler; the late Finish completes ok
 TEST_CASE("an expired deadline cancels the call on the server and frees the slot", "[engine]") {
   ParkedCalls parked;
   std::atomic<bool> park_calls{true};
-  TestServer server(Options(1, 1), ParkWhile(parked, park_calls));
+  EngineTestServer server(Options(1, 1), ParkWhile(parked, park_calls));
   {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Milliseconds(200)));
@@ -424,8 +401,8 @@ TEST_CASE("without cancellation watching, a call past its deadline still frees i
           "[engine]") {
   ParkedCalls parked;
   std::atomic<bool> park_calls{true};
-  TestServer server(Options(1, 1), ParkWhile(parked, park_calls), NoStream,
-                    {.requests_posted = 1, .watch_cancellation = false});
+  EngineTestServer server(Options(1, 1), ParkWhile(parked, park_calls), EngineTestServer::NoStream,
+                          {.requests_posted = 1, .watch_cancellation = false});
   {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Milliseconds(200)));
@@ -454,7 +431,7 @@ TEST_CASE("without cancellation watching, a call past its deadline still frees i
 
 TEST_CASE("at shutdown every posted request completes ok=false and retires its slot",
           "[engine][shutdown]") {
-  TestServer server(Options(2, 16), Echo);
+  EngineTestServer server(Options(2, 16), Echo);
   const std::int64_t slots = server.engine().Stats().slots;
   REQUIRE(slots == 2 * 16 * 2);
   server.engine().Shutdown();
@@ -469,7 +446,7 @@ TEST_CASE("at shutdown every posted request completes ok=false and retires its s
 TEST_CASE("shutdown cancels calls still in handlers after the drain deadline",
           "[engine][shutdown]") {
   ParkedCalls parked;
-  TestServer server(
+  EngineTestServer server(
       Options(2, 8, absl::Milliseconds(300)),
       [&](Responder responder, const Message&) { parked.Park(std::move(responder)); });
   constexpr int kCalls = 12;
@@ -502,7 +479,7 @@ TEST_CASE("shutdown cancels calls still in handlers after the drain deadline",
 TEST_CASE("a handler that answers after shutdown finished is dropped safely",
           "[engine][shutdown]") {
   ParkedCalls parked;
-  TestServer server(
+  EngineTestServer server(
       Options(1, 2, absl::Milliseconds(100)),
       [&](Responder responder, const Message&) { parked.Park(std::move(responder)); });
   PendingCall call;
@@ -591,7 +568,7 @@ engine::ServerStreamHandler<Message, Message> FeedHandler(FeedState* state) {
 TEST_CASE("a stream sends what its source produces, woken from another thread",
           "[engine][stream]") {
   FeedState feed;
-  TestServer server(Options(1, 2), Echo, FeedHandler(&feed));
+  EngineTestServer server(Options(1, 2), Echo, FeedHandler(&feed));
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(absl::Seconds(30)));
   Message request;
@@ -618,7 +595,7 @@ TEST_CASE("a stream sends what its source produces, woken from another thread",
 
 TEST_CASE("a stream handler's error ends the call with that status", "[engine][stream]") {
   FeedState feed;
-  TestServer server(Options(1, 1), Echo, FeedHandler(&feed));
+  EngineTestServer server(Options(1, 1), Echo, FeedHandler(&feed));
   grpc::ClientContext context;
   Message request, message;
   request.set_text("reject");
@@ -631,7 +608,7 @@ TEST_CASE("a stream handler's error ends the call with that status", "[engine][s
 
 TEST_CASE("cancelling mid-stream closes the source and recycles the slot", "[engine][stream]") {
   FeedState feed;
-  TestServer server(Options(1, 1), Echo, FeedHandler(&feed));
+  EngineTestServer server(Options(1, 1), Echo, FeedHandler(&feed));
   for (int round = 1; round <= 3; ++round) {  // one slot: each round needs it back
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(absl::Seconds(30)));
@@ -670,7 +647,7 @@ class FloodSource : public Source {
 
 TEST_CASE("a write pending when the client goes away completes ok=false", "[engine][stream]") {
   std::atomic<int> closed_cancelled{0};
-  TestServer server(
+  EngineTestServer server(
       Options(1, 1), Echo,
       [&](engine::StreamWaker, const Message&) -> absl::StatusOr<std::unique_ptr<Source>> {
         return std::make_unique<FloodSource>(&closed_cancelled);
@@ -700,7 +677,7 @@ TEST_CASE("shutdown ends open streams with UNAVAILABLE instead of waiting for th
   FeedState feed;
   // A drain deadline far longer than any test: only the engine's own flush
   // can end these streams with UNAVAILABLE; the deadline would give CANCELLED.
-  TestServer server(Options(2, 4, absl::Seconds(120)), Echo, FeedHandler(&feed));
+  EngineTestServer server(Options(2, 4, absl::Seconds(120)), Echo, FeedHandler(&feed));
   constexpr int kStreams = 3;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<std::unique_ptr<grpc::ClientReader<Message>>> readers;
@@ -731,7 +708,7 @@ TEST_CASE("engine options and listen addresses are validated", "[engine]") {
   CHECK(engine::ValidateEngineOptions(Options(0, 512)).ok());
   CHECK(engine::UsableCpuCount() >= 1);
 
-  TestServer first(Options(1, 1), Echo);
+  EngineTestServer first(Options(1, 1), Echo);
   engine::Engine second(Options(1, 1));
   second.AddService<TestService>()
       .Unary(&TestService::AsyncService::RequestUnary, Echo)
@@ -782,7 +759,7 @@ TEST_CASE(
     "deliver events",
     "[engine][shutdown]") {
   ParkedCalls parked;
-  TestServer server(Options(2, 4), [&](Responder responder, const Message&) {
+  EngineTestServer server(Options(2, 4), [&](Responder responder, const Message&) {
     parked.Park(std::move(responder));
   });
   std::atomic<int> hook_runs{0};

@@ -3,13 +3,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -17,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "domain/inventory/inventory_store.h"
+#include "test/temp_dir.h"
 
 namespace storage {
 
@@ -26,22 +23,7 @@ using domain::inventory::InventoryStore;
 using domain::inventory::OrderState;
 namespace {
 
-// A fresh directory under the system temp dir, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "durable_journal_test.XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string db() const { return path_ + "/db"; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing_util::TempDir;
 
 std::unique_ptr<DurableJournal> OpenOrDie(const std::string& directory, bool sync = true) {
   auto journal = DurableJournal::Open(directory, {.sync = sync});
@@ -70,9 +52,9 @@ std::int32_t StockOf(const StoredState& state, const std::string& product_id) {
 }
 
 TEST_CASE("a new directory is empty until initialized, then reads back its stock") {
-  TempDir dir;
+  TempDir dir("durable_journal_test");
   {
-    auto journal = OpenOrDie(dir.db());
+    auto journal = OpenOrDie(dir.Path("db"));
     auto state = journal->Read();
     REQUIRE(state.ok());
     CHECK_FALSE(state->initialized);
@@ -80,7 +62,7 @@ TEST_CASE("a new directory is empty until initialized, then reads back its stock
     CHECK(state->orders.empty());
     REQUIRE(journal->Initialize({{"apple", 5}, {"pear", 0}}).ok());
   }
-  auto journal = OpenOrDie(dir.db());
+  auto journal = OpenOrDie(dir.Path("db"));
   auto state = journal->Read();
   REQUIRE(state.ok());
   CHECK(state->initialized);
@@ -90,9 +72,9 @@ TEST_CASE("a new directory is empty until initialized, then reads back its stock
 }
 
 TEST_CASE("appended mutations are durable when WhenDurable says so, last write wins") {
-  TempDir dir;
+  TempDir dir("durable_journal_test");
   {
-    auto journal = OpenOrDie(dir.db());
+    auto journal = OpenOrDie(dir.Path("db"));
     journal->Append({.levels = {{"apple", 9}}, .order = std::nullopt});
     journal->Append({.levels = {{"apple", 7}, {"pear", 1}},
                      .order = OrderState{"order-1", {{"apple", 2, 7}, {"pear", 1, 1}}, false}});
@@ -101,7 +83,7 @@ TEST_CASE("appended mutations are durable when WhenDurable says so, last write w
     REQUIRE(WaitDurable(*journal).ok());
     CHECK(journal->Stats().mutations_written == 3);
   }
-  auto journal = OpenOrDie(dir.db());
+  auto journal = OpenOrDie(dir.Path("db"));
   auto state = journal->Read();
   REQUIRE(state.ok());
   CHECK(StockOf(*state, "apple") == 9);
@@ -118,8 +100,8 @@ TEST_CASE("appended mutations are durable when WhenDurable says so, last write w
 }
 
 TEST_CASE("WhenDurable with nothing pending answers at once on the calling thread") {
-  TempDir dir;
-  auto journal = OpenOrDie(dir.db());
+  TempDir dir("durable_journal_test");
+  auto journal = OpenOrDie(dir.Path("db"));
   bool called = false;
   journal->WhenDurable([&](absl::Status status) {
     CHECK(status.ok());
@@ -129,8 +111,8 @@ TEST_CASE("WhenDurable with nothing pending answers at once on the calling threa
 }
 
 TEST_CASE("concurrent writers are all acknowledged, and each product keeps its last write") {
-  TempDir dir;
-  auto journal = OpenOrDie(dir.db());
+  TempDir dir("durable_journal_test");
+  auto journal = OpenOrDie(dir.Path("db"));
   constexpr int kThreads = 8;
   constexpr int kPerThread = 500;
   std::atomic<int> acknowledged{0};
@@ -156,15 +138,15 @@ TEST_CASE("concurrent writers are all acknowledged, and each product keeps its l
   CHECK(stats.mutations_written == kThreads * kPerThread);
   CHECK(stats.batches_written <= stats.mutations_written);
   journal.reset();
-  auto reopened = OpenOrDie(dir.db());
+  auto reopened = OpenOrDie(dir.Path("db"));
   auto state = reopened->Read();
   REQUIRE(state.ok());
   for (int t = 0; t < kThreads; ++t) CHECK(StockOf(*state, absl::StrCat("p", t)) == kPerThread - 1);
 }
 
 TEST_CASE("Close acknowledges what was appended, then refuses") {
-  TempDir dir;
-  auto journal = OpenOrDie(dir.db(), /*sync=*/false);
+  TempDir dir("durable_journal_test");
+  auto journal = OpenOrDie(dir.Path("db"), /*sync=*/false);
   journal->Append({.levels = {{"apple", 3}}, .order = std::nullopt});
   absl::Status before;
   bool before_called = false;
@@ -179,7 +161,7 @@ TEST_CASE("Close acknowledges what was appended, then refuses") {
   absl::Status after = WaitDurable(*journal);
   CHECK(after.code() == absl::StatusCode::kUnavailable);
   journal.reset();
-  auto state = OpenOrDie(dir.db())->Read();
+  auto state = OpenOrDie(dir.Path("db"))->Read();
   REQUIRE(state.ok());
   CHECK(StockOf(*state, "apple") == 3);
 }
@@ -231,7 +213,7 @@ class FailingFileSystem final : public rocksdb::FileSystemWrapper {
 };
 
 TEST_CASE("a failed write fails its waiters, is reported once, and refuses later changes") {
-  TempDir dir;
+  TempDir dir("durable_journal_test");
   auto file_system = std::make_shared<FailingFileSystem>();
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
   std::atomic<int> reported{0};
@@ -248,7 +230,7 @@ TEST_CASE("a failed write fails its waiters, is reported once, and refuses later
       reported_once.Notify();
     }
   };
-  auto opened = DurableJournal::Open(dir.db(), options);
+  auto opened = DurableJournal::Open(dir.Path("db"), options);
   REQUIRE(opened.ok());
   std::unique_ptr<DurableJournal> journal = std::move(opened).value();
   REQUIRE(journal->Initialize({{"apple", 10}}).ok());
@@ -263,7 +245,7 @@ TEST_CASE("a failed write fails its waiters, is reported once, and refuses later
   REQUIRE(store.Reserve("unacknowledged", {{"apple", 1}}).ok());
   const absl::Status failed = WaitDurable(*journal);
   CHECK(failed.code() == absl::StatusCode::kUnavailable);
-  CHECK_THAT(std::string(failed.message()), Catch::Contains(dir.db()));
+  CHECK_THAT(std::string(failed.message()), Catch::Contains(dir.Path("db")));
   REQUIRE(reported_once.WaitForNotificationWithTimeout(absl::Seconds(30)));
   {
     absl::MutexLock lock(&reported_mu);
@@ -281,7 +263,7 @@ TEST_CASE("a failed write fails its waiters, is reported once, and refuses later
   journal.reset();
 
   // A restart serves what was acknowledged, and only that.
-  std::unique_ptr<DurableJournal> reopened = OpenOrDie(dir.db());
+  std::unique_ptr<DurableJournal> reopened = OpenOrDie(dir.Path("db"));
   absl::StatusOr<StoredState> state = reopened->Read();
   REQUIRE(state.ok());
   CHECK(StockOf(*state, "apple") == 9);
@@ -290,18 +272,17 @@ TEST_CASE("a failed write fails its waiters, is reported once, and refuses later
 }
 
 TEST_CASE("a directory that cannot be opened gives an error naming it") {
-  TempDir dir;
+  TempDir dir("durable_journal_test");
   SECTION("a regular file in the way") {
-    const std::string path = dir.path() + "/not-a-directory";
-    std::ofstream(path) << "x";
+    const std::string path = dir.WriteFile("not-a-directory", "x");
     auto journal = DurableJournal::Open(path, {});
     REQUIRE_FALSE(journal.ok());
     CHECK(journal.status().code() == absl::StatusCode::kUnavailable);
     CHECK_THAT(std::string(journal.status().message()), Catch::Contains(path));
   }
   SECTION("another journal holds it") {
-    auto first = OpenOrDie(dir.db());
-    auto second = DurableJournal::Open(dir.db(), {});
+    auto first = OpenOrDie(dir.Path("db"));
+    auto second = DurableJournal::Open(dir.Path("db"), {});
     REQUIRE_FALSE(second.ok());
     CHECK_THAT(std::string(second.status().message()), Catch::Contains("another server"));
   }
@@ -311,12 +292,12 @@ TEST_CASE("a directory that cannot be opened gives an error naming it") {
 }
 
 TEST_CASE("records that do not parse are reported as DATA_LOSS, not loaded") {
-  TempDir dir;
+  TempDir dir("durable_journal_test");
   {
     rocksdb::Options options;
     options.create_if_missing = true;
     rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open(options, dir.db(), &raw).ok());
+    REQUIRE(rocksdb::DB::Open(options, dir.Path("db"), &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
     SECTION("a quantity that is not a number") {
       REQUIRE(db->Put(rocksdb::WriteOptions(), "s/apple", "many").ok());
@@ -327,15 +308,15 @@ TEST_CASE("records that do not parse are reported as DATA_LOSS, not loaded") {
     }
     REQUIRE(db->Close().ok());
   }
-  auto state = OpenOrDie(dir.db())->Read();
+  auto state = OpenOrDie(dir.Path("db"))->Read();
   REQUIRE_FALSE(state.ok());
   CHECK(state.status().code() == absl::StatusCode::kDataLoss);
 }
 
 TEST_CASE("a store journaled to disk is rebuilt exactly after a restart") {
-  TempDir dir;
+  TempDir dir("durable_journal_test");
   {
-    auto journal = OpenOrDie(dir.db());
+    auto journal = OpenOrDie(dir.Path("db"));
     REQUIRE(journal->Initialize({{"apple", 10}, {"pear", 4}}).ok());
     InventoryStore store(4, journal.get());
     REQUIRE(store.Load({{"apple", 10}, {"pear", 4}}).ok());
@@ -347,7 +328,7 @@ TEST_CASE("a store journaled to disk is rebuilt exactly after a restart") {
           absl::StatusCode::kFailedPrecondition);  // not recorded: nothing to journal
     REQUIRE(WaitDurable(*journal).ok());
   }
-  auto journal = OpenOrDie(dir.db());
+  auto journal = OpenOrDie(dir.Path("db"));
   auto state = journal->Read();
   REQUIRE(state.ok());
   REQUIRE(state->initialized);

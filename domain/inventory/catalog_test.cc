@@ -1,15 +1,9 @@
 #include "domain/inventory/catalog.h"
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
-#include <random>
 #include <set>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -17,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "domain/inventory/inventory_store.h"
 #include "domain/inventory/product_id.h"
+#include "test/temp_dir.h"
 
 namespace domain::inventory {
 namespace {
@@ -50,31 +45,6 @@ void ExpectParseError(const std::string& text, int line,
   CHECK_THAT(message, Contains(absl::StrCat("line ", line, ":")));
   for (const std::string& needle : needles) CHECK_THAT(message, Contains(needle));
 }
-
-// A file under the temp directory that is removed when the test ends.
-class TempFile {
- public:
-  explicit TempFile(const std::string& contents) {
-    static int counter = 0;
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            absl::StrCat("inventory_catalog_test_", ::getpid(), "_", counter++, "_", rd(), ".csv");
-    std::ofstream out(path_, std::ios::binary);
-    out << contents;
-    out.close();
-    REQUIRE(out.good());
-  }
-  ~TempFile() {
-    std::error_code ignored;
-    std::filesystem::remove(path_, ignored);
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 TEST_CASE("ParseCatalogCsv parses plain lines in order", "[catalog]") {
   CHECK(Dump(ParseOk("a,1\nb,2\nc,0\n")) == "a=1;b=2;c=0;");
@@ -160,21 +130,20 @@ TEST_CASE("ParseCatalogCsv rejects a duplicate id with its line", "[catalog]") {
 }
 
 TEST_CASE("LoadCatalogFile on a missing path is NOT_FOUND", "[catalog]") {
-  const std::filesystem::path missing = std::filesystem::temp_directory_path() /
-                                        absl::StrCat("inventory_catalog_test_missing_", ::getpid(),
-                                                     "_", std::random_device{}(), "/catalog.csv");
-  absl::StatusOr<std::vector<CatalogEntry>> result = LoadCatalogFile(missing.string());
+  const testing_util::TempDir dir("catalog_test");
+  const std::string missing = dir.Path("missing/catalog.csv");
+  absl::StatusOr<std::vector<CatalogEntry>> result = LoadCatalogFile(missing);
   INFO("status: " << result.status());
   REQUIRE_FALSE(result.ok());
   CHECK(result.status().code() == absl::StatusCode::kNotFound);
-  CHECK_THAT(std::string(result.status().message()), Contains(missing.string()));
+  CHECK_THAT(std::string(result.status().message()), Contains(missing));
 }
 
 // std::ifstream opens a directory without error on Linux and reads nothing;
 // that must not pass for an empty catalog.
 TEST_CASE("LoadCatalogFile on a directory is NOT_FOUND", "[catalog]") {
-  const std::string directory = std::filesystem::temp_directory_path().string();
-  absl::StatusOr<std::vector<CatalogEntry>> result = LoadCatalogFile(directory);
+  const testing_util::TempDir dir("catalog_test");
+  absl::StatusOr<std::vector<CatalogEntry>> result = LoadCatalogFile(dir.path());
   INFO("status: " << result.status());
   CHECK(result.status().code() == absl::StatusCode::kNotFound);
 }
@@ -189,8 +158,10 @@ TEST_CASE("ParseCatalogCsv accepts a byte-order mark and a header after comments
 }
 
 TEST_CASE("LoadCatalogFile reads and parses a file", "[catalog]") {
-  TempFile file("product_id,quantity\r\n# stock\r\nproduct123,10\r\ncaf\xC3\xA9,0\r\n");
-  absl::StatusOr<std::vector<CatalogEntry>> result = LoadCatalogFile(file.path());
+  const testing_util::TempDir dir("catalog_test");
+  const std::string path = dir.WriteFile(
+      "catalog.csv", "product_id,quantity\r\n# stock\r\nproduct123,10\r\ncaf\xC3\xA9,0\r\n");
+  absl::StatusOr<std::vector<CatalogEntry>> result = LoadCatalogFile(path);
   INFO("status: " << result.status());
   REQUIRE(result.ok());
   CHECK(Dump(*result) == "product123=10;caf\xC3\xA9=0;");
@@ -206,13 +177,14 @@ TEST_CASE("LoadCatalogFile reads and parses a file", "[catalog]") {
 }
 
 TEST_CASE("LoadCatalogFile reports parse errors with the path and line", "[catalog]") {
-  TempFile file("a,1\nb,-5\n");
-  absl::StatusOr<std::vector<CatalogEntry>> result = LoadCatalogFile(file.path());
+  const testing_util::TempDir dir("catalog_test");
+  const std::string path = dir.WriteFile("catalog.csv", "a,1\nb,-5\n");
+  absl::StatusOr<std::vector<CatalogEntry>> result = LoadCatalogFile(path);
   INFO("status: " << result.status());
   REQUIRE_FALSE(result.ok());
   CHECK(result.status().code() == absl::StatusCode::kInvalidArgument);
   const std::string message(result.status().message());
-  CHECK_THAT(message, Contains(file.path()));
+  CHECK_THAT(message, Contains(path));
   CHECK_THAT(message, Contains("line 2"));
 }
 

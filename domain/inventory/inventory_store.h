@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "domain/inventory/limits.h"
 #include "domain/inventory/stock_journal.h"
 #include "domain/inventory/stock_watcher.h"
 
@@ -52,9 +53,6 @@ struct ProductStock {
   std::string product_id;
   Availability availability;
 };
-
-// The most lines one order may have.
-inline constexpr std::size_t kMaxOrderLines = 100;
 
 class InventoryStore {
  public:

@@ -6,12 +6,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "domain/inventory/limits.h"
 
 namespace domain::inventory {
 
-inline constexpr std::size_t kMaxProductIdBytes = 128;
-
-// OK for a product id of 1..128 bytes of valid UTF-8 with no control
+// OK for a product id of 1..kMaxProductIdBytes (128) bytes of valid UTF-8 with no control
 // characters (C0, DEL, C1). Otherwise INVALID_ARGUMENT with a message that
 // names the problem and, where it helps, the byte offset.
 absl::Status ValidateProductId(absl::string_view product_id);

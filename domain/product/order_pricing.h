@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "domain/inventory/limits.h"
 #include "domain/product/product_catalog.h"
 
 namespace domain::product {
@@ -21,8 +22,9 @@ struct PricedOrder {
   std::int64_t total_cents = 0;
 };
 
-// The most lines an order may have (the inventory's limit too).
-inline constexpr std::size_t kMaxOrderLines = 100;
+// The most lines an order may have: the inventory's limit, since an order is
+// reserved in the inventory whole.
+using domain::inventory::kMaxOrderLines;
 
 // Checks an order against the catalog and prices it. The first failure wins:
 //   INVALID_ARGUMENT: an invalid order_id (product id rules), no lines, more

@@ -10,7 +10,6 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -22,6 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "inventory.grpc.pb.h"
+#include "test/inventory_clients.h"
+#include "test/loopback.h"
+#include "test/temp_dir.h"
 #include "test/test_util.h"
 
 extern char** environ;
@@ -96,17 +98,6 @@ struct Order {
   std::vector<std::pair<std::string, int>> lines;
 };
 
-inventory::ReserveStockRequest RequestFor(const Order& order) {
-  inventory::ReserveStockRequest request;
-  request.set_order_id(order.id);
-  for (const auto& [product, quantity] : order.lines) {
-    auto* line = request.add_lines();
-    line->set_product_id(product);
-    line->set_quantity(quantity);
-  }
-  return request;
-}
-
 constexpr int kProducts = 16;
 constexpr int kInitialStock = 1000000;
 std::string ProductName(int index) { return absl::StrCat("crash-", index); }
@@ -114,24 +105,19 @@ std::string ProductName(int index) { return absl::StrCat("crash-", index); }
 }  // namespace
 
 TEST_CASE("SIGKILL during reservations loses no acknowledged reservation", "[crash]") {
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "crash_recovery_test.XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  const std::string root = pattern;
-  const std::string catalog = root + "/catalog.csv";
-  {
-    std::ofstream out(catalog);
-    out << "product_id,quantity\n";
-    for (int i = 0; i < kProducts; ++i) out << ProductName(i) << "," << kInitialStock << "\n";
-  }
-  const std::string data_dir = root + "/data";
+  const testing_util::TempDir root("crash_recovery_test");
+  std::string csv = "product_id,quantity\n";
+  for (int i = 0; i < kProducts; ++i)
+    absl::StrAppend(&csv, ProductName(i), ",", kInitialStock, "\n");
+  const std::string catalog = root.WriteFile("catalog.csv", csv);
+  const std::string data_dir = root.Path("data");
 
   // Phase 1: reserve from 16 threads until the server is killed under them.
   absl::Mutex mu;
   std::vector<Order> acknowledged;  // guarded by mu
   std::vector<Order> unknown;       // sent, no answer: may or may not exist; guarded by mu
   {
-    ServerProcess server(data_dir, catalog, root + "/first.log");
+    ServerProcess server(data_dir, catalog, root.Path("first.log"));
     std::atomic<bool> server_gone{false};
     std::atomic<int> acks{0};
     std::vector<std::thread> clients;
@@ -150,7 +136,8 @@ TEST_CASE("SIGKILL during reservations loses no acknowledged reservation", "[cra
           grpc::ClientContext context;
           context.set_deadline(DeadlineIn(absl::Seconds(10)));
           inventory::ReserveStockResponse response;
-          grpc::Status status = stub->ReserveStock(&context, RequestFor(order), &response);
+          grpc::Status status = stub->ReserveStock(
+              &context, testing_util::ReserveStockRequestFor(order.id, order.lines), &response);
           absl::MutexLock lock(&mu);
           if (status.ok()) {
             acknowledged.push_back(std::move(order));
@@ -176,18 +163,11 @@ TEST_CASE("SIGKILL during reservations loses no acknowledged reservation", "[cra
   REQUIRE(acknowledged.size() >= 3000);
 
   // Phase 2: restart on the same directory and account for every order.
-  ServerProcess server(data_dir, catalog, root + "/second.log");
+  ServerProcess server(data_dir, catalog, root.Path("second.log"));
   CHECK_THAT(server.Log(), Catch::Contains("orders from"));
   auto stub = InventoryService::NewStub(testing_util::LoopbackChannel(server.port()));
   // A release of an order that exists succeeds; NOT_FOUND means it is not there.
-  const auto release = [&](const Order& order) {
-    grpc::ClientContext context;
-    context.set_deadline(DeadlineIn(absl::Seconds(10)));
-    inventory::ReleaseReservationRequest request;
-    request.set_order_id(order.id);
-    inventory::ReleaseReservationResponse response;
-    return stub->ReleaseReservation(&context, request, &response);
-  };
+  const auto release = [&](const Order& order) { return testing_util::Release(*stub, order.id); };
   std::map<std::string, long> reserved;  // product -> units held by existing orders
   std::size_t acknowledged_missing = 0;
   for (const Order& order : acknowledged) {
@@ -221,5 +201,4 @@ TEST_CASE("SIGKILL during reservations loses no acknowledged reservation", "[cra
   const int status = server.Signal(SIGTERM);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
-  std::filesystem::remove_all(root);
 }

@@ -15,7 +15,7 @@
 #include "server/host/shutdown_signal.h"
 #include "server/inventory/inventory_server_options.h"
 #include "server/inventory/inventory_service.h"
-#include "storage/durable_journal.h"
+#include "storage/inventory_storage.h"
 
 // One flag per field of InventoryServerOptions, with its default.
 ABSL_FLAG(std::string, listen, server::inventory::InventoryServerOptions{}.listen,
@@ -94,56 +94,48 @@ int main(int argc, char** argv) {
   // page cache claims. Stop (exit 1) so that a restart serves exactly what
   // was acknowledged, as databases do after a failed fsync.
   std::atomic<bool> journal_failed{false};
-  // Declared first so it is destroyed last: the store reports to it, and
-  // calls waiting for durability hold it until the server has drained.
-  std::unique_ptr<storage::DurableJournal> journal;
-  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-  if (!data_dir.empty()) {
-    storage::DurableJournalOptions journal_options;
-    journal_options.sync = absl::GetFlag(FLAGS_sync);
-    journal_options.on_write_failure = [&journal_failed](const absl::Status& status) {
-      spdlog::critical(
-          "{}; refusing every change from now on and stopping, so that a restart serves what "
-          "was acknowledged",
-          std::string(status.message()));
-      journal_failed = true;
-      server::host::RequestShutdown();
-    };
-    auto opened = storage::DurableJournal::Open(data_dir, std::move(journal_options));
-    if (!opened.ok()) return Fail(opened.status());
-    journal = std::move(opened).value();
-  }
-  domain::inventory::InventoryStore store(absl::GetFlag(FLAGS_store_shards), journal.get());
-  if (journal == nullptr) {
-    if (absl::Status loaded = store.Load(*catalog); !loaded.ok()) return Fail(loaded);
-    spdlog::warn("running in memory (no --data_dir): stock changes are lost at exit");
-  } else {
-    absl::StatusOr<storage::StoredState> stored = journal->Read();
-    if (!stored.ok()) return Fail(stored.status());
-    if (!stored->initialized) {
-      if (absl::Status seeded = journal->Initialize(*catalog); !seeded.ok()) return Fail(seeded);
-      if (absl::Status loaded = store.Load(*catalog); !loaded.ok()) return Fail(loaded);
-      spdlog::info("data directory {} was empty: seeded it with {} products", data_dir,
-                   catalog->size());
-    } else {
-      if (absl::Status loaded = store.Load(stored->stock); !loaded.ok()) return Fail(loaded);
-      const std::size_t orders = stored->orders.size();
-      if (absl::Status restored = store.RestoreOrders(std::move(stored->orders)); !restored.ok()) {
-        return Fail(restored);
-      }
+  storage::InventoryStorageOptions storage_options;
+  storage_options.data_dir = options->data_dir;
+  storage_options.store_shards = options->store_shards;
+  storage_options.journal.sync = options->sync;
+  storage_options.journal.on_write_failure = [&journal_failed](const absl::Status& status) {
+    spdlog::critical(
+        "{}; refusing every change from now on and stopping, so that a restart serves what "
+        "was acknowledged",
+        std::string(status.message()));
+    journal_failed = true;
+    server::host::RequestShutdown();
+  };
+  // Declared before the service and the host, so destroyed after them: calls
+  // waiting for durability hold the journal until the server has drained.
+  absl::StatusOr<std::unique_ptr<storage::InventoryStorage>> storage =
+      storage::InventoryStorage::Open(storage_options, *catalog);
+  if (!storage.ok()) return Fail(storage.status());
+  domain::inventory::InventoryStore& store = (*storage)->store();
+  storage::DurableJournal* const journal = (*storage)->journal();
+  switch ((*storage)->origin()) {
+    case storage::InventoryStorage::Origin::kMemory:
+      spdlog::warn("running in memory (no --data_dir): stock changes are lost at exit");
+      break;
+    case storage::InventoryStorage::Origin::kSeeded:
+      spdlog::info("data directory {} was empty: seeded it with {} products",
+                   storage_options.data_dir, catalog->size());
+      break;
+    case storage::InventoryStorage::Origin::kRestored:
       spdlog::info(
-          "loaded {} products and {} orders from {}{}", store.size(), orders, data_dir,
-          absl::GetFlag(FLAGS_catalog).empty() && absl::GetFlag(FLAGS_synthetic_products) == 0
+          "loaded {} products and {} orders from {}{}", store.size(), (*storage)->restored_orders(),
+          storage_options.data_dir,
+          options->catalog.empty() && options->synthetic_products == 0
               ? ""
               : " (the catalog flag only seeds an empty data directory: ignored)");
-    }
-    if (!absl::GetFlag(FLAGS_sync)) {
-      spdlog::warn("--sync=false: a power loss may lose the last acknowledged changes");
-    }
+      break;
+  }
+  if (journal != nullptr && !storage_options.journal.sync) {
+    spdlog::warn("--sync=false: a power loss may lose the last acknowledged changes");
   }
 
   server::inventory::InventoryServiceOptions service_options;
-  service_options.journal = journal.get();
+  service_options.journal = journal;
   service_options.watch_streams_per_queue = options->watch_streams_per_queue;
   service_options.max_watch_streams = options->max_watch_streams;
   if (!options->admin_set_stock) {

@@ -4,13 +4,16 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "domain/inventory/limits.h"
 #include "domain/inventory/product_id.h"
 #include "server/inventory/availability_watch.h"
 
 namespace server::inventory {
 
 // The types this file translates between, from other layers.
+using domain::inventory::kMaxBatchIds;
 using domain::inventory::kMaxOrderLines;
+using domain::inventory::kMaxWatchIds;
 using domain::inventory::OrderLine;
 using domain::inventory::ValidateProductId;
 using ::inventory::StockLine;

@@ -31,9 +31,6 @@ using ::inventory::SetStockRequest;
 using ::inventory::SetStockResponse;
 using ::inventory::WatchProductAvailabilityRequest;
 
-inline constexpr int kMaxBatchIds = 1000;
-inline constexpr int kMaxWatchIds = 1000;
-
 // Decides whether the caller of an admin method (SetStock) may call it: OK,
 // or the status to answer with (PERMISSION_DENIED, UNAUTHENTICATED). Runs on
 // a completion-queue thread: must not block. This is where authentication

@@ -19,7 +19,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "reflection_subset.pb.h"
 #include "server/host/server_host.h"
-#include "server/inventory/inventory_test_server.h"
+#include "test/inventory_test_server.h"
+#include "test/loopback.h"
 #include "test/test_util.h"
 
 namespace {

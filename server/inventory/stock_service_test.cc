@@ -1,12 +1,9 @@
 // The stock-changing RPCs as clients see them: ReserveStock, ReleaseReservation,
 // SetStock and WatchProductAvailability, in memory and with the durable
 // journal. Real server, real clients, loopback.
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <map>
 #include <random>
 #include <thread>
@@ -14,8 +11,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "server/inventory/inventory_test_server.h"
+#include "domain/inventory/limits.h"
 #include "storage/durable_journal.h"
+#include "storage/inventory_storage.h"
+#include "test/inventory_clients.h"
+#include "test/inventory_test_server.h"
+#include "test/loopback.h"
+#include "test/temp_dir.h"
 #include "test/test_util.h"
 
 namespace {
@@ -33,28 +35,11 @@ using testing_util::DeadlineIn;
 using testing_util::InventoryTestServer;
 using testing_util::WaitUntil;
 
-using Lines = std::vector<std::pair<std::string, int>>;
-
-ReserveStockRequest ReserveRequest(const std::string& order_id, const Lines& lines) {
-  ReserveStockRequest request;
-  request.set_order_id(order_id);
-  for (const auto& [product, quantity] : lines) {
-    inventory::StockLine* line = request.add_lines();
-    line->set_product_id(product);
-    line->set_quantity(quantity);
-  }
-  return request;
-}
-
-grpc::Status Reserve(InventoryService::Stub& stub, const std::string& order_id, const Lines& lines,
-                     ReserveStockResponse* response = nullptr, bool wait_for_ready = false) {
-  ReserveStockResponse ignored;
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(absl::Seconds(30)));
-  context.set_wait_for_ready(wait_for_ready);
-  return stub.ReserveStock(&context, ReserveRequest(order_id, lines),
-                           response != nullptr ? response : &ignored);
-}
+using Lines = testing_util::StockLines;
+using testing_util::Release;
+using testing_util::Reserve;
+using testing_util::SetStock;
+using testing_util::WatchReader;
 
 // ReserveStock as a client that must learn every order's outcome, for the
 // concurrency tests: they are about stock, not connections. It waits for a
@@ -74,54 +59,19 @@ grpc::Status ReserveUntilAnswered(InventoryService::Stub& stub, const std::strin
   return status;
 }
 
-grpc::Status Release(InventoryService::Stub& stub, const std::string& order_id,
-                     ReleaseReservationResponse* response = nullptr) {
-  ReleaseReservationResponse ignored;
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(absl::Seconds(30)));
-  ReleaseReservationRequest request;
-  request.set_order_id(order_id);
-  return stub.ReleaseReservation(&context, request, response != nullptr ? response : &ignored);
-}
-
-grpc::Status SetStock(InventoryService::Stub& stub, const std::string& product_id, int quantity,
-                      SetStockResponse* response = nullptr) {
-  SetStockResponse ignored;
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(absl::Seconds(30)));
-  SetStockRequest request;
-  request.set_product_id(product_id);
-  request.set_quantity(quantity);
-  return stub.SetStock(&context, request, response != nullptr ? response : &ignored);
-}
-
-int QuantityOf(InventoryTestServer& server, const std::string& product_id) {
-  inventory::GetProductAvailabilityResponse response;
-  REQUIRE(server.Get(product_id, &response).ok());
-  return response.quantity();
-}
-
 // A temporary data directory with an open journal, for the durable variants.
 class DurableDir {
  public:
   DurableDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "stock_service_test.XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-    auto journal = storage::DurableJournal::Open(path_ + "/db", {.sync = true});
+    auto journal = storage::DurableJournal::Open(dir_.Path("db"), {.sync = true});
     REQUIRE(journal.ok());
     journal_ = std::move(journal).value();
-  }
-  ~DurableDir() {
-    journal_.reset();
-    std::filesystem::remove_all(path_);
   }
   storage::DurableJournal* journal() { return journal_.get(); }
 
  private:
-  std::string path_;
-  std::unique_ptr<storage::DurableJournal> journal_;
+  testing_util::TempDir dir_{"stock_service_test"};
+  std::unique_ptr<storage::DurableJournal> journal_;  // closed before dir_ is removed
 };
 
 // Runs each case once in memory and once on the durable journal.
@@ -182,7 +132,7 @@ TEST_CASE("64 clients racing for 1000 units never oversell", "[stock]") {
   CHECK(succeeded.load() == 1000);
   CHECK(short_of_stock.load() == kAttempts - 1000);
   CHECK(other_errors.load() == 0);
-  CHECK(QuantityOf(server, "hot") == 0);
+  CHECK(server.Quantity("hot") == 0);
 }
 
 TEST_CASE("orders overlapping in opposite orders neither deadlock nor reserve in part", "[stock]") {
@@ -229,8 +179,8 @@ TEST_CASE("orders overlapping in opposite orders neither deadlock nor reserve in
   CHECK(succeeded.load() == 300);
   CHECK(bad_remaining.load() == 0);
   CHECK(other_errors.load() == 0);
-  CHECK(QuantityOf(server, "a") == 200);
-  CHECK(QuantityOf(server, "b") == 0);
+  CHECK(server.Quantity("a") == 200);
+  CHECK(server.Quantity("b") == 0);
 }
 
 TEST_CASE("ReserveStock is idempotent per order id", "[stock]") {
@@ -251,8 +201,8 @@ TEST_CASE("ReserveStock is idempotent per order id", "[stock]") {
     ReserveStockResponse retry;
     REQUIRE(Reserve(server.stub(), "order-1", {{"apple", 3}, {"pear", 2}}, &retry).ok());
     CHECK(retry.SerializeAsString() == first.SerializeAsString());
-    CHECK(QuantityOf(server, "apple") == 6);
-    CHECK(QuantityOf(server, "pear") == 3);
+    CHECK(server.Quantity("apple") == 6);
+    CHECK(server.Quantity("pear") == 3);
   }
   SECTION("concurrent retries all get the original result") {
     std::atomic<int> same{0};
@@ -268,13 +218,13 @@ TEST_CASE("ReserveStock is idempotent per order id", "[stock]") {
     }
     for (std::thread& thread : threads) thread.join();
     CHECK(same.load() == 16);
-    CHECK(QuantityOf(server, "apple") == 7);
+    CHECK(server.Quantity("apple") == 7);
   }
   SECTION("the same id with other lines is ALREADY_EXISTS") {
     grpc::Status status = Reserve(server.stub(), "order-1", {{"apple", 4}, {"pear", 2}});
     CHECK(status.error_code() == grpc::StatusCode::ALREADY_EXISTS);
     CHECK_THAT(status.error_message(), Catch::Contains("order-1"));
-    CHECK(QuantityOf(server, "apple") == 7);
+    CHECK(server.Quantity("apple") == 7);
   }
 }
 
@@ -298,8 +248,8 @@ TEST_CASE("ReserveStock rejects bad input with INVALID_ARGUMENT and changes noth
     CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     CHECK_THAT(status.error_message(), Catch::Contains(message));
   }
-  CHECK(QuantityOf(server, "apple") == 10);
-  CHECK(QuantityOf(server, "pear") == 5);
+  CHECK(server.Quantity("apple") == 10);
+  CHECK(server.Quantity("pear") == 5);
   // A rejected id stays unused.
   CHECK(Reserve(server.stub(), "o", {{"apple", 1}}).ok());
 }
@@ -310,7 +260,7 @@ TEST_CASE("insufficient stock is FAILED_PRECONDITION naming the first short prod
   CHECK(status.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   CHECK_THAT(status.error_message(), Catch::Contains("'pear'"));
   CHECK_THAT(status.error_message(), Catch::Contains("requested 2, available 1"));
-  CHECK(QuantityOf(server, "apple") == 10);
+  CHECK(server.Quantity("apple") == 10);
   // The failure recorded nothing: the id can be used once stock is there.
   REQUIRE(SetStock(server.stub(), "pear", 5).ok());
   REQUIRE(SetStock(server.stub(), "plum", 5).ok());
@@ -324,7 +274,7 @@ TEST_CASE("ReleaseReservation returns the stock once; unknown orders are NOT_FOU
   InventoryTestServer server({{"apple", 10}, {"pear", 5}}, InventoryTestServer::DefaultOptions(),
                              variant.options);
   REQUIRE(Reserve(server.stub(), "order-1", {{"pear", 5}, {"apple", 4}}).ok());
-  CHECK(QuantityOf(server, "pear") == 0);
+  CHECK(server.Quantity("pear") == 0);
 
   ReleaseReservationResponse released;
   REQUIRE(Release(server.stub(), "order-1", &released).ok());
@@ -337,7 +287,7 @@ TEST_CASE("ReleaseReservation returns the stock once; unknown orders are NOT_FOU
   ReleaseReservationResponse again;
   REQUIRE(Release(server.stub(), "order-1", &again).ok());
   CHECK(again.remaining(1).quantity() == 10);
-  CHECK(QuantityOf(server, "apple") == 10);
+  CHECK(server.Quantity("apple") == 10);
 
   grpc::Status unknown = Release(server.stub(), "order-404");
   CHECK(unknown.error_code() == grpc::StatusCode::NOT_FOUND);
@@ -358,7 +308,7 @@ TEST_CASE("SetStock sets absolute quantities, creates products, and has an admin
     CHECK(response.availability().is_available());
     REQUIRE(SetStock(server.stub(), "new-product", 0, &response).ok());
     CHECK_FALSE(response.availability().is_available());
-    CHECK(QuantityOf(server, "apple") == 3);
+    CHECK(server.Quantity("apple") == 3);
     CHECK(server.store().size() == 2);
     // New products can be reserved at once.
     REQUIRE(SetStock(server.stub(), "new-product", 2).ok());
@@ -368,7 +318,7 @@ TEST_CASE("SetStock sets absolute quantities, creates products, and has an admin
     CHECK(negative.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     CHECK_THAT(negative.error_message(), Catch::Contains("negative"));
     CHECK(SetStock(server.stub(), "", 1).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    CHECK(QuantityOf(server, "apple") == 3);
+    CHECK(server.Quantity("apple") == 3);
   }
   SECTION("denied by the authorizer") {
     server::inventory::InventoryServiceOptions options;
@@ -384,7 +334,7 @@ TEST_CASE("SetStock sets absolute quantities, creates products, and has an admin
     InventoryTestServer server({{"apple", 10}}, InventoryTestServer::DefaultOptions(), options);
     grpc::Status denied = SetStock(server.stub(), "apple", 1);
     CHECK(denied.error_code() == grpc::StatusCode::PERMISSION_DENIED);
-    CHECK(QuantityOf(server, "apple") == 10);
+    CHECK(server.Quantity("apple") == 10);
 
     grpc::ClientContext context;
     context.AddMetadata("x-admin-token", "let-me-in");
@@ -393,48 +343,12 @@ TEST_CASE("SetStock sets absolute quantities, creates products, and has an admin
     request.set_quantity(1);
     SetStockResponse response;
     CHECK(server.stub().SetStock(&context, request, &response).ok());
-    CHECK(QuantityOf(server, "apple") == 1);
+    CHECK(server.Quantity("apple") == 1);
     CHECK(asked.load() == 2);
   }
 }
 
 namespace {
-
-// Reads a Watch stream on its own thread and keeps what it received.
-class WatchReader {
- public:
-  WatchReader(InventoryService::Stub& stub, const std::vector<std::string>& ids) {
-    WatchProductAvailabilityRequest request;
-    for (const std::string& id : ids) request.add_product_ids(id);
-    context_.set_deadline(DeadlineIn(absl::Seconds(60)));
-    reader_ = stub.WatchProductAvailability(&context_, request);
-  }
-
-  // Reads until `predicate` holds for what was received (or the stream ends).
-  bool ReadUntil(const std::function<bool(const std::vector<ProductAvailability>&)>& predicate) {
-    ProductAvailability message;
-    while (!predicate(received_)) {
-      if (!reader_->Read(&message)) return false;
-      received_.push_back(message);
-    }
-    return true;
-  }
-  bool ReadCount(std::size_t count) {
-    return ReadUntil([count](const auto& received) { return received.size() >= count; });
-  }
-  grpc::Status Finish() {
-    ProductAvailability message;
-    while (reader_->Read(&message)) received_.push_back(message);
-    return reader_->Finish();
-  }
-  void Cancel() { context_.TryCancel(); }
-  const std::vector<ProductAvailability>& received() const { return received_; }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<ProductAvailability>> reader_;
-  std::vector<ProductAvailability> received_;
-};
 
 std::vector<std::pair<std::string, int>> Pairs(const std::vector<ProductAvailability>& messages) {
   std::vector<std::pair<std::string, int>> pairs;
@@ -534,7 +448,7 @@ TEST_CASE("Watch cancelled mid-stream stops watching; the server keeps serving",
 TEST_CASE("Watch rejects bad requests with INVALID_ARGUMENT", "[watch]") {
   InventoryTestServer server({{"apple", 10}});
   std::vector<std::string> too_many;
-  for (int i = 0; i < server::inventory::kMaxWatchIds + 1; ++i)
+  for (int i = 0; i < domain::inventory::kMaxWatchIds + 1; ++i)
     too_many.push_back(absl::StrCat("p", i));
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{}, "empty"}, {{"apple", ""}, "product_ids[1]"}, {too_many, "at most 1000"}};
@@ -567,40 +481,33 @@ TEST_CASE("shutdown ends open Watch streams cleanly with UNAVAILABLE", "[watch]"
 
 TEST_CASE("durable mutations are acknowledged only once written, and survive a restart",
           "[stock]") {
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "stock_service_restart.XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  const std::string dir = pattern + "/db";
+  const testing_util::TempDir temp("stock_service_restart");
+  // Opened as inventory_server opens its --data_dir.
+  storage::InventoryStorageOptions storage_options;
+  storage_options.data_dir = temp.Path("db");
+  storage_options.journal.sync = true;
   ReserveStockResponse original;
   {
-    auto journal = storage::DurableJournal::Open(dir, {.sync = true});
-    REQUIRE(journal.ok());
-    REQUIRE((*journal)->Initialize({{"apple", 10}, {"pear", 5}}).ok());
-    server::inventory::InventoryServiceOptions options;
-    options.journal = journal->get();
-    InventoryTestServer server({{"apple", 10}, {"pear", 5}}, InventoryTestServer::DefaultOptions(),
-                               options);
+    auto storage = storage::InventoryStorage::Open(storage_options, {{"apple", 10}, {"pear", 5}});
+    REQUIRE(storage.ok());
+    REQUIRE((*storage)->origin() == storage::InventoryStorage::Origin::kSeeded);
+    InventoryTestServer server(**storage);
     REQUIRE(Reserve(server.stub(), "order-1", {{"apple", 3}, {"pear", 1}}, &original).ok());
     REQUIRE(Reserve(server.stub(), "order-2", {{"pear", 4}}).ok());
     REQUIRE(Release(server.stub(), "order-2").ok());
     REQUIRE(SetStock(server.stub(), "plum", 7).ok());
-    CHECK((*journal)->Stats().mutations_written == 4);
+    CHECK((*storage)->journal()->Stats().mutations_written == 4);
     // Written when acknowledged, not later when the journal closes.
   }
-  auto journal = storage::DurableJournal::Open(dir, {.sync = true});
-  REQUIRE(journal.ok());
-  auto state = (*journal)->Read();
-  REQUIRE(state.ok());
-  server::inventory::InventoryServiceOptions options;
-  options.journal = journal->get();
-  InventoryTestServer server(state->stock, InventoryTestServer::DefaultOptions(), options);
-  REQUIRE(server.store().RestoreOrders(state->orders).ok());
-  CHECK(QuantityOf(server, "apple") == 7);
-  CHECK(QuantityOf(server, "pear") == 4);
-  CHECK(QuantityOf(server, "plum") == 7);
+  auto storage = storage::InventoryStorage::Open(storage_options, {});
+  REQUIRE(storage.ok());
+  REQUIRE((*storage)->origin() == storage::InventoryStorage::Origin::kRestored);
+  InventoryTestServer server(**storage);
+  CHECK(server.Quantity("apple") == 7);
+  CHECK(server.Quantity("pear") == 4);
+  CHECK(server.Quantity("plum") == 7);
   ReserveStockResponse replay;
   REQUIRE(Reserve(server.stub(), "order-1", {{"apple", 3}, {"pear", 1}}, &replay).ok());
   CHECK(replay.SerializeAsString() == original.SerializeAsString());
-  CHECK(QuantityOf(server, "apple") == 7);
-  std::filesystem::remove_all(pattern);
+  CHECK(server.Quantity("apple") == 7);
 }

@@ -12,8 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "metrics/grpc_prometheus.h"
 #include "server/host/server_host.h"
-#include "server/inventory/inventory_test_server.h"
 #include "server/product/batching_client_metrics.h"
+#include "test/inventory_test_server.h"
+#include "test/loopback.h"
+#include "test/product_test_server.h"
 #include "test/test_util.h"
 
 namespace {
@@ -25,114 +27,9 @@ using product::PlaceOrderResponse;
 using product::ProductService;
 using testing_util::DeadlineIn;
 using testing_util::InventoryTestServer;
+using testing_util::LoopbackTarget;
+using testing_util::ProductTestServer;
 using testing_util::WaitUntil;
-
-const std::vector<domain::product::ProductInfo> kProducts = {
-    {"product123", "Seed example product", 1999},
-    {"apple", "Apple", 150},
-    {"pear", "Pear", 99},
-    {"not-stocked", "Known to the catalog only", 5}};
-
-// The ProductService wired as product_server wires it, against `inventory`:
-// by default the look-up client runs on the server's queues (lookup_threads
-// 0); with lookup_threads > 0 it has threads of its own.
-class ProductTestServer {
- public:
-  explicit ProductTestServer(const std::string& inventory_target, bool batching = true,
-                             absl::Duration inventory_deadline = absl::Milliseconds(500),
-                             bool with_metrics = false, int lookup_threads = 0)
-      : client_metrics_(registry_, metrics::GrpcPrometheus::Side::kClient),
-        batch_metrics_(client_metrics_),
-        catalog_(*domain::product::ProductCatalog::Create(kProducts)),
-        host_(HostOptions(with_metrics)),
-        lookups_(*server::product::CreateLookupClient(
-            LookupOptions(inventory_target, batching, &batch_metrics_), lookup_threads,
-            host_.engine())),
-        reserver_(
-            {.target = inventory_target, .retry_max_attempts = 3, .observer = &client_metrics_}),
-        service_(catalog_, *lookups_, reserver_, {.inventory_deadline = inventory_deadline}) {
-    service_.Register(host_.engine());
-    host_.AddMetricsCollectable(std::shared_ptr<prometheus::Collectable>(&registry_, [](auto*) {}));
-    host_.AddMetricsCollectable(
-        std::make_shared<server::product::BatchingClientCollector>(*lookups_));
-    absl::StatusOr<int> port =
-        host_.Start("127.0.0.1:0", {server::product::ProductGrpcService::kServiceName});
-    REQUIRE(port.ok());
-    stub_ = ProductService::NewStub(testing_util::LoopbackChannel(*port));
-  }
-
-  ~ProductTestServer() {
-    host_.Shutdown();
-    lookups_->Shutdown();
-  }
-
-  grpc::Status Get(const std::string& id, GetProductResponse* response,
-                   absl::Duration deadline = absl::Seconds(30)) {
-    grpc::ClientContext context;
-    context.set_deadline(DeadlineIn(deadline));
-    GetProductRequest request;
-    request.set_product_id(id);
-    return stub_->GetProduct(&context, request, response);
-  }
-
-  grpc::Status Order(const std::string& order_id,
-                     const std::vector<std::pair<std::string, int>>& lines,
-                     PlaceOrderResponse* response = nullptr) {
-    PlaceOrderResponse ignored;
-    grpc::ClientContext context;
-    context.set_deadline(DeadlineIn(absl::Seconds(30)));
-    PlaceOrderRequest request;
-    request.set_order_id(order_id);
-    for (const auto& [product, quantity] : lines) {
-      auto* line = request.add_lines();
-      line->set_product_id(product);
-      line->set_quantity(quantity);
-    }
-    return stub_->PlaceOrder(&context, request, response != nullptr ? response : &ignored);
-  }
-
-  server::host::ServerHost& host() { return host_; }
-  client::BatchingInventoryClient& lookups() { return *lookups_; }
-
- private:
-  static client::BatchingInventoryClientOptions LookupOptions(const std::string& target,
-                                                              bool batching,
-                                                              client::BatchListener* listener) {
-    client::BatchingInventoryClientOptions options;
-    options.target = target;
-    options.batching = batching;
-    options.listener = listener;
-    return options;
-  }
-  static server::host::ServerHostOptions HostOptions(bool with_metrics) {
-    server::host::ServerHostOptions options;
-    options.engine.completion_queues = 2;
-    if (with_metrics) options.metrics_listen = "127.0.0.1:0";
-    return options;
-  }
-
-  prometheus::Registry registry_;
-  metrics::GrpcPrometheus client_metrics_;
-  server::product::BatchRpcMetrics batch_metrics_;
-  domain::product::ProductCatalog catalog_;
-  // Before the client, which may run on its queues; shut down explicitly
-  // before the members its handlers use are destroyed.
-  server::host::ServerHost host_;
-  std::unique_ptr<client::BatchingInventoryClient> lookups_;
-  server::product::InventoryReserver reserver_;
-  server::product::ProductGrpcService service_;
-  std::unique_ptr<ProductService::Stub> stub_;
-};
-
-std::string Target(const InventoryTestServer& inventory) {
-  return absl::StrCat("127.0.0.1:", inventory.port());
-}
-
-int StockOf(InventoryTestServer& inventory, const std::string& id) {
-  inventory::GetProductAvailabilityResponse response;
-  REQUIRE(inventory.Get(id, &response).ok());
-  return response.quantity();
-}
 
 }  // namespace
 
@@ -141,7 +38,7 @@ TEST_CASE("GetProduct joins the catalog with live stock", "[product]") {
   const int lookup_threads = GENERATE(0, 1);  // on the server's queues, or its own thread
   CAPTURE(batching, lookup_threads);
   InventoryTestServer inventory({{"product123", 10}, {"apple", 0}});
-  ProductTestServer products(Target(inventory), batching, absl::Milliseconds(500),
+  ProductTestServer products(LoopbackTarget(inventory.port()), batching, absl::Milliseconds(500),
                              /*with_metrics=*/false, lookup_threads);
 
   GetProductResponse response;
@@ -163,7 +60,7 @@ TEST_CASE("GetProduct joins the catalog with live stock", "[product]") {
 
 TEST_CASE("PlaceOrder reserves, refuses short stock, and is idempotent", "[product]") {
   InventoryTestServer inventory({{"product123", 10}, {"apple", 5}, {"pear", 1}});
-  ProductTestServer products(Target(inventory));
+  ProductTestServer products(LoopbackTarget(inventory.port()));
 
   SECTION("success: priced, reserved, echoed") {
     PlaceOrderResponse response;
@@ -172,23 +69,23 @@ TEST_CASE("PlaceOrder reserves, refuses short stock, and is idempotent", "[produ
     CHECK(response.total_cents() == 2 * 150 + 99);
     REQUIRE(response.lines_size() == 2);
     CHECK(response.lines(0).product_id() == "apple");
-    CHECK(StockOf(inventory, "apple") == 3);
-    CHECK(StockOf(inventory, "pear") == 0);
+    CHECK(inventory.Quantity("apple") == 3);
+    CHECK(inventory.Quantity("pear") == 0);
   }
   SECTION("short stock is FAILED_PRECONDITION naming the product; nothing reserved") {
     grpc::Status status = products.Order("order-2", {{"apple", 1}, {"pear", 2}});
     CHECK(status.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
     CHECK_THAT(status.error_message(), Catch::Contains("'pear'"));
-    CHECK(StockOf(inventory, "apple") == 5);
+    CHECK(inventory.Quantity("apple") == 5);
   }
   SECTION("a retry, even one that took the last units, reserves once and succeeds") {
     PlaceOrderResponse first;
     REQUIRE(products.Order("order-3", {{"apple", 5}}, &first).ok());
-    CHECK(StockOf(inventory, "apple") == 0);
+    CHECK(inventory.Quantity("apple") == 0);
     PlaceOrderResponse retry;
     REQUIRE(products.Order("order-3", {{"apple", 5}}, &retry).ok());
     CHECK(retry.SerializeAsString() == first.SerializeAsString());
-    CHECK(StockOf(inventory, "apple") == 0);
+    CHECK(inventory.Quantity("apple") == 0);
     // The same id with other lines is another order: ALREADY_EXISTS.
     CHECK(products.Order("order-3", {{"pear", 1}}).error_code() ==
           grpc::StatusCode::ALREADY_EXISTS);
@@ -205,7 +102,7 @@ TEST_CASE("PlaceOrder reserves, refuses short stock, and is idempotent", "[produ
     grpc::Status not_stocked = products.Order("order-5", {{"not-stocked", 1}});
     CHECK(not_stocked.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
     CHECK_THAT(not_stocked.error_message(), Catch::Contains("not-stocked"));
-    CHECK(StockOf(inventory, "apple") == 5);
+    CHECK(inventory.Quantity("apple") == 5);
   }
 }
 
@@ -214,7 +111,7 @@ TEST_CASE("with the inventory down calls are UNAVAILABLE in time, then recover b
   auto inventory = std::make_unique<InventoryTestServer>(
       std::vector<domain::inventory::CatalogEntry>{{"product123", 10}});
   const int inventory_port = inventory->port();
-  ProductTestServer products(Target(*inventory), /*batching=*/true,
+  ProductTestServer products(LoopbackTarget(inventory->port()), /*batching=*/true,
                              /*inventory_deadline=*/absl::Milliseconds(300));
   GetProductResponse response;
   REQUIRE(products.Get("product123", &response).ok());
@@ -244,7 +141,7 @@ TEST_CASE("with the inventory down calls are UNAVAILABLE in time, then recover b
 
 TEST_CASE("concurrent GetProducts are merged into few batch RPCs", "[product]") {
   InventoryTestServer inventory({{"product123", 10}, {"apple", 3}, {"pear", 4}});
-  ProductTestServer products(Target(inventory));
+  ProductTestServer products(LoopbackTarget(inventory.port()));
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 32; ++t) {
@@ -275,7 +172,7 @@ TEST_CASE("concurrent GetProducts are merged into few batch RPCs", "[product]") 
 TEST_CASE("product_server metrics: its own calls, its inventory calls, its batching",
           "[product][metrics]") {
   InventoryTestServer inventory({{"product123", 10}});
-  ProductTestServer products(Target(inventory), true, absl::Milliseconds(500),
+  ProductTestServer products(LoopbackTarget(inventory.port()), true, absl::Milliseconds(500),
                              /*with_metrics=*/true);
   GetProductResponse response;
   REQUIRE(products.Get("product123", &response).ok());
@@ -300,7 +197,8 @@ TEST_CASE("product_server metrics: its own calls, its inventory calls, its batch
 TEST_CASE("with batching off the unary look-ups are counted as grpc_client_ calls",
           "[product][metrics]") {
   InventoryTestServer inventory({{"product123", 10}});
-  ProductTestServer products(Target(inventory), /*batching=*/false, absl::Milliseconds(500),
+  ProductTestServer products(LoopbackTarget(inventory.port()), /*batching=*/false,
+                             absl::Milliseconds(500),
                              /*with_metrics=*/true);
   GetProductResponse response;
   for (int i = 0; i < 3; ++i) REQUIRE(products.Get("product123", &response).ok());

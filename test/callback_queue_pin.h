@@ -5,11 +5,12 @@
 // channel is destroyed the queue is shut down and freed; a channel that
 // starts a callback call at that moment races the teardown, and gRPC frees
 // the queue twice (seen under ASan, inside gRPC's own threads). Code that
-// creates and drops channels repeatedly (tests, the bench) calls this first:
+// creates and drops channels repeatedly (tests, the bench) calls this first
+// (LoopbackChannel and the fixtures do):
 // it keeps one channel that has made a callback call alive until exit, so the
 // teardown happens once, at exit.
-#ifndef CLIENT_CALLBACK_QUEUE_PIN_H_
-#define CLIENT_CALLBACK_QUEUE_PIN_H_
+#ifndef TEST_CALLBACK_QUEUE_PIN_H_
+#define TEST_CALLBACK_QUEUE_PIN_H_
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -18,7 +19,7 @@
 #include <future>
 #include <memory>
 
-namespace client {
+namespace testing_util {
 
 inline void PinGrpcCallbackQueue() {
   static const std::shared_ptr<grpc::Channel> pinned = [] {
@@ -38,6 +39,6 @@ inline void PinGrpcCallbackQueue() {
   (void)pinned;
 }
 
-}  // namespace client
+}  // namespace testing_util
 
-#endif  // CLIENT_CALLBACK_QUEUE_PIN_H_
+#endif  // TEST_CALLBACK_QUEUE_PIN_H_

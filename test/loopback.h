@@ -1,0 +1,42 @@
+// Talking to a server of the test on loopback: gRPC channels, and a bare
+// HTTP GET for metrics endpoints.
+#ifndef TEST_LOOPBACK_H_
+#define TEST_LOOPBACK_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "test/test_util.h"
+
+namespace testing_util {
+
+// "127.0.0.1:port", the target of a server on an ephemeral loopback port.
+std::string LoopbackTarget(int port);
+
+// A channel to 127.0.0.1:port. Channels with different `connection` values
+// get their own HTTP/2 connection (identical arguments would share one).
+// Pins gRPC's callback queue first (callback_queue_pin.h): tests create and
+// drop channels per case.
+std::shared_ptr<grpc::Channel> LoopbackChannel(int port, int connection = 0);
+
+// The body of GET http://127.0.0.1:port/path (HTTP/1.0, so the server
+// closes the connection after the response), or "" if it cannot connect.
+std::string HttpGet(int port, const std::string& path);
+
+// One blocking call with a fresh context and a 30 s deadline (a hang
+// guard): `rpc(&context, response)` makes it; a null `response` is answered
+// into a scratch message. For typed test clients.
+template <class Response, class Rpc>
+grpc::Status CallWithDeadline(Rpc rpc, Response* response) {
+  Response ignored;
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(absl::Seconds(30)));
+  return rpc(&context, response != nullptr ? response : &ignored);
+}
+
+}  // namespace testing_util
+
+#endif  // TEST_LOOPBACK_H_
