@@ -320,6 +320,34 @@ for signal in TERM:15 INT:2; do
   fi
 done
 
+# --- SIGHUP: logged and ignored; the server serves on and stops cleanly ---
+# (run_with_server.sh then sends SIGTERM and requires exit status 0.)
+for binary in "${servers[@]}"; do
+  name=$(basename "$binary")
+  log=$tmp/sighup.log
+  # shellcheck disable=SC2016,SC2046  # expanded by the inner bash
+  with_server "SIGHUP ($name)" "$log" $(server_extra_args "$binary") -- bash -c '
+    kill -HUP "$SERVER_PID"
+    for _ in $(seq 100); do grep -q SIGHUP "$SERVER_LOG" && break; sleep 0.05; done
+    PROTOC=$1 "$2" "$3" 127.0.0.1:{PORT} grpc.health.v1.Health/Check >"$0.out" 2>&1
+  ' "$tmp/sighup" "$protoc" "$python" "$repo/tools/grpc_call.py"
+  if ((rc == 0)); then
+    if ! grep -q "SIGHUP.*ignored" "$log"; then
+      fail "SIGHUP ($name): the server log does not say SIGHUP was ignored"
+      show "$log"
+    elif ! grep -q "SERVING" "$tmp/sighup.out"; then
+      fail "SIGHUP ($name): health Check after SIGHUP did not answer SERVING"
+      show "$tmp/sighup.out"
+    elif ! grep -q "stopped cleanly" "$log"; then
+      fail "SIGHUP ($name): exit status 0 on SIGTERM, but the log lacks 'stopped cleanly'"
+      show "$log"
+    else
+      pass "SIGHUP ($name): ignored ($(grep -m1 -o 'SIGHUP.*ignored' "$log")), still SERVING, then exit status 0 on SIGTERM"
+    fi
+  fi
+done
+unset binary
+
 if ((failures > 0)); then
   echo "server_cli_test: $failures check(s) failed" >&2
   exit 1
