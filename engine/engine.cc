@@ -241,9 +241,9 @@ void Engine::CloseUnusedQueues() {
   // still hold their addresses.
   for (auto& queue : queues_) {
     queue->Close();
-    bool ok;
-    while (Tag::Next(queue->cq(), &ok) != nullptr) {
-    }
+    // Not Tag::Next: this thread must not pass for the queues' drainer, or a
+    // client on them could not be shut down from it afterwards.
+    Tag::DiscardAllAfterShutdown(queue->cq());
   }
 }
 

@@ -39,10 +39,6 @@ void Echo(Responder responder, const Message& request) {
   responder.Finish();
 }
 
-absl::StatusOr<std::unique_ptr<Source>> NoStream(engine::StreamWaker, const Message&) {
-  return absl::UnimplementedError("no stream in this test");
-}
-
 engine::EngineOptions Options(int queues, int requests_per_method,
                               absl::Duration drain = absl::Seconds(5)) {
   engine::EngineOptions options;

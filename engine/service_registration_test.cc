@@ -15,6 +15,7 @@
 #include "engine/engine.h"
 #include "engine_test.grpc.pb.h"
 #include "registration_test.grpc.pb.h"
+#include "test/loopback.h"
 #include "test/test_util.h"
 
 namespace {

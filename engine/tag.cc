@@ -14,6 +14,14 @@ void Tag::CompleteAllUntilShutdown(grpc::CompletionQueue* cq) {
   while (Tag* tag = Next(cq, &ok)) tag->Complete(ok);
 }
 
+void Tag::DiscardAllAfterShutdown(grpc::CompletionQueue* cq) {
+  grpc::CompletionQueue* const previous = DrainedByThisThread();
+  bool ok = false;
+  while (Next(cq, &ok) != nullptr) {
+  }
+  DrainedByThisThread() = previous;
+}
+
 grpc::CompletionQueue* Tag::QueueDrainedByThisThread() { return DrainedByThisThread(); }
 
 grpc::CompletionQueue*& Tag::DrainedByThisThread() {

@@ -78,6 +78,13 @@ class Tag {
   // handler until the queue has been shut down and drained.
   static void CompleteAllUntilShutdown(grpc::CompletionQueue* cq);
 
+  // Drains `cq`, which must have been shut down, discarding its events
+  // without running their handlers. Unlike Next, it leaves the calling
+  // thread's QueueDrainedByThisThread() as it was: a thread that discards a
+  // closed queue's leftovers (e.g. after a failed start) is not that
+  // queue's drainer, and may still shut down a client that used it.
+  static void DiscardAllAfterShutdown(grpc::CompletionQueue* cq);
+
   // The queue this thread last waited on through Next or AsyncNext, or null.
   // Code that blocks until a queue's events are handled checks it to refuse
   // to run on a thread that must deliver them (it would wait for itself).

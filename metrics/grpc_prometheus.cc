@@ -37,7 +37,9 @@ class GrpcPrometheus::Method final : public MethodObserver {
  public:
   Method(GrpcPrometheus& parent, const prometheus::Labels& labels)
       : started_(parent.started_.Add(labels)),
-        handling_seconds_(parent.handling_seconds_.Add(labels, HandlingSecondsBuckets())) {
+        handling_seconds_(parent.handling_seconds_.Add(labels, HandlingSecondsBuckets())),
+        msg_received_(parent.msg_received_ ? &parent.msg_received_->Add(labels) : nullptr),
+        msg_sent_(parent.msg_sent_ ? &parent.msg_sent_->Add(labels) : nullptr) {
     for (int code = 0; code < kCodeCount; ++code) {
       prometheus::Labels with_code = labels;
       with_code["grpc_code"] = GoCodeName(static_cast<grpc::StatusCode>(code));
@@ -53,10 +55,19 @@ class GrpcPrometheus::Method final : public MethodObserver {
     handling_seconds_.Observe(absl::ToDoubleSeconds(elapsed));
   }
 
+  void OnMessageReceived() override {
+    if (msg_received_ != nullptr) msg_received_->Increment();
+  }
+  void OnMessageSent() override {
+    if (msg_sent_ != nullptr) msg_sent_->Increment();
+  }
+
  private:
   prometheus::Counter& started_;
   std::array<prometheus::Counter*, kCodeCount> handled_{};
   prometheus::Histogram& handling_seconds_;
+  prometheus::Counter* const msg_received_;  // null on the client side
+  prometheus::Counter* const msg_sent_;
 };
 
 GrpcPrometheus::GrpcPrometheus(prometheus::Registry& registry, Side side)
@@ -80,7 +91,19 @@ GrpcPrometheus::GrpcPrometheus(prometheus::Registry& registry, Side side)
                                         "had been application-level handled by the server."
                                       : "Histogram of response latency (seconds) of the gRPC "
                                         "until it is finished by the application.")
-                            .Register(registry)) {}
+                            .Register(registry)) {
+  // Only the engine reports messages; a client family would stay at 0.
+  if (side == Side::kServer) {
+    msg_received_ = &prometheus::BuildCounter()
+                         .Name("grpc_server_msg_received_total")
+                         .Help("Total number of RPC stream messages received on the server.")
+                         .Register(registry);
+    msg_sent_ = &prometheus::BuildCounter()
+                     .Name("grpc_server_msg_sent_total")
+                     .Help("Total number of gRPC stream messages sent by the server.")
+                     .Register(registry);
+  }
+}
 
 GrpcPrometheus::~GrpcPrometheus() = default;
 

@@ -4,8 +4,13 @@
 //   grpc_server_started_total{grpc_type,grpc_service,grpc_method}
 //   grpc_server_handled_total{grpc_type,grpc_service,grpc_method,grpc_code}
 //   grpc_server_handling_seconds{grpc_type,grpc_service,grpc_method} (histogram)
+//   grpc_server_msg_received_total{grpc_type,grpc_service,grpc_method}
+//   grpc_server_msg_sent_total{grpc_type,grpc_service,grpc_method}
+//     (messages: a unary call receives one and, if it succeeds, sends one; a
+//     server stream receives one and sends one per completed write)
 //   grpc_client_started_total / grpc_client_handled_total /
-//   grpc_client_handling_seconds: the same, for calls this process makes.
+//   grpc_client_handling_seconds: the same, for calls this process makes
+//   (no grpc_client_msg_* families: the clients do not report messages).
 //
 // grpc_type is "unary" or "server_stream"; grpc_code is the Go name of the
 // status code ("OK", "Canceled", "InvalidArgument", ...). As with
@@ -56,6 +61,9 @@ class GrpcPrometheus final : public RpcObserver {
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& handling_seconds_;
+  // Server side only; null on the client side.
+  prometheus::Family<prometheus::Counter>* msg_received_ = nullptr;
+  prometheus::Family<prometheus::Counter>* msg_sent_ = nullptr;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Method>> methods_ ABSL_GUARDED_BY(mu_);
 };

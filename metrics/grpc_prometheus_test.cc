@@ -51,6 +51,30 @@ TEST_CASE("client metrics are the grpc_client_ twins; streams are server_stream"
   CHECK_THAT(text, Catch::Contains("# TYPE grpc_client_handling_seconds histogram"));
 }
 
+TEST_CASE("server message counters are go-grpc-prometheus's; the client has none") {
+  prometheus::Registry registry;
+  GrpcPrometheus server(registry, GrpcPrometheus::Side::kServer);
+  MethodObserver* watch =
+      server.ObserveMethod("grpc.health.v1.Health/Watch", RpcType::kServerStream);
+  watch->OnStarted();
+  watch->OnMessageReceived();
+  for (int i = 0; i < 3; ++i) watch->OnMessageSent();
+  const std::string labels =
+      "{grpc_method=\"Watch\",grpc_service=\"grpc.health.v1.Health\",grpc_type=\"server_"
+      "stream\"}";
+  const std::string text = Scrape(registry);
+  CHECK_THAT(text, Catch::Contains("grpc_server_msg_received_total" + labels + " 1"));
+  CHECK_THAT(text, Catch::Contains("grpc_server_msg_sent_total" + labels + " 3"));
+
+  prometheus::Registry client_registry;
+  GrpcPrometheus client(client_registry, GrpcPrometheus::Side::kClient);
+  MethodObserver* get =
+      client.ObserveMethod("inventory.InventoryService/GetProductAvailability", RpcType::kUnary);
+  get->OnMessageSent();  // harmless: no family to count in
+  const std::string client_text = Scrape(client_registry);
+  CHECK_THAT(client_text, !Catch::Contains("msg_"));
+}
+
 TEST_CASE("Go code names cover every status code") {
   CHECK(std::string(GoCodeName(grpc::StatusCode::OK)) == "OK");
   CHECK(std::string(GoCodeName(grpc::StatusCode::CANCELLED)) == "Canceled");

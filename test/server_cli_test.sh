@@ -41,11 +41,12 @@ show() {  # show FILE: a file's contents on stderr, for failure messages
 # (for invocations that must not get as far as serving); sets $rc.
 # A safe --listen comes first so that, should the server wrongly start, it
 # neither takes the default port 50051 nor hangs the test (timeout -> 124).
+# The binary is $binary if set (e.g. binary=X run_once ...), else $server.
 run_once() {
   local out=$1
   shift
   rc=0
-  timeout 10 "$server" --listen=127.0.0.1:0 "$@" </dev/null >"$out" 2>&1 || rc=$?
+  timeout 10 "${binary:-$server}" --listen=127.0.0.1:0 "$@" </dev/null >"$out" 2>&1 || rc=$?
 }
 
 # expect_rejected NAME REGEX ARG...: the server must refuse to start: exit
@@ -70,13 +71,13 @@ expect_rejected() {
 }
 
 # with_server NAME LOG [SERVER_ARG...] -- COMMAND...: runs COMMAND through
-# run_with_server.sh (which also requires a clean exit on the stop signal,
+# run_with_server.sh (against ${binary:-$server}) (which also requires a clean exit on the stop signal,
 # RWS_STOP_SIGNAL), keeping the server's log in LOG; sets $rc.
 with_server() {
   local name=$1 log=$2
   shift 2
   rc=0
-  RWS_LOG=$log bash "$helper" "$server" "$@" >"$log.cmd" 2>&1 || rc=$?
+  RWS_LOG=$log bash "$helper" "${binary:-$server}" "$@" >"$log.cmd" 2>&1 || rc=$?
   if ((rc != 0)); then
     fail "$name: run_with_server.sh exited with status $rc"
     show "$log.cmd"
@@ -168,6 +169,8 @@ for binary in "$server" "${other_binaries[@]}"; do
   done
 done
 
+unset binary  # the loop variable would pick run_once's and with_server's binary
+
 # --- flags the server must refuse -------------------------------------------
 expect_rejected "unknown flag" "no_such_flag" --no_such_flag=1
 expect_rejected "unknown dashed flag" "no[-_]such[-_]flag" --no-such-flag=1
@@ -195,28 +198,62 @@ missing=$tmp/no-such-dir/catalog.csv
 missing_regex=$(printf '%s' "$missing" | sed 's/[][\\.*^$+?(){}|]/\\&/g')
 expect_rejected "missing --catalog file" "^inventory_server: .*$missing_regex" --catalog="$missing"
 
+# Both servers share the start-up path (server/host): each must fail alike.
+servers=("$server")
+for other in "${other_binaries[@]}"; do
+  [[ $(basename "$other") == product_server ]] && servers+=("$other")
+done
+# product_server's inventory: a loopback port nobody serves.
+server_extra_args() {
+  if [[ $(basename "$1") == product_server ]]; then echo --inventory=127.0.0.1:1; fi
+}
+
 # --- a busy port: the second server must fail, the first keep serving -------
+# The second server is each of the servers in turn, the first inventory_server.
 busy_out=$tmp/busy.out
 busy_rc=$tmp/busy.rc
-# shellcheck disable=SC2016  # expanded by the inner bash, not here
-with_server "busy port" "$tmp/busy.log" -- bash -c '
-  rc=0
-  timeout 10 "$1" --listen=127.0.0.1:{PORT} </dev/null >"$2" 2>&1 || rc=$?
-  echo "$rc" >"$3"
-  exec 3<>/dev/tcp/127.0.0.1/{PORT}   # the first server still accepts connections
-' _ "$server" "$busy_out" "$busy_rc"
-if ((rc == 0)); then
-  second_rc=$(cat "$busy_rc")
-  if ((second_rc == 0 || second_rc >= 124)); then
-    fail "busy port: second server on the same port exited with status $second_rc, expected a failure"
-    show "$busy_out"
-  elif ! grep -q "could not listen" "$busy_out"; then
-    fail "busy port: exit status $second_rc, but no 'could not listen' message"
-    show "$busy_out"
-  else
-    pass "busy port: second server exited with status $second_rc, $(grep -m1 'could not listen' "$busy_out")"
+for second in "${servers[@]}"; do
+  name=$(basename "$second")
+  # shellcheck disable=SC2016  # expanded by the inner bash, not here
+  with_server "busy port ($name)" "$tmp/busy.log" -- bash -c '
+    rc=0
+    timeout 10 "$1" $4 --listen=127.0.0.1:{PORT} </dev/null >"$2" 2>&1 || rc=$?
+    echo "$rc" >"$3"
+    exec 3<>/dev/tcp/127.0.0.1/{PORT}   # the first server still accepts connections
+  ' _ "$second" "$busy_out" "$busy_rc" "$(server_extra_args "$second")"
+  if ((rc == 0)); then
+    second_rc=$(cat "$busy_rc")
+    if ((second_rc != 1)); then
+      fail "busy port: a second $name on the same port exited with status $second_rc, expected 1"
+      show "$busy_out"
+    elif ! grep -q "^$name: could not listen" "$busy_out"; then
+      fail "busy port: $name exited with status 1, but no '$name: could not listen' message"
+      show "$busy_out"
+    else
+      pass "busy port: $name exited with status 1, $(grep -m1 'could not listen' "$busy_out")"
+    fi
   fi
-fi
+done
+
+# --- a malformed --listen: exit status 1 and a message, never a crash -------
+for bad in 127.0.0.1:notaport 127.0.0.1:99999 '[::1'; do
+  for binary in "${servers[@]}"; do
+    name=$(basename "$binary")
+    out=$tmp/malformed.out
+    # shellcheck disable=SC2046  # the extra argument is one word or none
+    run_once "$out" $(server_extra_args "$binary") --listen="$bad"
+    if ((rc != 1)); then
+      fail "$name --listen=$bad: exit status $rc, expected 1"
+      show "$out"
+    elif ! grep -qF "$name: could not listen on '$bad'" "$out"; then
+      fail "$name --listen=$bad: exit status 1, but no '$name: could not listen' message"
+      show "$out"
+    else
+      pass "$name --listen=$bad: exit status 1, $(grep -m1 'could not listen' "$out")"
+    fi
+  done
+done
+unset binary
 
 # --- dashed spellings are accepted, and the values take effect --------------
 log=$tmp/dashed.log
@@ -282,6 +319,34 @@ for signal in TERM:15 INT:2; do
     fi
   fi
 done
+
+# --- SIGHUP: logged and ignored; the server serves on and stops cleanly ---
+# (run_with_server.sh then sends SIGTERM and requires exit status 0.)
+for binary in "${servers[@]}"; do
+  name=$(basename "$binary")
+  log=$tmp/sighup.log
+  # shellcheck disable=SC2016,SC2046  # expanded by the inner bash
+  with_server "SIGHUP ($name)" "$log" $(server_extra_args "$binary") -- bash -c '
+    kill -HUP "$SERVER_PID"
+    for _ in $(seq 100); do grep -q SIGHUP "$SERVER_LOG" && break; sleep 0.05; done
+    PROTOC=$1 "$2" "$3" 127.0.0.1:{PORT} grpc.health.v1.Health/Check >"$0.out" 2>&1
+  ' "$tmp/sighup" "$protoc" "$python" "$repo/tools/grpc_call.py"
+  if ((rc == 0)); then
+    if ! grep -q "SIGHUP.*ignored" "$log"; then
+      fail "SIGHUP ($name): the server log does not say SIGHUP was ignored"
+      show "$log"
+    elif ! grep -q "SERVING" "$tmp/sighup.out"; then
+      fail "SIGHUP ($name): health Check after SIGHUP did not answer SERVING"
+      show "$tmp/sighup.out"
+    elif ! grep -q "stopped cleanly" "$log"; then
+      fail "SIGHUP ($name): exit status 0 on SIGTERM, but the log lacks 'stopped cleanly'"
+      show "$log"
+    else
+      pass "SIGHUP ($name): ignored ($(grep -m1 -o 'SIGHUP.*ignored' "$log")), still SERVING, then exit status 0 on SIGTERM"
+    fi
+  fi
+done
+unset binary
 
 if ((failures > 0)); then
   echo "server_cli_test: $failures check(s) failed" >&2

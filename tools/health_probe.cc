@@ -1,12 +1,15 @@
 // health_probe: asks a server's grpc.health.v1.Health/Check whether it is
 // SERVING, for container healthchecks and scripts (Debian has no
-// grpc_health_probe). Exit status, as grpc_health_probe's:
+// grpc_health_probe). Flags and exit status as grpc_health_probe's
+// (-addr, -service, -connect-timeout, -rpc-timeout; one dash or two, dashes
+// or underscores):
 //   0  SERVING
 //   1  bad command line (--help and --version print and exit 0)
-//   2  no answer: the address is unreachable, refused the connection, did
-//      not answer within --timeout, or is shutting down (UNAVAILABLE)
-//   3  the Check call failed otherwise: unknown service (NOT_FOUND), no
-//      health service (UNIMPLEMENTED), ...
+//   2  connection failure: refused, unreachable, or not connected within
+//      --connect_timeout
+//   3  the Check call failed on a connection: no answer within
+//      --rpc_timeout (DEADLINE_EXCEEDED), unknown service (NOT_FOUND), no
+//      health service (UNIMPLEMENTED), shutting down (UNAVAILABLE), ...
 //   4  the server answered with a status other than SERVING (NOT_SERVING,
 //      UNKNOWN, SERVICE_UNKNOWN)
 // Everything but SERVING is explained in one line on stderr.
@@ -23,11 +26,18 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/host/command_line.h"
 
-ABSL_FLAG(std::string, addr, "", "host:port of the server to probe (required).");
+ABSL_FLAG(std::string, addr, "",
+          "host:port of the server to probe (required); ':port' means localhost:port, as for "
+          "grpc_health_probe.");
 ABSL_FLAG(std::string, service, "",
           "Service name to ask about; empty (the default) asks about the whole server.");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(1),
-          "Bound on the whole probe: connecting and the Check call.");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(1),
+          "Longest wait for the connection; past it the probe exits 2.");
+ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(1),
+          "Longest wait for the Check call once connected; past it the probe exits 3.");
+ABSL_FLAG(absl::Duration, timeout, absl::ZeroDuration(),
+          "If positive, sets both --connect_timeout and --rpc_timeout (kept for older "
+          "scripts). 0: use those two.");
 
 namespace {
 
@@ -62,9 +72,18 @@ void ParseFlags(int argc, char** argv) {
       argc, argv,
       {.program = "health_probe",
        .usage = "Asks grpc.health.v1.Health/Check whether a server is SERVING.\n"
-                "Usage: health_probe --addr=host:port [--service=NAME] [--timeout=1s]\n"
-                "Exit status: 0 SERVING, 1 bad usage, 2 no answer (unreachable or timed out),\n"
-                "3 the Check call failed (e.g. unknown service), 4 answered but not SERVING."});
+                "Usage: health_probe --addr=host:port [--service=NAME] [--connect_timeout=1s]\n"
+                "       [--rpc_timeout=1s]\n"
+                "Exit status: 0 SERVING, 1 bad usage, 2 connection failure (refused, or not\n"
+                "connected within --connect_timeout), 3 the Check call failed (no answer within\n"
+                "--rpc_timeout, unknown service, ...), 4 answered but not SERVING."});
+}
+
+// grpc_health_probe (grpc-go) dials ":port" as localhost:port, like
+// net.Dial; gRPC C++ would not resolve an empty host.
+std::string DialTarget(const std::string& addr) {
+  if (!addr.empty() && addr.front() == ':') return absl::StrCat("localhost", addr);
+  return addr;
 }
 
 }  // namespace
@@ -73,11 +92,22 @@ int main(int argc, char** argv) {
   ParseFlags(argc, argv);
   const std::string addr = absl::GetFlag(FLAGS_addr);
   const std::string service = absl::GetFlag(FLAGS_service);
+  absl::Duration connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+  absl::Duration rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
   if (addr.empty()) return Report(kUsage, "--addr is required (host:port)");
-  if (timeout <= absl::ZeroDuration()) {
-    return Report(kUsage,
-                  absl::StrCat("--timeout must be positive, got ", absl::FormatDuration(timeout)));
+  if (timeout < absl::ZeroDuration()) {
+    return Report(kUsage, absl::StrCat("--timeout must not be negative, got ",
+                                       absl::FormatDuration(timeout)));
+  }
+  if (timeout > absl::ZeroDuration()) connect_timeout = rpc_timeout = timeout;
+  if (connect_timeout <= absl::ZeroDuration()) {
+    return Report(kUsage, absl::StrCat("--connect_timeout must be positive, got ",
+                                       absl::FormatDuration(connect_timeout)));
+  }
+  if (rpc_timeout <= absl::ZeroDuration()) {
+    return Report(kUsage, absl::StrCat("--rpc_timeout must be positive, got ",
+                                       absl::FormatDuration(rpc_timeout)));
   }
 
   grpc::ChannelArguments args;
@@ -85,12 +115,29 @@ int main(int argc, char** argv) {
   // from the environment.
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   args.SetUserAgentPrefix("health_probe");
-  auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
-  auto stub = grpc::health::v1::Health::NewStub(channel);
+  auto channel =
+      grpc::CreateCustomChannel(DialTarget(addr), grpc::InsecureChannelCredentials(), args);
 
+  // 1. Connect. A refused or unreachable address ends at once (the channel
+  // reports TRANSIENT_FAILURE) rather than after the whole timeout.
+  const absl::Time connect_deadline = absl::Now() + connect_timeout;
+  grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_TRANSIENT_FAILURE &&
+         state != GRPC_CHANNEL_SHUTDOWN) {
+    if (!channel->WaitForStateChange(state, absl::ToChronoTime(connect_deadline))) {
+      return Report(kNoAnswer,
+                    absl::StrCat("no connection to ", addr, " within ",
+                                 absl::FormatDuration(connect_timeout), " (--connect_timeout)"));
+    }
+    state = channel->GetState(/*try_to_connect=*/true);
+  }
+  const bool connected = state == GRPC_CHANNEL_READY;
+
+  // 2. Check. Without a connection it fails fast with UNAVAILABLE, whose
+  // detail says why the connection failed.
+  auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  // Fail fast on a refused connection instead of waiting out the deadline.
+  context.set_deadline(absl::ToChronoTime(absl::Now() + rpc_timeout));
   context.set_wait_for_ready(false);
   HealthCheckRequest request;
   request.set_service(service);
@@ -109,14 +156,14 @@ int main(int argc, char** argv) {
   }
   const std::string detail =
       absl::StrCat(CodeName(status.error_code()), ": ", status.error_message());
+  if (!connected && status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return Report(kNoAnswer, absl::StrCat("cannot reach ", addr, " (", detail, ")"));
+  }
   switch (status.error_code()) {
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return Report(kNoAnswer, absl::StrCat("no answer from ", addr, " within ",
-                                            absl::FormatDuration(timeout), " (", detail, ")"));
-    case grpc::StatusCode::UNAVAILABLE:
-      // Unreachable, refused, or a server that is shutting down: either way
-      // nothing there serves.
-      return Report(kNoAnswer, absl::StrCat("cannot reach ", addr, " (", detail, ")"));
+      return Report(kRpcError, absl::StrCat(where, ": Check did not answer within ",
+                                            absl::FormatDuration(rpc_timeout), " (--rpc_timeout; ",
+                                            detail, ")"));
     case grpc::StatusCode::NOT_FOUND:
       return Report(kRpcError,
                     absl::StrCat(addr, ": unknown service ", Quoted(service), " (", detail, ")"));

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # health_probe's exit status and message for each way a probe can end:
-#   SERVING (a real inventory_server, whole server and by service name)  -> 0
+#   SERVING (a real inventory_server, whole server and by service name,
+#     grpc_health_probe's spellings: -addr=:PORT, -connect-timeout 250ms) -> 0
 #   bad command line                                                      -> 1
 #   --help (and --version)                                                -> 0
 #   a refused connection; a listener that never answers HTTP/2           -> 2
-#   an unknown service name (NOT_FOUND)                                   -> 3
+#   an unknown service name (NOT_FOUND); a Check slower than
+#     --rpc_timeout (DEADLINE_EXCEEDED, from a stand-in server)           -> 3
 #   NOT_SERVING (a stand-in server in Debian's python3-grpcio)            -> 4
 # Every check runs; the script fails at the end if any of them failed.
 #
@@ -77,6 +79,10 @@ bash "$helper" "$server" -- bash -c '
   expect "SERVING, by service name" 0 "service .inventory\.InventoryService.: SERVING$" -- \
     --addr="$SERVER_ADDRESS" --service=inventory.InventoryService
   expect "dashed flag names" 0 "SERVING$" -- --addr="$SERVER_ADDRESS" --timeout=2s
+  expect "grpc_health_probe spellings" 0 "SERVING$" -- \
+    -addr="$SERVER_ADDRESS" -connect-timeout 250ms -rpc-timeout 500ms
+  expect "-addr=:PORT means localhost" 0 "^:$SERVER_PORT, service .*: SERVING$" -- \
+    -addr=":$SERVER_PORT"
   expect "unknown service" 3 "^health_probe: .*unknown service .no\.such\.Service.*NOT_FOUND" -- \
     --addr="$SERVER_ADDRESS" --service=no.such.Service
   echo "$failures" >"$tmp/server_failures"
@@ -104,8 +110,11 @@ silent_pid=$!
 for _ in $(seq 1 100); do [[ -s $tmp/silent.port ]] && break; sleep 0.05; done
 silent_port=$(cat "$tmp/silent.port")
 expect "silent listener" 2 \
-  "^health_probe: no answer from 127\.0\.0\.1:$silent_port within 300ms \(DEADLINE_EXCEEDED" -- \
-  --addr="127.0.0.1:$silent_port" --timeout=300ms
+  "^health_probe: no connection to 127\.0\.0\.1:$silent_port within 300ms \(--connect_timeout" -- \
+  --addr="127.0.0.1:$silent_port" --connect-timeout=300ms
+expect "silent listener, --timeout" 2 \
+  "^health_probe: no connection to 127\.0\.0\.1:$silent_port within 200ms" -- \
+  --addr="127.0.0.1:$silent_port" --timeout=200ms
 kill "$silent_pid" 2>/dev/null || true
 wait "$silent_pid" 2>/dev/null || true
 silent_pid=
@@ -120,9 +129,11 @@ cp "$repo/proto/grpc/health/v1/health.proto" "$tmp/stubs/health.proto"
   --plugin=protoc-gen-grpc="$grpc_python_plugin" "$tmp/stubs/health.proto"
 cat >"$tmp/not_serving_server" <<EOF
 #!$python
-# Answers Check for "" with NOT_SERVING and anything else with NOT_FOUND;
+# Answers Check for "" with NOT_SERVING, for "slow" after 3 s, and anything
+# else with NOT_FOUND;
 # run_with_server.sh's conventions: prints "listening on HOST:PORT", exits 0 on SIGTERM.
 import signal
+import time
 from concurrent import futures
 import grpc
 import health_pb2
@@ -130,6 +141,9 @@ import health_pb2_grpc
 
 class Health(health_pb2_grpc.HealthServicer):
     def Check(self, request, context):
+        if request.service == "slow":
+            time.sleep(3)
+            return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
         if request.service:
             context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
         return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -149,6 +163,9 @@ PYTHONPATH=$tmp/stubs PYTHONNOUSERSITE=1 bash "$helper" "$tmp/not_serving_server
   failures=0
   expect "NOT_SERVING" 4 "^health_probe: 127\.0\.0\.1:$SERVER_PORT, service .*: NOT_SERVING$" -- \
     --addr="$SERVER_ADDRESS"
+  expect "Check slower than --rpc_timeout" 3 \
+    "^health_probe: 127\.0\.0\.1:$SERVER_PORT, service .slow.: Check did not answer within 300ms" -- \
+    -addr="$SERVER_ADDRESS" -service=slow -rpc-timeout=300ms
   echo "$failures" >"$tmp/stand_in_failures"
 ' || rc=$?
 if ((rc != 0)); then
@@ -158,12 +175,18 @@ failures=$((failures + $(cat "$tmp/stand_in_failures" 2>/dev/null || echo 1)))
 
 # --- the command line ----------------------------------------------------------
 expect "missing --addr" 1 "^health_probe: --addr is required" --
-expect "non-positive --timeout" 1 "^health_probe: --timeout must be positive" -- \
-  --addr=127.0.0.1:1 --timeout=0s
+expect "negative --timeout" 1 "^health_probe: --timeout must not be negative" -- \
+  --addr=127.0.0.1:1 --timeout=-1s
+expect "non-positive --connect_timeout" 1 "^health_probe: --connect_timeout must be positive" -- \
+  --addr=127.0.0.1:1 -connect-timeout=0s
+expect "non-positive --rpc_timeout" 1 "^health_probe: --rpc_timeout must be positive" -- \
+  --addr=127.0.0.1:1 --rpc_timeout=0s
 expect "positional argument" 1 "^health_probe: unexpected argument 'stray'" -- \
   --addr=127.0.0.1:1 stray
 expect "unknown flag" 1 "no_such_flag" -- --addr=127.0.0.1:1 --no-such-flag=1
-# --help lists the tool's own flags on stdout and is not an error.
+# --help lists the tool's own flags on stdout and is not an error (as for
+# every binary of the project; grpc_health_probe's exit status differs by
+# version).
 expect "--help" 0 "--addr .*required" -- --help
 
 if ((failures > 0)); then

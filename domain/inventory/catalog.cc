@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -39,6 +40,15 @@ absl::StatusOr<std::vector<CatalogEntry>> ParseCatalogCsv(absl::string_view text
   absl::flat_hash_set<std::string> seen;
   absl::Status parsed = ForEachCsvRecord(
       text, "product_id,quantity", [&](int line_number, absl::string_view line) -> absl::Status {
+        // Without this, "abc",1 would load the id "abc" with its quotes: a
+        // spreadsheet's quoting is refused rather than half understood.
+        if (absl::StrContains(line, '"')) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "catalog line ", line_number,
+              ": quoted CSV fields are not supported (write the id and quantity without '\"'), "
+              "got '",
+              line, "'"));
+        }
         std::vector<absl::string_view> fields = absl::StrSplit(line, ',');
         if (fields.size() != 2) {
           return absl::InvalidArgumentError(absl::StrCat(

@@ -26,7 +26,9 @@ absl::Status ForEachCsvRecord(
 // are skipped; a leading UTF-8 byte-order mark is ignored; the first other
 // line may be the header `product_id,quantity`.
 // Every id is validated, quantities must be integers in [0, 2^31-1], and a
-// repeated id is an error. Errors are INVALID_ARGUMENT naming the line.
+// repeated id is an error. CSV quoting is not supported: a line with a '"'
+// is an error (an id cannot contain one). Errors are INVALID_ARGUMENT naming
+// the line.
 absl::StatusOr<std::vector<CatalogEntry>> ParseCatalogCsv(absl::string_view text);
 
 // Reads and parses a CSV file; NOT_FOUND if it is not a readable regular file.

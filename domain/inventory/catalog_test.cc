@@ -95,6 +95,15 @@ TEST_CASE("ParseCatalogCsv reports a wrong field count with its line", "[catalog
   ExpectParseError("a,1\r\nb;2\r\n", 2);
 }
 
+TEST_CASE("ParseCatalogCsv rejects quoted fields with their line", "[catalog]") {
+  ExpectParseError("\"abc\",1\n", 1, {"quoted", "\"abc\",1"});
+  ExpectParseError("a,1\nb,\"2\"\n", 2, {"quoted"});
+  ExpectParseError("a,1\n# comment\n\"b,c\",3\n", 3, {"quoted"});
+  ExpectParseError("ab\"c,1\n", 1, {"quoted"});
+  // A quoted header is not the header either.
+  ExpectParseError("\"product_id\",\"quantity\"\na,1\n", 1, {"quoted"});
+}
+
 TEST_CASE("ParseCatalogCsv rejects bad quantities with their line", "[catalog]") {
   SECTION("not an integer") {
     ExpectParseError("a,abc\n", 1, {"quantity", "abc"});

@@ -226,6 +226,12 @@ class CallSlot : public CompletionHandler {
     observed_open_ = true;
     env_.observer->OnStarted();
   }
+  void ObserveMessageReceived() {
+    if (observed_open_) env_.observer->OnMessageReceived();
+  }
+  void ObserveMessageSent() {
+    if (observed_open_) env_.observer->OnMessageSent();
+  }
   void ObserveHandled(grpc::StatusCode code) {
     if (!observed_open_) return;
     observed_open_ = false;

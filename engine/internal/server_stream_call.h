@@ -122,6 +122,7 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
           return;
         }
         env_.counters->Add(env_.counters->writes_ok);
+        ObserveMessageSent();
         if (cancelled_) {
           StartFinishLocked(absl::CancelledError("the client cancelled the stream"));
         } else if (finish_after_write_) {
@@ -168,6 +169,7 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
     state_ = State::kStreaming;
     env_.counters->Add(env_.counters->calls_started);
     ObserveStarted();
+    ObserveMessageReceived();
     switch (Admit(*context_)) {
       case Admission::kAdmit:
         break;

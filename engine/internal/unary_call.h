@@ -91,6 +91,7 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
         done_pending_ = watch_cancellation_;
         env_.counters->Add(env_.counters->calls_started);
         ObserveStarted();
+        ObserveMessageReceived();
         switch (Admit(*context_)) {
           case Admission::kAdmit:
             break;
@@ -171,6 +172,7 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
         grpc::Status serialized = SerializeResponse(response_, response_bytes_);
         if (serialized.ok()) {
           writer_->Finish(response_bytes_, grpc::Status::OK, operation_tag_.ToCompletionQueueTag());
+          ObserveMessageSent();
         } else {
           writer_->FinishWithError(serialized, operation_tag_.ToCompletionQueueTag());
         }

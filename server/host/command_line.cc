@@ -86,8 +86,11 @@ bool IsLibraryFlagFile(absl::string_view file) {
 }
 
 void NormalizeFlagArgument(char* argument) {
-  if (std::strncmp(argument, "--", 2) != 0 || argument[2] == '\0') return;
-  char* name = argument + 2;
+  // "--name" or "-name" (abseil takes both; grpc_health_probe's users write
+  // one dash), not "-" or "--" alone.
+  const std::size_t dashes = std::strncmp(argument, "--", 2) == 0 ? 2 : argument[0] == '-' ? 1 : 0;
+  if (dashes == 0 || argument[dashes] == '\0') return;
+  char* name = argument + dashes;
   char* end = name;
   for (; *end != '\0' && *end != '='; ++end) {
     if (*end == '-') *end = '_';

@@ -43,8 +43,10 @@ std::vector<char*> ParseCommandLine(int argc, char** argv, const CommandLineOpti
 
 // Rewrites one argument's flag name to the spelling abseil knows: dashes to
 // underscores (up to the '='), and a negated bool `--no_foo` to `--nofoo`
-// when there is a bool flag `foo` and no flag `no_foo`. Arguments that do
-// not start with "--" are left alone. The result is never longer.
+// when there is a bool flag `foo` and no flag `no_foo`. "-name" (one dash,
+// which abseil also takes) is rewritten the same way; arguments that do not
+// start with a dash, and "-" and "--" alone, are left alone. The result is
+// never longer.
 void NormalizeFlagArgument(char* argument);
 
 // True if flags defined in `file` belong to a library underneath (abseil,

@@ -34,7 +34,10 @@ TEST_CASE("dashes in a flag name become underscores, values stay as they are") {
   CHECK(Normalized("--no-such-flag=1") == "--no_such_flag=1");
   // Not a flag: left alone.
   CHECK(Normalized("value-with-dashes") == "value-with-dashes");
-  CHECK(Normalized("-x-y") == "-x-y");
+  CHECK(Normalized("-") == "-");
+  // One dash is a flag too (abseil takes it; grpc_health_probe's users write it).
+  CHECK(Normalized("-x-y") == "-x_y");
+  CHECK(Normalized("-connect-timeout=250ms") == "-connect_timeout=250ms");
   CHECK(Normalized("--") == "--");
 }
 

@@ -58,6 +58,11 @@ ABSL_FLAG(absl::Duration, min_client_ping_interval,
           "Client pings closer together than this (without data) count as strikes.");
 ABSL_FLAG(int, max_ping_strikes, server::host::ServerLimits{}.max_ping_strikes,
           "Ping strikes before the connection is closed (0 = unlimited).");
+ABSL_FLAG(bool, permit_keepalive_without_calls,
+          server::host::ServerLimits{}.permit_keepalive_without_calls,
+          "Allow client keepalive pings on a connection with no call in progress at "
+          "--min_client_ping_interval. false: one such ping per 2 hours (gRPC's default), and "
+          "idle clients that ping more often are closed with GOAWAY(too_many_pings).");
 ABSL_FLAG(absl::Duration, keepalive_time, server::host::ServerLimits{}.keepalive_time,
           "Interval of server keepalive pings on an idle transport.");
 ABSL_FLAG(absl::Duration, keepalive_timeout, server::host::ServerLimits{}.keepalive_timeout,
@@ -100,6 +105,7 @@ absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
   limits.max_metadata_bytes = absl::GetFlag(FLAGS_max_metadata_bytes);
   limits.min_client_ping_interval = absl::GetFlag(FLAGS_min_client_ping_interval);
   limits.max_ping_strikes = absl::GetFlag(FLAGS_max_ping_strikes);
+  limits.permit_keepalive_without_calls = absl::GetFlag(FLAGS_permit_keepalive_without_calls);
   limits.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
   limits.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   limits.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "metrics/build_info.h"
 
 namespace server::host {
@@ -32,6 +35,24 @@ class ReflectionOption : public grpc::ServerBuilderOption {
   const bool enabled_;
 };
 
+// gRPC takes a port above 65535 modulo 2^16 (":99999" serves on 34463):
+// refuse it, and anything else that is not a port, before gRPC sees it.
+absl::Status ValidateListenPort(const std::string& address) {
+  if (absl::StartsWith(address, "unix:") || absl::StartsWith(address, "unix-abstract:")) {
+    return absl::OkStatus();
+  }
+  const std::size_t colon = address.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+  int number = -1;
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return absl::ascii_isdigit(c); }) ||
+      !absl::SimpleAtoi(port, &number) || number > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "could not listen on '", address, "': expected host:port with a port in 0..65535"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 ServerHostOptions ServerHost::WithObserver(ServerHostOptions options,
@@ -55,6 +76,7 @@ ServerHost::~ServerHost() { Shutdown(); }
 absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
                                       const std::vector<std::string>& service_names) {
   if (absl::Status valid = ValidateServerLimits(options_.limits); !valid.ok()) return valid;
+  if (absl::Status valid = ValidateListenPort(listen_address); !valid.ok()) return valid;
   ApplyServerLimits(options_.limits, engine_.builder());
   for (const auto& [name, value] : options_.channel_args) {
     int number = 0;

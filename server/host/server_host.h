@@ -59,7 +59,8 @@ class ServerHost {
   int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
 
   // Starts the metrics endpoint (if configured), then serves on
-  // `listen_address`, then marks the server ("") and each of
+  // `listen_address` ("host:port" with a port in 0..65535, or a "unix:"
+  // address; anything else is INVALID_ARGUMENT), then marks the server ("") and each of
   // `service_names` SERVING. Returns the bound port.
   absl::StatusOr<int> Start(const std::string& listen_address,
                             const std::vector<std::string>& service_names);

@@ -25,6 +25,13 @@ struct ServerLimits {
   absl::Duration min_client_ping_interval = absl::Seconds(10);
   // Strikes before the connection is closed with GOAWAY(ENHANCE_YOUR_CALM).
   int max_ping_strikes = 2;
+  // Whether min_client_ping_interval also applies to a connection with no
+  // call in progress. false: gRPC's own rule for such a connection, one ping
+  // per 2 hours, so a client keeping an idle channel alive (keepalive
+  // without calls, e.g. every 10 s) earns strikes and is sent
+  // GOAWAY(too_many_pings) within a few intervals. Also lets the server's own
+  // keepalive pings run on idle connections.
+  bool permit_keepalive_without_calls = true;
   // Server-initiated keepalive: detects dead peers holding streams open.
   absl::Duration keepalive_time = absl::Minutes(1);
   absl::Duration keepalive_timeout = absl::Seconds(20);

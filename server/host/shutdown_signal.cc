@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 namespace server::host {
@@ -12,6 +13,7 @@ sigset_t ShutdownSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -24,10 +26,17 @@ void BlockShutdownSignals() {
 
 int WaitForShutdownSignal() {
   sigset_t set = ShutdownSignals();
-  int signal_number = 0;
-  while (sigwait(&set, &signal_number) != 0) {
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&set, &signal_number) != 0) continue;
+    if (signal_number != SIGHUP) return signal_number;
+    // A terminal closing or a supervisor's "reload" must not stop the
+    // server: there is nothing to reload (flags are read once at start).
+    spdlog::warn(
+        "signal {} (SIGHUP) received; ignored: the server has no configuration to "
+        "reload and keeps serving (SIGTERM or SIGINT stops it)",
+        signal_number);
   }
-  return signal_number;
 }
 
 void RequestShutdown() {

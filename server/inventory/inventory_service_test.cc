@@ -379,6 +379,52 @@ TEST_CASE("metrics count calls by method and code, in go-grpc-prometheus form", 
   CHECK_THAT(text, Catch::Contains(",version=\"" + std::string(engine::kVersion) + "\"} 1"));
 }
 
+TEST_CASE("metrics count messages received and sent, unary and server stream", "[metrics]") {
+  server::host::ServerHostOptions options = InventoryServer::DefaultOptions();
+  options.metrics_listen = "127.0.0.1:0";
+  InventoryServer server(domain::inventory::DefaultCatalog(), options);
+  REQUIRE(server.host().metrics_port() > 0);
+  GetProductAvailabilityResponse response;
+  for (int i = 0; i < 3; ++i) REQUIRE(server.Get("product123", &response).ok());
+  // A failed call received its request but sent no response message.
+  CHECK(server.Get("", &response).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A stream: one request, then two messages (SERVICE_UNKNOWN, SERVING).
+  auto health = Health::NewStub(testing_util::LoopbackChannel(server.port()));
+  grpc::ClientContext context;
+  HealthCheckRequest request;
+  request.set_service("late.Service");
+  auto watch = health->Watch(&context, request);
+  HealthCheckResponse message;
+  REQUIRE(watch->Read(&message));
+  server.host().health().SetStatus("late.Service", HealthCheckResponse::SERVING);
+  REQUIRE(watch->Read(&message));
+
+  const std::string get =
+      "{grpc_method=\"GetProductAvailability\",grpc_service=\"inventory.InventoryService\","
+      "grpc_type=\"unary\"}";
+  const std::string stream =
+      "{grpc_method=\"Watch\",grpc_service=\"grpc.health.v1.Health\",grpc_type=\"server_"
+      "stream\"}";
+  std::string text;
+  // Counted as the status or write completes, which may be just after the
+  // client saw it: poll.
+  CHECK(WaitUntil([&] {
+    text = testing_util::HttpGet(server.host().metrics_port(), "/metrics");
+    return text.find("grpc_server_msg_sent_total" + get + " 3") != std::string::npos &&
+           text.find("grpc_server_msg_sent_total" + stream + " 2") != std::string::npos;
+  }));
+  CHECK_THAT(text, Catch::Contains("grpc_server_msg_received_total" + get + " 4"));
+  CHECK_THAT(text, Catch::Contains("grpc_server_msg_sent_total" + get + " 3"));
+  CHECK_THAT(text, Catch::Contains("grpc_server_msg_received_total" + stream + " 1"));
+  CHECK_THAT(text, Catch::Contains("grpc_server_msg_sent_total" + stream + " 2"));
+  CHECK_THAT(text, Catch::Contains("# TYPE grpc_server_msg_received_total counter"));
+  context.TryCancel();
+  while (watch->Read(&message)) {
+  }
+  watch->Finish();
+}
+
 TEST_CASE("a metrics address that cannot be bound fails the start with a clear error",
           "[metrics]") {
   server::host::ServerHostOptions options = InventoryServer::DefaultOptions();
