@@ -43,8 +43,9 @@ struct InventoryServiceOptions {
   StockJournal* journal = nullptr;
   // Null allows every caller.
   AdminAuthorizer authorize_admin;
-  // WatchProductAvailability streams open at once per completion queue;
-  // further Watch calls wait inside gRPC until one ends (or their deadline).
+  // WatchProductAvailability requests posted ahead per completion queue;
+  // each matched one is replaced at once (max_watch_streams bounds the
+  // streams open).
   int watch_streams_per_queue = 32;
   // The most WatchProductAvailability streams open at once (all queues);
   // past it a Watch is answered RESOURCE_EXHAUSTED at once.

@@ -47,9 +47,9 @@ ABSL_FLAG(int, max_queued_lookups, server::product::ProductServerOptions{}.max_q
 ABSL_FLAG(int, inventory_channels, server::product::ProductServerOptions{}.inventory_channels,
           "Channels (HTTP/2 connections per inventory address) the look-ups use in turn.");
 ABSL_FLAG(int, calls_per_queue, server::product::ProductServerOptions{}.calls_per_queue,
-          "GetProduct and PlaceOrder requests posted ahead per completion queue: the most calls "
-          "a queue serves at once, since each holds its slot until the inventory answers "
-          "(1..100000; more wait inside gRPC).");
+          "GetProduct and PlaceOrder requests posted ahead per completion queue (1..100000). "
+          "Each matched one is replaced at once, so this is not a limit on calls in flight "
+          "(--max_call_slots and --max_calls_per_peer are).");
 ABSL_FLAG(int, lookup_threads, server::product::ProductServerOptions{}.lookup_threads,
           "Threads of the inventory look-up client. 0: none of its own; its replies are handled "
           "on the server's completion-queue threads, which answer each call on the thread that "

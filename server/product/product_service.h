@@ -32,14 +32,15 @@ struct ProductServiceOptions {
   // that does not answer in time makes the call UNAVAILABLE.
   absl::Duration inventory_deadline = absl::Milliseconds(500);
   // Requests posted ahead per completion queue for each method. Both methods
-  // hold their call (and its slot) until the inventory has answered, so this
-  // bounds the calls a queue serves at once; more wait inside gRPC. By
+  // hold their call (and its slot) until the inventory has answered; each
+  // matched request is replaced at once from the engine's slot pool, so this
+  // is how many arriving calls find a request ready on a queue, not a limit
+  // on calls in flight. It was sized when it was that limit: by
   // Little's law, 100,000 calls/s that take 2 ms from arrival to answer
   // under load (waiting for a batch, then its round trip) keep 200 in
-  // flight: 256 covers that on one queue. Each posted request is an
-  // outstanding tag that Debian's gRPC scans on every completion, and still
-  // the measured net is large: GetProduct at 8 x 64 streams went from 87,735
-  // to 111,377 req/s going from 64 to 256 (docs/performance.md).
+  // flight, and GetProduct at 8 x 64 streams went from 87,735 to 111,377
+  // req/s going from 64 to 256 (docs/performance.md; not measured again
+  // since the pool).
   int calls_per_queue = 256;
 };
 
