@@ -73,10 +73,12 @@ struct EngineOptions {
   // The most calls one connection (peer) may hold at once, across methods
   // and queues. Past it a call is answered RESOURCE_EXHAUSTED without
   // reaching its handler; past twice it, the call is reset at once, which
-  // frees its slot even if the peer never reads. 0 = no limit. Keep it at
-  // or above the HTTP/2 concurrent-streams limit, so that only a client that
-  // ignores that limit (one that never ACKs SETTINGS) is shed.
-  int max_calls_per_peer = 256;
+  // frees its slot even if the peer never reads. 0 = no limit. The default
+  // is twice the HTTP/2 concurrent-streams limit (256): a slot is held a
+  // little past the moment its client sees the answer and opens the next
+  // stream, so a client at the stream limit must never be shed; only one
+  // that ignores that limit (one that never ACKs SETTINGS) is.
+  int max_calls_per_peer = 512;
   // How long in-flight calls may run on after shutdown begins.
   absl::Duration drain_deadline = absl::Seconds(5);
   // Told of every call's start and end (metrics); null for none. Must
