@@ -23,10 +23,20 @@
 namespace server::host {
 namespace {
 
-// "./absl/flags/parse.cc" and "../server/host/server_flags.cc" (paths as the
-// compiler saw them; ccache's base_dir makes ours relative) become
-// "absl/flags/parse.cc" and "server/host/server_flags.cc".
+#ifndef CQENGINE_SOURCE_ROOT
+#define CQENGINE_SOURCE_ROOT ""
+#endif
+
+// Paths as the compiler saw them, less what abseil already strips (a leading
+// "/" or "./"): "absl/flags/parse.cc"; "../server/host/server_flags.cc" (ccache's
+// base_dir makes ours relative); "check/work/main/server/host/server_flags.cc" (the
+// absolute path of this tree) all lose the prefix up to the tree or library.
 std::string NormalizeFilename(absl::string_view file) {
+  absl::string_view root = CQENGINE_SOURCE_ROOT;
+  if (!root.empty() && (absl::ConsumePrefix(&file, root) ||
+                        absl::ConsumePrefix(&file, absl::StripPrefix(root, "/")))) {
+    return std::string(file);
+  }
   while (absl::ConsumePrefix(&file, "./") || absl::ConsumePrefix(&file, "../")) {
   }
   return std::string(file);
