@@ -109,35 +109,59 @@ class CallSlot : public CompletionHandler {
   // Posts the slot's request (again): called by its pool, for a new slot or
   // an idle one, without the slot's lock held. Retires the slot instead once
   // the server no longer accepts calls.
-  virtual void Repost() = 0;
+  void Repost() {
+    absl::MutexLock lock(&mu_);
+    if (!accepting_calls()) {
+      RetireLocked();
+      if (env_.pool != nullptr) env_.pool->Unposted();
+      return;
+    }
+    PostRequestLocked();
+  }
+
   // Retires a slot parked idle in its pool, once its queue is drained.
-  virtual void RetireIdle() = 0;
+  void RetireIdle() {
+    absl::MutexLock lock(&mu_);
+    if (ParkedLocked()) RetireLocked();
+  }
+
   // Asks a streaming call to flush and finish because the server is shutting
   // down. Unary calls finish by themselves.
   virtual void BeginShutdown() {}
 
  protected:
+  // The state machine's side of the slot, each called with mu_ held:
+  // post the request for the next call (or retire if the queue is closed);
+  // retire for good; and whether the slot is finished and parked idle.
+  virtual void PostRequestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  virtual void RetireLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  virtual bool ParkedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+
   bool accepting_calls() const { return env_.accepting_calls->load(std::memory_order_acquire); }
 
-  // Decides whether the call just matched may run its handler, and counts it
-  // against its connection until ReleaseAdmission().
-  Admission Admit(grpc::ServerContext& context) {
+  // Decides whether the call just matched may run its handler: OK, or the
+  // RESOURCE_EXHAUSTED status to finish it with. A connection over its limit,
+  // or a method over its max_in_flight, is refused; a connection past twice
+  // its limit also has the call cancelled at once, which frees the slot
+  // without waiting for that peer to read an answer. The call counts against
+  // its connection and method until ReleaseAdmission(), refused or not.
+  absl::Status Admit(grpc::ServerContext& context) {
     const AdmissionLimits* limits = env_.limits;
-    if (limits == nullptr) return Admission::kAdmit;
+    if (limits == nullptr) return absl::OkStatus();
     if (limits->peers != nullptr && limits->max_calls_per_peer > 0) {
       peer_ = context.peer();
       peer_held_ = true;
       const int held = limits->peers->Acquire(peer_);
       if (held > 2 * limits->max_calls_per_peer) {
         env_.counters->Add(env_.counters->reset);
-        return Admission::kReset;
+        context.TryCancel();
+        return absl::ResourceExhaustedError("too many calls on this connection");
       }
       if (held > limits->max_calls_per_peer) {
         env_.counters->Add(env_.counters->shed);
-        shed_reason_ = absl::ResourceExhaustedError(absl::StrCat(
+        return absl::ResourceExhaustedError(absl::StrCat(
             "this connection already has ", held - 1,
             " calls in flight; the limit per connection is ", limits->max_calls_per_peer));
-        return Admission::kShed;
       }
     }
     if (limits->method_in_flight != nullptr && limits->max_in_flight > 0) {
@@ -145,13 +169,21 @@ class CallSlot : public CompletionHandler {
       in_flight_held_ = true;
       if (running > limits->max_in_flight) {
         env_.counters->Add(env_.counters->shed);
-        shed_reason_ = absl::ResourceExhaustedError(
+        return absl::ResourceExhaustedError(
             absl::StrCat("the server is serving its limit of ", limits->max_in_flight,
                          " calls of this method at once; retry later"));
-        return Admission::kShed;
       }
     }
-    return Admission::kAdmit;
+    return absl::OkStatus();
+  }
+
+  // Admit(), then ParseRequest(): OK if the handler may run with `request`,
+  // otherwise the status to finish the call with instead.
+  template <class Request>
+  absl::Status AdmitAndParse(grpc::ServerContext& context, grpc::ByteBuffer& bytes,
+                             Request& request) {
+    if (absl::Status admitted = Admit(context); !admitted.ok()) return admitted;
+    return ParseRequest(bytes, request);
   }
 
   // The call is over: its connection and method hold one call fewer.
@@ -210,12 +242,16 @@ class CallSlot : public CompletionHandler {
     }
   }
 
-  // The call is over. True if the slot should post its request again now;
-  // false if it retires (shutdown) or waits idle in its pool.
-  bool ShouldRepost() {
+  // The call is over and all its tags are back: posts the request again, or
+  // parks the slot idle in its pool (until the pool calls Repost()), or
+  // retires it once the server no longer accepts calls.
+  void RecycleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ReleaseAdmission();
-    if (!accepting_calls()) return false;
-    return env_.pool == nullptr || env_.pool->RepostOrPark(this);
+    if (!accepting_calls()) {
+      RetireLocked();
+    } else if (env_.pool == nullptr || env_.pool->RepostOrPark(this)) {
+      PostRequestLocked();
+    }
   }
 
   // Metrics: a call has started; and it has ended with `code` (reported once
@@ -239,8 +275,8 @@ class CallSlot : public CompletionHandler {
   }
 
   CallEnvironment env_;
-  // Set by Admit() for a call shed with RESOURCE_EXHAUSTED.
-  absl::Status shed_reason_;
+  // Guards the call; the state machines annotate their state with it.
+  absl::Mutex mu_;
   std::string peer_;
   bool peer_held_ = false;
   bool in_flight_held_ = false;

@@ -47,21 +47,6 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
                    const ServerStreamHandler<Request, Response>* handler)
       : CallSlot(std::move(env)), requester_(std::move(requester)), handler_(handler) {}
 
-  void Repost() override {
-    absl::MutexLock lock(&mu_);
-    if (!accepting_calls()) {
-      RetireLocked();
-      if (env_.pool != nullptr) env_.pool->Unposted();
-      return;
-    }
-    PostRequestLocked();
-  }
-
-  void RetireIdle() override {
-    absl::MutexLock lock(&mu_);
-    if (state_ == State::kFinished) RetireLocked();
-  }
-
   void BeginShutdown() override {
     absl::MutexLock lock(&wake_mu_);
     ArmWakeLocked();
@@ -149,7 +134,7 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
     return absl::UnavailableError("the server is shutting down");
   }
 
-  void PostRequestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void PostRequestLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writer_.reset();
     context_.emplace();
     writer_.emplace(&*context_);
@@ -170,21 +155,11 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
     env_.counters->Add(env_.counters->calls_started);
     ObserveStarted();
     ObserveMessageReceived();
-    switch (Admit(*context_)) {
-      case Admission::kAdmit:
-        break;
-      case Admission::kShed:
-        // Headers and a status at once: a stream over the limit never waits
-        // silently.
-        StartFinishLocked(shed_reason_);
-        return;
-      case Admission::kReset:
-        context_->TryCancel();
-        StartFinishLocked(absl::ResourceExhaustedError("too many calls on this connection"));
-        return;
-    }
-    if (absl::Status parsed = ParseRequest(request_bytes_, request_); !parsed.ok()) {
-      StartFinishLocked(parsed);
+    // Refused by admission, or a payload that does not parse: headers and a
+    // status at once, so a stream over the limit never waits silently.
+    if (absl::Status admitted = AdmitAndParse(*context_, request_bytes_, request_);
+        !admitted.ok()) {
+      StartFinishLocked(admitted);
       return;
     }
     std::uint64_t generation;
@@ -275,18 +250,17 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
       if (wake_armed_) return;  // the wake tag comes back first
       ++generation_;            // stale wakers of the old stream now do nothing
     }
-    if (ShouldRepost()) {
-      PostRequestLocked();
-    } else if (!accepting_calls()) {
-      RetireLocked();
-    }
-    // Otherwise the slot waits idle in its pool (kFinished) until Repost().
+    RecycleLocked();
   }
 
-  void RetireLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void RetireLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ReleaseAdmission();
     state_ = State::kRetired;
     env_.counters->Add(env_.counters->slots_retired);
+  }
+
+  bool ParkedLocked() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return state_ == State::kFinished;
   }
 
   void ArmWakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) {
@@ -301,7 +275,6 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
   const ServerStreamHandler<Request, Response>* const handler_;
   Tag wake_tag_{this, CompletionKind::kWake};
 
-  absl::Mutex mu_ ABSL_ACQUIRED_BEFORE(wake_mu_);
   State state_ ABSL_GUARDED_BY(mu_) = State::kIdle;
   bool done_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
@@ -315,7 +288,7 @@ class ServerStreamCall final : public CallSlot, public WakeTarget {
   Request request_;
   Response response_;
 
-  absl::Mutex wake_mu_;
+  absl::Mutex wake_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::uint64_t generation_ ABSL_GUARDED_BY(wake_mu_) = 0;
   bool wakeable_ ABSL_GUARDED_BY(wake_mu_) = false;
   bool wake_armed_ ABSL_GUARDED_BY(wake_mu_) = false;

@@ -69,22 +69,10 @@ class PeerCalls {
     auto it = calls_.find(peer);
     if (it != calls_.end() && --it->second == 0) calls_.erase(it);
   }
-  // Connections currently holding at least one call.
-  int peers() {
-    absl::MutexLock lock(&mu_);
-    return static_cast<int>(calls_.size());
-  }
 
  private:
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, int> calls_ ABSL_GUARDED_BY(mu_);
-};
-
-// What a matched call may do.
-enum class Admission {
-  kAdmit,  // run the handler
-  kShed,   // answer RESOURCE_EXHAUSTED without running the handler
-  kReset,  // cancel the call at once: its peer holds far too many
 };
 
 // The limits every call of one method is admitted under.
@@ -135,7 +123,6 @@ class SlotPool {
   void RetireIdle();
 
   std::int64_t size();
-  int posted_target() const { return posted_target_; }
 
  private:
   const Factory make_slot_;

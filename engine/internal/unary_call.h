@@ -49,21 +49,6 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
         handler_(handler),
         watch_cancellation_(watch_cancellation) {}
 
-  void Repost() override {
-    absl::MutexLock lock(&mu_);
-    if (!accepting_calls()) {
-      RetireLocked();
-      if (env_.pool != nullptr) env_.pool->Unposted();
-      return;
-    }
-    PostRequestLocked();
-  }
-
-  void RetireIdle() override {
-    absl::MutexLock lock(&mu_);
-    if (state_ == State::kFinished) RetireLocked();
-  }
-
   void OnCompletion(CompletionKind kind, bool ok) override {
     absl::ReleasableMutexLock lock(&mu_);
     if (kind == CompletionKind::kCallDone) {
@@ -92,25 +77,11 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
         env_.counters->Add(env_.counters->calls_started);
         ObserveStarted();
         ObserveMessageReceived();
-        switch (Admit(*context_)) {
-          case Admission::kAdmit:
-            break;
-          case Admission::kShed:
-            StartFinishLocked(shed_reason_);
-            lock.Release();
-            OnRequestReturned(true);
-            return;
-          case Admission::kReset:
-            // Its connection holds twice its share: end the call without
-            // waiting for that peer to read an answer.
-            context_->TryCancel();
-            StartFinishLocked(absl::ResourceExhaustedError("too many calls on this connection"));
-            lock.Release();
-            OnRequestReturned(true);
-            return;
-        }
-        if (absl::Status parsed = ParseRequest(request_bytes_, request_); !parsed.ok()) {
-          StartFinishLocked(parsed);
+        // A call over its limits, or a payload that does not parse, is
+        // answered without running the handler.
+        if (absl::Status admitted = AdmitAndParse(*context_, request_bytes_, request_);
+            !admitted.ok()) {
+          StartFinishLocked(admitted);
           lock.Release();
           OnRequestReturned(true);
           return;
@@ -150,7 +121,7 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
   }
 
  private:
-  void PostRequestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void PostRequestLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writer_.reset();
     context_.emplace();
     writer_.emplace(&*context_);
@@ -194,26 +165,23 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
   }
 
   void RecycleIfIdleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (state_ != State::kFinished || done_pending_) return;
-    if (ShouldRepost()) {
-      PostRequestLocked();
-    } else if (!accepting_calls()) {
-      RetireLocked();
-    }
-    // Otherwise the slot waits idle in its pool (kFinished) until Repost().
+    if (state_ == State::kFinished && !done_pending_) RecycleLocked();
   }
 
-  void RetireLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void RetireLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ReleaseAdmission();
     state_ = State::kRetired;
     env_.counters->Add(env_.counters->slots_retired);
+  }
+
+  bool ParkedLocked() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return state_ == State::kFinished;
   }
 
   const RawUnaryRequester requester_;
   const UnaryHandler<Request, Response>* const handler_;
   const bool watch_cancellation_;
 
-  absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kIdle;
   bool done_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> cancelled_{false};
