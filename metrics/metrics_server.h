@@ -10,16 +10,31 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace metrics {
+
+// The embedded HTTP server gives each connection a worker thread for as long
+// as it takes to read the request and write the answer. A client that
+// connects and sends nothing holds its worker until `request_timeout`; with
+// one worker that blinded every scrape for civetweb's default of 30 s.
+struct MetricsServerOptions {
+  // Connections served at once; more wait in the listen backlog.
+  int workers = 4;
+  // Longest wait for one read or write of a request, after which the
+  // connection is closed. Prometheus sends a scrape's request at once.
+  absl::Duration request_timeout = absl::Seconds(2);
+};
 
 class MetricsServer {
  public:
   // Listens on `listen_address` ("host:port"; port 0 picks a free port) and
   // serves `registry` at /metrics. Fails with a message naming the address
-  // if it cannot listen.
+  // if it cannot listen, and INVALID_ARGUMENT for options out of range
+  // (workers 1..64, request_timeout 1 ms..60 s).
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
-      const std::string& listen_address, std::shared_ptr<prometheus::Registry> registry);
+      const std::string& listen_address, std::shared_ptr<prometheus::Registry> registry,
+      const MetricsServerOptions& options = {});
 
   int port() const { return port_; }
 

@@ -23,8 +23,27 @@ std::string LoopbackTarget(int port);
 std::shared_ptr<grpc::Channel> LoopbackChannel(int port, int connection = 0);
 
 // The body of GET http://127.0.0.1:port/path (HTTP/1.0, so the server
-// closes the connection after the response), or "" if it cannot connect.
-std::string HttpGet(int port, const std::string& path);
+// closes the connection after the response), or "" if it cannot connect or
+// a read or write waits longer than `timeout`.
+std::string HttpGet(int port, const std::string& path, absl::Duration timeout = absl::Seconds(30));
+
+// A TCP connection to 127.0.0.1:port, open until destroyed: a client that
+// connects and then says nothing (or only `greeting`). fd() < 0 if it could
+// not connect.
+class IdleTcpConnection {
+ public:
+  explicit IdleTcpConnection(int port, const std::string& greeting = "");
+  ~IdleTcpConnection();
+  IdleTcpConnection(const IdleTcpConnection&) = delete;
+  IdleTcpConnection& operator=(const IdleTcpConnection&) = delete;
+  int fd() const { return fd_; }
+  // True once the server has closed the connection (a read returned 0 or an
+  // error) within `timeout`.
+  bool ClosedByServerWithin(absl::Duration timeout);
+
+ private:
+  int fd_;
+};
 
 // One blocking call with a fresh context and a 30 s deadline (a hang
 // guard): `rpc(&context, response)` makes it; a null `response` is answered

@@ -37,6 +37,13 @@ ABSL_FLAG(bool, reflection, server::host::ServerHostOptions{}.reflection,
 ABSL_FLAG(std::string, metrics_listen, server::host::ServerHostOptions{}.metrics_listen,
           "host:port to serve Prometheus metrics on (GET /metrics), e.g. 0.0.0.0:9464; empty: "
           "no metrics endpoint.");
+ABSL_FLAG(int, metrics_workers, server::host::ServerHostOptions{}.metrics.workers,
+          "HTTP connections the metrics endpoint serves at once (1..64); each connection holds "
+          "one until its request is answered or times out.");
+ABSL_FLAG(absl::Duration, metrics_request_timeout,
+          server::host::ServerHostOptions{}.metrics.request_timeout,
+          "The metrics endpoint closes a connection whose request or response stalls this long "
+          "(1ms..60s).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or critical.");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "abseil Mutex lock-order checking, reported to stderr. Debian's abseil has it on by "
@@ -99,6 +106,8 @@ absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
   options.engine.drain_deadline = absl::GetFlag(FLAGS_drain_deadline);
   options.reflection = absl::GetFlag(FLAGS_reflection);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.metrics.workers = absl::GetFlag(FLAGS_metrics_workers);
+  options.metrics.request_timeout = absl::GetFlag(FLAGS_metrics_request_timeout);
   ServerLimits& limits = options.limits;
   limits.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
   limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);

@@ -88,7 +88,8 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
   }
   engine_.builder().SetOption(std::make_unique<ReflectionOption>(options_.reflection));
   if (!options_.metrics_listen.empty()) {
-    auto metrics_server = metrics::MetricsServer::Start(options_.metrics_listen, metrics_registry_);
+    auto metrics_server =
+        metrics::MetricsServer::Start(options_.metrics_listen, metrics_registry_, options_.metrics);
     if (!metrics_server.ok()) return metrics_server.status();
     metrics_server_ = std::move(metrics_server).value();
     for (const auto& collectable : extra_collectables_) metrics_server_->Register(collectable);

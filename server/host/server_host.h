@@ -33,6 +33,8 @@ struct ServerHostOptions {
   // host:port to serve Prometheus metrics on (GET /metrics); empty: none.
   // Port 0 picks a free port (metrics_port() says which).
   std::string metrics_listen;
+  // Its HTTP workers and request timeout (metrics/metrics_server.h).
+  metrics::MetricsServerOptions metrics;
 };
 
 // Services registered on engine() are referenced, not owned: they must
