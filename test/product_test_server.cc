@@ -38,7 +38,7 @@ const std::vector<domain::product::ProductInfo>& TestProductCatalog() {
 
 ProductTestServer::ProductTestServer(const std::string& inventory_target, bool batching,
                                      absl::Duration inventory_deadline, bool with_metrics,
-                                     int lookup_threads)
+                                     int lookup_threads, int max_calls_in_flight)
     : client_metrics_(registry_, metrics::GrpcPrometheus::Side::kClient),
       batch_metrics_(client_metrics_),
       catalog_(*domain::product::ProductCatalog::Create(TestProductCatalog())),
@@ -48,7 +48,9 @@ ProductTestServer::ProductTestServer(const std::string& inventory_target, bool b
           host_.engine())),
       reserver_(
           {.target = inventory_target, .retry_max_attempts = 3, .observer = &client_metrics_}),
-      service_(catalog_, *lookups_, reserver_, {.inventory_deadline = inventory_deadline}) {
+      service_(
+          catalog_, *lookups_, reserver_,
+          {.inventory_deadline = inventory_deadline, .max_calls_in_flight = max_calls_in_flight}) {
   service_.Register(host_.engine());
   host_.AddMetricsCollectable(std::shared_ptr<prometheus::Collectable>(&registry_, [](auto*) {}));
   host_.AddMetricsCollectable(
@@ -56,6 +58,7 @@ ProductTestServer::ProductTestServer(const std::string& inventory_target, bool b
   absl::StatusOr<int> port =
       host_.Start("127.0.0.1:0", {server::product::ProductGrpcService::kServiceName});
   REQUIRE(port.ok());
+  port_ = *port;
   stub_ = product::ProductService::NewStub(LoopbackChannel(*port));
 }
 

@@ -32,9 +32,11 @@ const std::vector<domain::product::ProductInfo>& TestProductCatalog();
 
 class ProductTestServer {
  public:
-  explicit ProductTestServer(const std::string& inventory_target, bool batching = true,
-                             absl::Duration inventory_deadline = absl::Milliseconds(500),
-                             bool with_metrics = false, int lookup_threads = 0);
+  explicit ProductTestServer(
+      const std::string& inventory_target, bool batching = true,
+      absl::Duration inventory_deadline = absl::Milliseconds(500), bool with_metrics = false,
+      int lookup_threads = 0,
+      int max_calls_in_flight = server::product::ProductServiceOptions{}.max_calls_in_flight);
   ~ProductTestServer();
   ProductTestServer(const ProductTestServer&) = delete;
   ProductTestServer& operator=(const ProductTestServer&) = delete;
@@ -47,6 +49,7 @@ class ProductTestServer {
                      product::PlaceOrderResponse* response = nullptr);
 
   server::host::ServerHost& host() { return host_; }
+  int port() const { return port_; }
   client::BatchingInventoryClient& lookups() { return *lookups_; }
 
  private:
@@ -60,6 +63,7 @@ class ProductTestServer {
   std::unique_ptr<client::BatchingInventoryClient> lookups_;
   server::product::InventoryReserver reserver_;
   server::product::ProductGrpcService service_;
+  int port_ = 0;
   std::unique_ptr<product::ProductService::Stub> stub_;
 };
 

@@ -46,6 +46,9 @@ ABSL_FLAG(int, max_queued_lookups, server::product::ProductServerOptions{}.max_q
           "Most look-ups waiting to be sent; beyond it calls fail fast with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, inventory_channels, server::product::ProductServerOptions{}.inventory_channels,
           "Channels (HTTP/2 connections per inventory address) the look-ups use in turn.");
+ABSL_FLAG(int, max_calls_in_flight, server::product::ProductServerOptions{}.max_calls_in_flight,
+          "The most GetProduct calls, and the most PlaceOrder calls, in flight at once (waiting "
+          "for the inventory included); more get RESOURCE_EXHAUSTED at once. 0 = no limit.");
 ABSL_FLAG(int, calls_per_queue, server::product::ProductServerOptions{}.calls_per_queue,
           "GetProduct and PlaceOrder requests posted ahead per completion queue (1..100000). "
           "Each matched one is replaced at once, so this is not a limit on calls in flight "
@@ -79,6 +82,7 @@ absl::StatusOr<server::product::ProductServerOptions> OptionsFromFlags() {
   options.max_queued_lookups = absl::GetFlag(FLAGS_max_queued_lookups);
   options.inventory_channels = absl::GetFlag(FLAGS_inventory_channels);
   options.calls_per_queue = absl::GetFlag(FLAGS_calls_per_queue);
+  options.max_calls_in_flight = absl::GetFlag(FLAGS_max_calls_in_flight);
   options.lookup_threads = absl::GetFlag(FLAGS_lookup_threads);
   if (absl::Status valid = server::product::ValidateProductServerOptions(options); !valid.ok()) {
     return valid;

@@ -9,6 +9,9 @@ absl::Status ValidateProductServerOptions(const ProductServerOptions& options) {
   if (options.calls_per_queue < 1 || options.calls_per_queue > 100000) {
     return absl::InvalidArgumentError("--calls_per_queue must be in 1..100000");
   }
+  if (options.max_calls_in_flight < 0 || options.max_calls_in_flight > 1000000) {
+    return absl::InvalidArgumentError("--max_calls_in_flight must be in 0..1000000");
+  }
   if (options.synthetic_products < 0) {
     return absl::InvalidArgumentError("--synthetic_products must be >= 0");
   }
@@ -42,7 +45,8 @@ client::BatchingInventoryClientOptions LookupClientOptions(const ProductServerOp
 
 ProductServiceOptions ServiceOptions(const ProductServerOptions& options) {
   return {.inventory_deadline = options.inventory_deadline,
-          .calls_per_queue = options.calls_per_queue};
+          .calls_per_queue = options.calls_per_queue,
+          .max_calls_in_flight = options.max_calls_in_flight};
 }
 
 }  // namespace server::product

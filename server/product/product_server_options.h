@@ -43,6 +43,7 @@ struct ProductServerOptions {
   int max_queued_lookups = client::BatchingInventoryClientOptions{}.max_queued_lookups;
   int inventory_channels = client::BatchingInventoryClientOptions{}.channels;
   int calls_per_queue = ProductServiceOptions{}.calls_per_queue;
+  int max_calls_in_flight = ProductServiceOptions{}.max_calls_in_flight;
   // 0: the look-up client runs on the server's completion queues
   // (CreateLookupClient); N > 0: on N threads of its own.
   int lookup_threads = 0;

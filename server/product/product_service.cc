@@ -73,6 +73,7 @@ ProductGrpcService::ProductGrpcService(const ProductCatalog& catalog,
 void ProductGrpcService::Register(engine::Engine& engine) {
   // Both answer only once the inventory has, and never need IsCancelled().
   const engine::MethodOptions answers_later{.requests_posted = options_.calls_per_queue,
+                                            .max_in_flight = options_.max_calls_in_flight,
                                             .watch_cancellation = false};
   using Service = ProductService::AsyncService;
   engine.AddService<ProductService>()

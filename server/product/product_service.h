@@ -42,6 +42,15 @@ struct ProductServiceOptions {
   // req/s going from 64 to 256 (docs/performance.md; not measured again
   // since the pool).
   int calls_per_queue = 256;
+  // The most calls of each method (GetProduct, PlaceOrder) in flight at
+  // once, waiting for the inventory included; past it a call is answered
+  // RESOURCE_EXHAUSTED at once instead of waiting. This is the bound that
+  // sheds load when the inventory hangs: every call holds its slot for up
+  // to inventory_deadline, so at the default 500 ms, 4096 per method admit
+  // about 8,000 calls/s of each to a hung inventory. Both methods together
+  // (8192) stay within the engine's max_call_slots (16384), so no call
+  // waits inside gRPC uncounted. 0 = no limit of its own.
+  int max_calls_in_flight = 4096;
 };
 
 class ProductGrpcService {

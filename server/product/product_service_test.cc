@@ -3,6 +3,7 @@
 // on loopback.
 #include "server/product/product_service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "test/inventory_test_server.h"
 #include "test/loopback.h"
 #include "test/product_test_server.h"
+#include "test/scripted_inventory.h"
 #include "test/test_util.h"
 
 namespace {
@@ -29,7 +31,59 @@ using testing_util::DeadlineIn;
 using testing_util::InventoryTestServer;
 using testing_util::LoopbackTarget;
 using testing_util::ProductTestServer;
+using testing_util::ScriptedInventory;
 using testing_util::WaitUntil;
+
+constexpr char kGetProduct[] = "product.ProductService/GetProduct";
+
+// GetProduct calls made at once over `connections` HTTP/2 connections and
+// collected on one completion queue.
+class ConcurrentGets {
+ public:
+  ConcurrentGets(int port, int calls, int connections, absl::Duration deadline) : calls_(calls) {
+    for (int c = 0; c < connections; ++c) {
+      stubs_.push_back(
+          product::ProductService::NewStub(testing_util::LoopbackChannel(port, c + 1)));
+    }
+    for (int i = 0; i < calls; ++i) {
+      auto call = std::make_unique<Call>();
+      call->context.set_deadline(DeadlineIn(deadline));
+      call->request.set_product_id("product123");
+      call->reader = stubs_[i % connections]->AsyncGetProduct(&call->context, call->request, &cq_);
+      call->reader->Finish(&call->response, &call->status, call.get());
+      calls_in_flight_.push_back(std::move(call));
+    }
+  }
+  ~ConcurrentGets() { cq_.Shutdown(); }
+
+  // Waits for every call's answer; the codes, in completion order.
+  std::vector<grpc::StatusCode> Codes() {
+    std::vector<grpc::StatusCode> codes;
+    void* tag;
+    bool ok;
+    while (static_cast<int>(codes.size()) < calls_ && cq_.Next(&tag, &ok)) {
+      codes.push_back(static_cast<Call*>(tag)->status.error_code());
+    }
+    return codes;
+  }
+
+ private:
+  struct Call {
+    grpc::ClientContext context;
+    GetProductRequest request;
+    GetProductResponse response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<GetProductResponse>> reader;
+  };
+  const int calls_;
+  grpc::CompletionQueue cq_;
+  std::vector<std::unique_ptr<product::ProductService::Stub>> stubs_;
+  std::vector<std::unique_ptr<Call>> calls_in_flight_;
+};
+
+int Count(const std::vector<grpc::StatusCode>& codes, grpc::StatusCode code) {
+  return static_cast<int>(std::count(codes.begin(), codes.end(), code));
+}
 
 }  // namespace
 
@@ -137,6 +191,60 @@ TEST_CASE("with the inventory down calls are UNAVAILABLE in time, then recover b
   CHECK(products.Order("order-1", {{"product123", 1}}).ok());
   // Nothing is stuck in the client.
   CHECK(WaitUntil([&] { return products.lookups().Stats().queue_depth == 0; }));
+}
+
+TEST_CASE("with the inventory hung, every call is admitted and counted up to its bound, then shed",
+          "[product][admission]") {
+  // 600 calls: more than the 512 the engine's fixed slots (256 per queue x
+  // 2) admitted before the slot pool; the rest waited inside gRPC, uncounted.
+  constexpr int kCalls = 600;
+  ScriptedInventory inventory;
+  inventory.SetQuantity("product123", 10);
+  inventory.Park(true);  // the inventory accepts calls and never answers
+  ProductTestServer products(LoopbackTarget(inventory.port()), /*batching=*/true,
+                             /*inventory_deadline=*/absl::Seconds(60), /*with_metrics=*/false,
+                             /*lookup_threads=*/0, /*max_calls_in_flight=*/kCalls);
+  ConcurrentGets held(products.port(), kCalls, /*connections=*/4, absl::Seconds(60));
+
+  // Every call reached its handler and waits on the look-up client, where it
+  // is counted: none waits inside gRPC.
+  auto& engine = products.host().engine();
+  REQUIRE(WaitUntil([&] { return engine.MethodStats(kGetProduct).handlers_running == kCalls; }));
+  REQUIRE(inventory.WaitParked(1));
+
+  // One more is over the bound: RESOURCE_EXHAUSTED at once, naming it, and
+  // the look-up client never sees it.
+  const auto queued_before = products.lookups().Stats();
+  GetProductResponse response;
+  grpc::Status shed = products.Get("product123", &response, absl::Seconds(10));
+  CHECK(shed.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK_THAT(shed.error_message(), Catch::Contains("600"));
+  CHECK(engine.MethodStats(kGetProduct).shed == 1);
+  CHECK(products.lookups().Stats().lookups_requested == queued_before.lookups_requested);
+
+  // The inventory answers: every held call succeeds.
+  inventory.Release();
+  const std::vector<grpc::StatusCode> codes = held.Codes();
+  CHECK(Count(codes, grpc::StatusCode::OK) == kCalls);
+  // The bound frees as calls end: the next call is served.
+  CHECK(WaitUntil([&] { return engine.MethodStats(kGetProduct).handlers_running == 0; }));
+  CHECK(products.Get("product123", &response).ok());
+}
+
+TEST_CASE("with the inventory hung, concurrent calls are UNAVAILABLE by the inventory deadline",
+          "[product][admission]") {
+  ScriptedInventory inventory;
+  inventory.Park(true);
+  ProductTestServer products(LoopbackTarget(inventory.port()), /*batching=*/true,
+                             /*inventory_deadline=*/absl::Milliseconds(300));
+  const absl::Time asked = absl::Now();
+  ConcurrentGets calls(products.port(), /*calls=*/600, /*connections=*/4, absl::Seconds(60));
+  const std::vector<grpc::StatusCode> codes = calls.Codes();
+  CHECK(Count(codes, grpc::StatusCode::UNAVAILABLE) == 600);
+  // Each call waits out its own 300 ms look-up deadline, not the others': a
+  // hang guard far above that (the callers allow 60 s), not a speed check.
+  CHECK(absl::Now() - asked < absl::Seconds(20));
+  CHECK(products.host().engine().MethodStats(kGetProduct).shed == 0);
 }
 
 TEST_CASE("concurrent GetProducts are merged into few batch RPCs", "[product]") {
