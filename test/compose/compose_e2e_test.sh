@@ -172,7 +172,8 @@ export INVENTORY_PORT=${INVENTORY_PORT:-$p1}
 export INVENTORY_METRICS_PORT=${INVENTORY_METRICS_PORT:-$p2}
 export PRODUCT_PORT=${PRODUCT_PORT:-$p3}
 export PRODUCT_METRICS_PORT=${PRODUCT_METRICS_PORT:-$p4}
-export BIND_ADDRESS=127.0.0.1
+unset BIND_ADDRESS  # the default must publish on loopback only (checked below)
+unset MEMORY_LIMIT  # the default limit is what phase 5 checks
 export INVENTORY_IMAGE=grpc-inventory-e2e:$project
 echo "compose_e2e: project $project, image $INVENTORY_IMAGE, ports inventory $INVENTORY_PORT" \
   "(metrics $INVENTORY_METRICS_PORT), product $PRODUCT_PORT (metrics $PRODUCT_METRICS_PORT)"
@@ -287,6 +288,28 @@ for service in "${services[@]}"; do
   else
     fail "$service did not become healthy"
     exit 1
+  fi
+done
+
+# The memory ceiling: each container runs under a cgroup limit, without swap.
+for service in "${services[@]}"; do
+  limits=$(docker inspect -f '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}' "$(container "$service")")
+  if [[ $limits == "2147483648 2147483648" ]]; then
+    pass "$service runs under a 2 GiB memory limit without swap"
+  else
+    fail "$service: memory limit and memory+swap are '$limits', expected 2 GiB each"
+  fi
+done
+
+# Unauthenticated plaintext stays off the network by default: every port is
+# published on loopback only.
+for service in "${services[@]}"; do
+  bindings=$(docker inspect -f '{{range $p, $b := .NetworkSettings.Ports}}{{range $b}}{{.HostIp}} {{end}}{{end}}' \
+    "$(container "$service")")
+  if [[ -n $bindings && -z $(tr ' ' '\n' <<<"$bindings" | grep -v -x -e '127.0.0.1' -e '') ]]; then
+    pass "$service publishes its ports on 127.0.0.1 only"
+  else
+    fail "$service publishes on host addresses '$bindings', expected 127.0.0.1 only"
   fi
 done
 
