@@ -190,6 +190,10 @@ expect_rejected "--max_receive_message_bytes=10" \
 expect_rejected "--memory_quota_bytes=1" '^inventory_server: .*memory_quota_bytes' \
   --memory_quota_bytes=1
 expect_rejected "--log_level=loud" "log_level.*loud" --log_level=loud
+expect_rejected "--max_connection_age=0s" '^inventory_server: .*max_connection_age' \
+  --max_connection_age=0s
+expect_rejected "--metrics_workers=0" '^inventory_server: .*metrics workers.*\b0\b' \
+  --metrics_workers=0 --metrics_listen=127.0.0.1:0
 expect_rejected "--catalog with --synthetic_products" "catalog.*synthetic_products" \
   --catalog="$tmp/any.csv" --synthetic_products=5
 

@@ -76,6 +76,12 @@ ABSL_FLAG(absl::Duration, keepalive_timeout, server::host::ServerLimits{}.keepal
           "A keepalive ping unanswered this long closes the connection.");
 ABSL_FLAG(absl::Duration, max_connection_idle, server::host::ServerLimits{}.max_connection_idle,
           "Connections without calls for this long are closed with GOAWAY.");
+ABSL_FLAG(absl::Duration, max_connection_age, server::host::ServerLimits{}.max_connection_age,
+          "Every connection gets GOAWAY at this age (+-10% jitter) and is closed "
+          "--max_connection_age_grace later: the bound on streams opened and never completed.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace,
+          server::host::ServerLimits{}.max_connection_age_grace,
+          "How long calls still open on a connection past --max_connection_age may run.");
 ABSL_FLAG(absl::Duration, handshake_timeout, server::host::ServerLimits{}.handshake_timeout,
           "Time a new connection has to complete its HTTP/2 handshake.");
 ABSL_FLAG(int64_t, memory_quota_bytes, server::host::ServerLimits{}.memory_quota_bytes,
@@ -118,6 +124,8 @@ absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
   limits.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
   limits.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   limits.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
+  limits.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  limits.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
   limits.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
   limits.memory_quota_bytes = absl::GetFlag(FLAGS_memory_quota_bytes);
   for (const std::string& arg : absl::GetFlag(FLAGS_grpc_channel_args)) {

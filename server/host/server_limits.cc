@@ -41,10 +41,13 @@ absl::Status ValidateServerLimits(const ServerLimits& limits) {
       limits.keepalive_time <= absl::ZeroDuration() ||
       limits.keepalive_timeout <= absl::ZeroDuration() ||
       limits.max_connection_idle <= absl::ZeroDuration() ||
+      limits.max_connection_age <= absl::ZeroDuration() ||
+      limits.max_connection_age_grace <= absl::ZeroDuration() ||
       limits.handshake_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "min_client_ping_interval must not be negative, and keepalive_time, keepalive_timeout, "
-        "max_connection_idle and handshake_timeout must be positive");
+        "max_connection_idle, max_connection_age, max_connection_age_grace and "
+        "handshake_timeout must be positive");
   }
   if (limits.memory_quota_bytes < (std::int64_t{16} << 20)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -65,6 +68,9 @@ void ApplyServerLimits(const ServerLimits& limits, grpc::ServerBuilder& builder)
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ToMillis(limits.keepalive_time));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ToMillis(limits.keepalive_timeout));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ToMillis(limits.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ToMillis(limits.max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             ToMillis(limits.max_connection_age_grace));
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
                              ToMillis(limits.handshake_timeout));
   grpc::ResourceQuota quota("server-memory");

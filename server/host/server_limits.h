@@ -37,6 +37,16 @@ struct ServerLimits {
   absl::Duration keepalive_timeout = absl::Seconds(20);
   // Connections idle (no calls) this long are closed with GOAWAY.
   absl::Duration max_connection_idle = absl::Minutes(10);
+  // Every connection is sent GOAWAY at this age (gRPC adds +-10% jitter),
+  // and closed max_connection_age_grace later, whatever is still open on
+  // it. This is the bound on a stream that is opened and never completed
+  // (HEADERS without its message): gRPC 1.51.1 keeps such a stream before
+  // any request matches it, where the engine cannot see or cancel it, and
+  // keepalive and max_connection_idle do not end it. Clients reconnect on
+  // GOAWAY by themselves; a Watch stream open at the close ends with
+  // UNAVAILABLE, and its client watches again.
+  absl::Duration max_connection_age = absl::Minutes(30);
+  absl::Duration max_connection_age_grace = absl::Minutes(1);
   // A connection must finish its TLS/HTTP2 handshake within this time.
   absl::Duration handshake_timeout = absl::Seconds(10);
   // Memory gRPC may use for buffers across all connections (resource quota).
