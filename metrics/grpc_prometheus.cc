@@ -66,7 +66,7 @@ class GrpcPrometheus::Method final : public MethodObserver {
   prometheus::Counter& started_;
   std::array<prometheus::Counter*, kCodeCount> handled_{};
   prometheus::Histogram& handling_seconds_;
-  prometheus::Counter* const msg_received_;  // null on the client side
+  prometheus::Counter* const msg_received_;
   prometheus::Counter* const msg_sent_;
 };
 
@@ -92,17 +92,19 @@ GrpcPrometheus::GrpcPrometheus(prometheus::Registry& registry, Side side)
                                       : "Histogram of response latency (seconds) of the gRPC "
                                         "until it is finished by the application.")
                             .Register(registry)) {
-  // Only the engine reports messages; a client family would stay at 0.
-  if (side == Side::kServer) {
-    msg_received_ = &prometheus::BuildCounter()
-                         .Name("grpc_server_msg_received_total")
-                         .Help("Total number of RPC stream messages received on the server.")
-                         .Register(registry);
-    msg_sent_ = &prometheus::BuildCounter()
-                     .Name("grpc_server_msg_sent_total")
-                     .Help("Total number of gRPC stream messages sent by the server.")
-                     .Register(registry);
-  }
+  // go-grpc-prometheus's names and help texts, server and client.
+  msg_received_ = &prometheus::BuildCounter()
+                       .Name(Prefix(side) + "msg_received_total")
+                       .Help(side == Side::kServer
+                                 ? "Total number of RPC stream messages received on the server."
+                                 : "Total number of RPC stream messages received by the client.")
+                       .Register(registry);
+  msg_sent_ =
+      &prometheus::BuildCounter()
+           .Name(Prefix(side) + "msg_sent_total")
+           .Help(side == Side::kServer ? "Total number of gRPC stream messages sent by the server."
+                                       : "Total number of gRPC stream messages sent by the client.")
+           .Register(registry);
 }
 
 GrpcPrometheus::~GrpcPrometheus() = default;

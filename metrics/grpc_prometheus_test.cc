@@ -51,7 +51,7 @@ TEST_CASE("client metrics are the grpc_client_ twins; streams are server_stream"
   CHECK_THAT(text, Catch::Contains("# TYPE grpc_client_handling_seconds histogram"));
 }
 
-TEST_CASE("server message counters are go-grpc-prometheus's; the client has none") {
+TEST_CASE("message counters are go-grpc-prometheus's, on the server and the client") {
   prometheus::Registry registry;
   GrpcPrometheus server(registry, GrpcPrometheus::Side::kServer);
   MethodObserver* watch =
@@ -70,9 +70,15 @@ TEST_CASE("server message counters are go-grpc-prometheus's; the client has none
   GrpcPrometheus client(client_registry, GrpcPrometheus::Side::kClient);
   MethodObserver* get =
       client.ObserveMethod("inventory.InventoryService/GetProductAvailability", RpcType::kUnary);
-  get->OnMessageSent();  // harmless: no family to count in
+  get->OnMessageSent();
+  get->OnMessageReceived();
+  const std::string client_labels =
+      "{grpc_method=\"GetProductAvailability\",grpc_service=\"inventory.InventoryService\","
+      "grpc_type=\"unary\"}";
   const std::string client_text = Scrape(client_registry);
-  CHECK_THAT(client_text, !Catch::Contains("msg_"));
+  CHECK_THAT(client_text, Catch::Contains("grpc_client_msg_sent_total" + client_labels + " 1"));
+  CHECK_THAT(client_text, Catch::Contains("grpc_client_msg_received_total" + client_labels + " 1"));
+  CHECK_THAT(client_text, !Catch::Contains("grpc_server_"));
 }
 
 TEST_CASE("Go code names cover every status code") {

@@ -69,7 +69,7 @@ void HealthService::Register(engine::Engine& engine) {
 
 void HealthService::SetStatus(const std::string& service, ServingStatus status) {
   absl::MutexLock lock(&mu_);
-  statuses_[service] = status;
+  statuses_[service] = shutting_down_ ? HealthCheckResponse::NOT_SERVING : status;
   if (auto it = watches_.find(service); it != watches_.end()) {
     for (Watch* watch : it->second) watch->Wake();
   }
@@ -77,6 +77,7 @@ void HealthService::SetStatus(const std::string& service, ServingStatus status) 
 
 void HealthService::SetAllNotServing() {
   absl::MutexLock lock(&mu_);
+  shutting_down_ = true;
   for (auto& [service, status] : statuses_) status = HealthCheckResponse::NOT_SERVING;
   for (auto& [service, watches] : watches_) {
     for (Watch* watch : watches) watch->Wake();

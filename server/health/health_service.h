@@ -34,11 +34,14 @@ class HealthService {
   void Register(engine::Engine& engine);
 
   // Sets the status of `service` ("" is the whole server) and notifies its
-  // watchers. Thread-safe.
+  // watchers. Thread-safe. After SetAllNotServing() every status stays
+  // NOT_SERVING: a late SERVING (from a readiness check still running) is
+  // ignored.
   void SetStatus(const std::string& service, ServingStatus status);
 
-  // Marks every known service NOT_SERVING: the first step of shutdown, so
-  // load balancers stop sending before the server stops accepting.
+  // Marks every known service NOT_SERVING for good: the first step of
+  // shutdown, so load balancers stop sending before the server stops
+  // accepting.
   void SetAllNotServing();
 
   class Watch;  // the stream source of one Watch call (health_service.cc)
@@ -51,6 +54,7 @@ class HealthService {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, ServingStatus> statuses_ ABSL_GUARDED_BY(mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, absl::flat_hash_set<Watch*>> watches_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -38,20 +38,34 @@ BatchRpcMetrics::BatchRpcMetrics(engine::RpcObserver& client_metrics)
       unary_(client_metrics.ObserveMethod("inventory.InventoryService/GetProductAvailability",
                                           engine::RpcType::kUnary)) {}
 
-void BatchRpcMetrics::OnBatchSent(int lookups, int unique_ids) {
-  if (batch_ != nullptr) batch_->OnStarted();
+namespace {
+
+// As go-grpc-prometheus's unary client interceptor counts: the request is a
+// message sent when the call starts, the response one received if it is OK.
+void UnaryStarted(engine::MethodObserver* method) {
+  if (method == nullptr) return;
+  method->OnStarted();
+  method->OnMessageSent();
 }
+
+void UnaryDone(engine::MethodObserver* method, const absl::Status& status, absl::Duration latency) {
+  if (method == nullptr) return;
+  if (status.ok()) method->OnMessageReceived();
+  method->OnHandled(static_cast<grpc::StatusCode>(status.code()), latency);
+}
+
+}  // namespace
+
+void BatchRpcMetrics::OnBatchSent(int lookups, int unique_ids) { UnaryStarted(batch_); }
 
 void BatchRpcMetrics::OnBatchDone(int lookups, const absl::Status& status, absl::Duration latency) {
-  if (batch_ != nullptr) batch_->OnHandled(static_cast<grpc::StatusCode>(status.code()), latency);
+  UnaryDone(batch_, status, latency);
 }
 
-void BatchRpcMetrics::OnUnarySent() {
-  if (unary_ != nullptr) unary_->OnStarted();
-}
+void BatchRpcMetrics::OnUnarySent() { UnaryStarted(unary_); }
 
 void BatchRpcMetrics::OnUnaryDone(const absl::Status& status, absl::Duration latency) {
-  if (unary_ != nullptr) unary_->OnHandled(static_cast<grpc::StatusCode>(status.code()), latency);
+  UnaryDone(unary_, status, latency);
 }
 
 std::vector<prometheus::MetricFamily> BatchingClientCollector::Collect() const {

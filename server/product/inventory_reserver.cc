@@ -53,7 +53,10 @@ void InventoryReserver::Reserve(const ::inventory::ReserveStockRequest& request,
                                 absl::Time deadline, Callback done) {
   auto* call = new Call{{}, request, {}, std::move(done), absl::Now()};
   if (deadline != absl::InfiniteFuture()) call->context.set_deadline(absl::ToChronoTime(deadline));
-  if (observer_ != nullptr) observer_->OnStarted();
+  if (observer_ != nullptr) {
+    observer_->OnStarted();
+    observer_->OnMessageSent();  // the request, as go-grpc-prometheus counts a unary call
+  }
   {
     absl::MutexLock lock(&mu_);
     in_flight_.insert(call);
@@ -64,7 +67,10 @@ void InventoryReserver::Reserve(const ::inventory::ReserveStockRequest& request,
 
 void InventoryReserver::OnDone(Call* call, const grpc::Status& status) {
   std::unique_ptr<Call> owned(call);
-  if (observer_ != nullptr) observer_->OnHandled(status.error_code(), absl::Now() - call->started);
+  if (observer_ != nullptr) {
+    if (status.ok()) observer_->OnMessageReceived();
+    observer_->OnHandled(status.error_code(), absl::Now() - call->started);
+  }
   if (status.ok()) {
     std::move(call->done)(std::move(call->response));
   } else {

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,7 @@
 #include "server/host/server_host.h"
 #include "server/host/shutdown_signal.h"
 #include "server/product/batching_client_metrics.h"
+#include "server/product/inventory_readiness.h"
 #include "server/product/inventory_reserver.h"
 #include "server/product/product_server_options.h"
 #include "server/product/product_service.h"
@@ -27,6 +29,12 @@ ABSL_FLAG(absl::Duration, inventory_deadline,
           server::product::ProductServerOptions{}.inventory_deadline,
           "Longest any call to the inventory may take (also bounded by the caller's deadline); "
           "past it the ProductService answers UNAVAILABLE.");
+ABSL_FLAG(absl::Duration, inventory_health_interval,
+          server::product::ProductServerOptions{}.inventory_health_interval,
+          "How often readiness (the health status of product.ProductService) checks the "
+          "inventory's health; 2 failed checks in a row (slower than --inventory_deadline, "
+          "or not SERVING) make it NOT_SERVING, one success SERVING again. Liveness (\"\") "
+          "stays SERVING. 0 = readiness does not follow the inventory.");
 ABSL_FLAG(std::string, products, server::product::ProductServerOptions{}.products,
           "CSV of product_id,name,price_cents. Empty: the built-in catalog (product123).");
 ABSL_FLAG(int, synthetic_products, server::product::ProductServerOptions{}.synthetic_products,
@@ -83,6 +91,7 @@ absl::StatusOr<server::product::ProductServerOptions> OptionsFromFlags() {
   options.inventory_channels = absl::GetFlag(FLAGS_inventory_channels);
   options.calls_per_queue = absl::GetFlag(FLAGS_calls_per_queue);
   options.max_calls_in_flight = absl::GetFlag(FLAGS_max_calls_in_flight);
+  options.inventory_health_interval = absl::GetFlag(FLAGS_inventory_health_interval);
   options.lookup_threads = absl::GetFlag(FLAGS_lookup_threads);
   if (absl::Status valid = server::product::ValidateProductServerOptions(options); !valid.ok()) {
     return valid;
@@ -132,6 +141,14 @@ int main(int argc, char** argv) {
   absl::StatusOr<int> port =
       host.Start(options->listen, {server::product::ProductGrpcService::kServiceName});
   if (!port.ok()) return Fail(port.status());
+  std::optional<server::product::InventoryReadiness> readiness;
+  if (options->inventory_health_interval > absl::ZeroDuration()) {
+    readiness.emplace(
+        server::product::InventoryReadinessOptions{.target = options->inventory,
+                                                   .interval = options->inventory_health_interval,
+                                                   .timeout = options->inventory_deadline},
+        host.health(), server::product::ProductGrpcService::kServiceName);
+  }
 
   const std::string& listen = options->listen;
   spdlog::info(
@@ -144,6 +161,7 @@ int main(int argc, char** argv) {
   int signal_number = server::host::WaitForShutdownSignal();
   spdlog::info("signal {} received; draining for up to {}", signal_number,
                absl::FormatDuration(host.engine().options().drain_deadline));
+  if (readiness) readiness->Stop();
   host.Shutdown();
   (*lookups)->Shutdown();
   spdlog::info("product_server stopped cleanly");

@@ -6,6 +6,9 @@ absl::Status ValidateProductServerOptions(const ProductServerOptions& options) {
   if (options.inventory_deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--inventory_deadline must be positive");
   }
+  if (options.inventory_health_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--inventory_health_interval must not be negative");
+  }
   if (options.calls_per_queue < 1 || options.calls_per_queue > 100000) {
     return absl::InvalidArgumentError("--calls_per_queue must be in 1..100000");
   }

@@ -16,6 +16,7 @@
 #include "client/batching_inventory_client.h"
 #include "domain/product/product_catalog.h"
 #include "server/host/server_host.h"
+#include "server/product/inventory_readiness.h"
 #include "server/product/product_service.h"
 
 namespace server::product {
@@ -29,6 +30,10 @@ struct ProductServerOptions {
   // every address).
   std::string inventory = "localhost:50051";
   absl::Duration inventory_deadline = ProductServiceOptions{}.inventory_deadline;
+  // How often readiness (the health of product.ProductService) checks the
+  // inventory's health, each check bounded by inventory_deadline
+  // (inventory_readiness.h). Zero: readiness does not follow the inventory.
+  absl::Duration inventory_health_interval = InventoryReadinessOptions{}.interval;
   // CSV of product_id,name,price_cents. Empty, and no synthetic_products:
   // the built-in catalog (product123).
   std::string products;

@@ -3,6 +3,10 @@
 // on loopback.
 #include "server/product/product_service.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -14,6 +18,7 @@
 #include "metrics/grpc_prometheus.h"
 #include "server/host/server_host.h"
 #include "server/product/batching_client_metrics.h"
+#include "server/product/inventory_readiness.h"
 #include "test/inventory_test_server.h"
 #include "test/loopback.h"
 #include "test/product_test_server.h"
@@ -79,6 +84,42 @@ class ConcurrentGets {
   grpc::CompletionQueue cq_;
   std::vector<std::unique_ptr<product::ProductService::Stub>> stubs_;
   std::vector<std::unique_ptr<Call>> calls_in_flight_;
+};
+
+using grpc::health::v1::HealthCheckResponse;
+
+// The product server's health status of `service`, asked over gRPC.
+HealthCheckResponse::ServingStatus Health(int port, const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(testing_util::LoopbackChannel(port));
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(absl::Seconds(10)));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&context, request, &response);
+  return status.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
+}
+
+// A port that takes TCP connections and never says anything: a hung
+// dependency (the kernel completes the handshake, no HTTP/2 follows).
+class SilentListener {
+ public:
+  SilentListener() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0);
+    REQUIRE(listen(fd_, 16) == 0);
+    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentListener() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
 };
 
 int Count(const std::vector<grpc::StatusCode>& codes, grpc::StatusCode code) {
@@ -247,6 +288,59 @@ TEST_CASE("with the inventory hung, concurrent calls are UNAVAILABLE by the inve
   CHECK(products.host().engine().MethodStats(kGetProduct).shed == 0);
 }
 
+TEST_CASE("readiness follows the inventory, liveness does not", "[product][health]") {
+  auto inventory = std::make_unique<InventoryTestServer>(
+      std::vector<domain::inventory::CatalogEntry>{{"product123", 10}});
+  const int inventory_port = inventory->port();
+  ProductTestServer products(LoopbackTarget(inventory_port));
+  server::product::InventoryReadiness readiness({.target = LoopbackTarget(inventory_port),
+                                                 .interval = absl::Milliseconds(50),
+                                                 .timeout = absl::Milliseconds(300)},
+                                                products.host().health(),
+                                                server::product::ProductGrpcService::kServiceName);
+  const std::string kReadiness = server::product::ProductGrpcService::kServiceName;
+  REQUIRE(WaitUntil([&] { return readiness.checks() >= 2; }));
+  CHECK(Health(products.port(), kReadiness) == HealthCheckResponse::SERVING);
+
+  inventory.reset();  // the inventory goes away
+  CHECK(WaitUntil(
+      [&] { return Health(products.port(), kReadiness) == HealthCheckResponse::NOT_SERVING; }));
+  CHECK(Health(products.port(), "") == HealthCheckResponse::SERVING);  // alive all along
+
+  // Back on the same port: ready again, nobody restarts product_server.
+  inventory = std::make_unique<InventoryTestServer>(
+      std::vector<domain::inventory::CatalogEntry>{{"product123", 7}},
+      InventoryTestServer::DefaultOptions(), server::inventory::InventoryServiceOptions{},
+      absl::StrCat("127.0.0.1:", inventory_port));
+  CHECK(WaitUntil(
+      [&] { return Health(products.port(), kReadiness) == HealthCheckResponse::SERVING; }));
+  CHECK(readiness.ready());
+
+  // Shutdown wins over a check still running: NOT_SERVING stays.
+  products.host().health().SetAllNotServing();
+  const int checks = readiness.checks();
+  CHECK(WaitUntil([&] { return readiness.checks() >= checks + 2; }));
+  CHECK(Health(products.port(), kReadiness) == HealthCheckResponse::NOT_SERVING);
+  CHECK(Health(products.port(), "") == HealthCheckResponse::NOT_SERVING);
+}
+
+TEST_CASE("readiness turns NOT_SERVING for an inventory that hangs", "[product][health]") {
+  SilentListener hung;  // accepts connections, never answers
+  InventoryTestServer unused({{"product123", 1}});
+  ProductTestServer products(LoopbackTarget(unused.port()));
+  server::product::InventoryReadiness readiness({.target = LoopbackTarget(hung.port()),
+                                                 .interval = absl::Milliseconds(50),
+                                                 .timeout = absl::Milliseconds(200)},
+                                                products.host().health(),
+                                                server::product::ProductGrpcService::kServiceName);
+  // The first check alone does not flip it; the second failure does.
+  CHECK(WaitUntil([&] { return !readiness.ready(); }));
+  CHECK(readiness.checks() >= server::product::InventoryReadiness::kFailuresToUnready);
+  CHECK(Health(products.port(), server::product::ProductGrpcService::kServiceName) ==
+        HealthCheckResponse::NOT_SERVING);
+  CHECK(Health(products.port(), "") == HealthCheckResponse::SERVING);
+}
+
 TEST_CASE("concurrent GetProducts are merged into few batch RPCs", "[product]") {
   InventoryTestServer inventory({{"product123", 10}, {"apple", 3}, {"pear", 4}});
   ProductTestServer products(LoopbackTarget(inventory.port()));
@@ -296,6 +390,18 @@ TEST_CASE("product_server metrics: its own calls, its inventory calls, its batch
                                    "grpc_type=\"unary\"} 1"));
   CHECK_THAT(text, Catch::Contains("grpc_client_started_total{grpc_method="
                                    "\"BatchGetProductAvailability\""));
+  // The client's message counters, as go-grpc-prometheus's: one request
+  // sent and one response received per OK unary call.
+  const std::string reserve_labels =
+      "{grpc_method=\"ReserveStock\",grpc_service=\"inventory.InventoryService\","
+      "grpc_type=\"unary\"}";
+  CHECK_THAT(text, Catch::Contains("grpc_client_msg_sent_total" + reserve_labels + " 1"));
+  CHECK_THAT(text, Catch::Contains("grpc_client_msg_received_total" + reserve_labels + " 1"));
+  const std::string batch_labels =
+      "{grpc_method=\"BatchGetProductAvailability\",grpc_service=\"inventory.InventoryService\","
+      "grpc_type=\"unary\"}";
+  CHECK_THAT(text, Catch::Contains("grpc_client_msg_sent_total" + batch_labels + " 2"));
+  CHECK_THAT(text, Catch::Contains("grpc_client_msg_received_total" + batch_labels + " 2"));
   CHECK_THAT(text, Catch::Contains("inventory_lookup_batch_size_count 2"));
   CHECK_THAT(text, Catch::Contains("inventory_lookup_queue_depth 0"));
   CHECK_THAT(text,
