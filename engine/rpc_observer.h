@@ -12,7 +12,8 @@
 
 namespace engine {
 
-enum class RpcType { kUnary, kServerStream };
+// kBidiStream: methods served outside the engine (gRPC's reflection).
+enum class RpcType { kUnary, kServerStream, kBidiStream };
 
 // The events of one method. Thread-safe, cheap, non-blocking: called on
 // completion-queue threads and on whatever thread finishes a call.

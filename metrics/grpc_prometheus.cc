@@ -7,7 +7,17 @@ namespace {
 
 constexpr int kCodeCount = 17;  // OK .. UNAUTHENTICATED
 
-const char* TypeName(RpcType type) { return type == RpcType::kUnary ? "unary" : "server_stream"; }
+const char* TypeName(RpcType type) {
+  switch (type) {
+    case RpcType::kUnary:
+      return "unary";
+    case RpcType::kServerStream:
+      return "server_stream";
+    case RpcType::kBidiStream:
+      return "bidi_stream";
+  }
+  return "unknown";
+}
 
 std::string Prefix(GrpcPrometheus::Side side) {
   return side == GrpcPrometheus::Side::kServer ? "grpc_server_" : "grpc_client_";

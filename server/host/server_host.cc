@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <algorithm>
 #include <string>
@@ -11,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "metrics/build_info.h"
+#include "server/host/reflection_metrics.h"
 
 namespace server::host {
 namespace {
@@ -87,12 +89,18 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
     }
   }
   engine_.builder().SetOption(std::make_unique<ReflectionOption>(options_.reflection));
+  if (options_.reflection && options_.engine.observer != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(ReflectionMetrics(*options_.engine.observer));
+    engine_.builder().experimental().SetInterceptorCreators(std::move(creators));
+  }
   if (!options_.metrics_listen.empty()) {
     auto metrics_server =
         metrics::MetricsServer::Start(options_.metrics_listen, metrics_registry_, options_.metrics);
     if (!metrics_server.ok()) return metrics_server.status();
     metrics_server_ = std::move(metrics_server).value();
     for (const auto& collectable : extra_collectables_) metrics_server_->Register(collectable);
+    metrics_server_->Register(process_metrics_);
   }
   absl::StatusOr<int> port = engine_.Start(listen_address);
   if (!port.ok()) {

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "domain/inventory/catalog.h"
@@ -290,6 +291,37 @@ TEST_CASE("reflection is served only when enabled", "[inventory][reflection]") {
   REQUIRE(server.Get("product123", &response).ok());  // async methods still served
 }
 
+TEST_CASE("reflection calls are counted like the engine's own methods",
+          "[inventory][reflection][metrics]") {
+  server::host::ServerHostOptions options = InventoryServer::DefaultOptions();
+  options.reflection = true;
+  options.metrics_listen = "127.0.0.1:0";
+  InventoryServer server(domain::inventory::DefaultCatalog(), options);
+  std::vector<std::string> names;
+  REQUIRE(ListServices(server.port(), &names).ok());
+  REQUIRE(ListServices(server.port(), &names).ok());
+  GetProductAvailabilityResponse response;
+  REQUIRE(server.Get("product123", &response).ok());
+
+  const std::string labels =
+      "grpc_method=\"ServerReflectionInfo\",grpc_service=\"grpc.reflection.v1alpha."
+      "ServerReflection\",grpc_type=\"bidi_stream\"";
+  std::string text;
+  CHECK(WaitUntil([&] {
+    text = testing_util::HttpGet(server.host().metrics_port(), "/metrics");
+    return absl::StrContains(text, "grpc_server_handled_total{grpc_code=\"OK\"," + labels + "} 2");
+  }));
+  CHECK_THAT(text, Catch::Contains("grpc_server_started_total{" + labels + "} 2"));
+  // One list request and one answer per call.
+  CHECK_THAT(text, Catch::Contains("grpc_server_msg_received_total{" + labels + "} 2"));
+  CHECK_THAT(text, Catch::Contains("grpc_server_msg_sent_total{" + labels + "} 2"));
+  CHECK_THAT(text, Catch::Contains("grpc_server_handling_seconds_count{" + labels + "} 2"));
+  // The engine's methods are counted once each, interceptor or not.
+  CHECK_THAT(text,
+             Catch::Contains("grpc_server_started_total{grpc_method=\"GetProductAvailability\","
+                             "grpc_service=\"inventory.InventoryService\",grpc_type=\"unary\"} 1"));
+}
+
 TEST_CASE("shutdown with more than ten thousand calls in flight loses none of them",
           "[inventory][shutdown]") {
   constexpr int kCalls = 12000;
@@ -377,6 +409,10 @@ TEST_CASE("metrics count calls by method and code, in go-grpc-prometheus form", 
   CHECK_THAT(text, Catch::Contains("build_info{grpc_version=\"" + std::string(grpc::Version()) +
                                    "\",protobuf_version=\""));
   CHECK_THAT(text, Catch::Contains(",version=\"" + std::string(engine::kVersion) + "\"} 1"));
+  // And the process metrics of the Prometheus client libraries.
+  CHECK_THAT(text, Catch::Contains("# TYPE process_cpu_seconds_total counter"));
+  CHECK_THAT(text, Catch::Contains("process_resident_memory_bytes "));
+  CHECK_THAT(text, Catch::Contains("process_open_fds "));
 }
 
 TEST_CASE("metrics count messages received and sent, unary and server stream", "[metrics]") {
