@@ -16,5 +16,5 @@ mkdir "$tmp/stubs"
 "$protoc" -I "$repo/proto" --python_out="$tmp/stubs" --grpc_out="$tmp/stubs" \
   --plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin "$repo/proto/inventory.proto"
 env -u http_proxy -u https_proxy -u grpc_proxy -u HTTP_PROXY -u HTTPS_PROXY PYTHONNOUSERSITE=1 \
-  bash "$repo/test/run_with_server.sh" "$server" --completion_queues=2 -- \
+  bash "$repo/test/run_with_server.sh" "$server" --completion_queues=2 --synthetic_products=1000 -- \
   timeout 120 /usr/bin/python3 "$here/non_reading_client.py" "127.0.0.1:{PORT}" "$tmp/stubs"
