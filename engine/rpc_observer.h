@@ -24,9 +24,10 @@ class MethodObserver {
   // Once per started call, with the status it ended with and the time from
   // start to the status being known.
   virtual void OnHandled(grpc::StatusCode code, absl::Duration elapsed) = 0;
-  // A request message was received, and a response message was sent (for
-  // a server stream: one per completed write). Called by the engine only; a
-  // client observer need not implement them.
+  // A message was received, and a message was sent. On a server (the
+  // engine): a request received; a response sent (a server stream: one per
+  // completed write). On a client: the request sent, the response received.
+  // Observers that do not count messages need not implement them.
   virtual void OnMessageReceived() {}
   virtual void OnMessageSent() {}
 };

@@ -48,8 +48,8 @@ class GrpcPrometheus::Method final : public MethodObserver {
   Method(GrpcPrometheus& parent, const prometheus::Labels& labels)
       : started_(parent.started_.Add(labels)),
         handling_seconds_(parent.handling_seconds_.Add(labels, HandlingSecondsBuckets())),
-        msg_received_(parent.msg_received_ ? &parent.msg_received_->Add(labels) : nullptr),
-        msg_sent_(parent.msg_sent_ ? &parent.msg_sent_->Add(labels) : nullptr) {
+        msg_received_(parent.msg_received_.Add(labels)),
+        msg_sent_(parent.msg_sent_.Add(labels)) {
     for (int code = 0; code < kCodeCount; ++code) {
       prometheus::Labels with_code = labels;
       with_code["grpc_code"] = GoCodeName(static_cast<grpc::StatusCode>(code));
@@ -65,35 +65,42 @@ class GrpcPrometheus::Method final : public MethodObserver {
     handling_seconds_.Observe(absl::ToDoubleSeconds(elapsed));
   }
 
-  void OnMessageReceived() override {
-    if (msg_received_ != nullptr) msg_received_->Increment();
-  }
-  void OnMessageSent() override {
-    if (msg_sent_ != nullptr) msg_sent_->Increment();
-  }
+  void OnMessageReceived() override { msg_received_.Increment(); }
+  void OnMessageSent() override { msg_sent_.Increment(); }
 
  private:
   prometheus::Counter& started_;
   std::array<prometheus::Counter*, kCodeCount> handled_{};
   prometheus::Histogram& handling_seconds_;
-  prometheus::Counter* const msg_received_;
-  prometheus::Counter* const msg_sent_;
+  prometheus::Counter& msg_received_;
+  prometheus::Counter& msg_sent_;
 };
 
+namespace {
+
+// A counter family named as go-grpc-prometheus names it on `side`, with its
+// help text for that side.
+prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& registry,
+                                                       GrpcPrometheus::Side side,
+                                                       const std::string& name,
+                                                       const char* server_help,
+                                                       const char* client_help) {
+  return prometheus::BuildCounter()
+      .Name(Prefix(side) + name)
+      .Help(side == GrpcPrometheus::Side::kServer ? server_help : client_help)
+      .Register(registry);
+}
+
+}  // namespace
+
 GrpcPrometheus::GrpcPrometheus(prometheus::Registry& registry, Side side)
-    : started_(prometheus::BuildCounter()
-                   .Name(Prefix(side) + "started_total")
-                   .Help(side == Side::kServer ? "Total number of RPCs started on the server."
-                                               : "Total number of RPCs started on the client.")
-                   .Register(registry)),
-      handled_(prometheus::BuildCounter()
-                   .Name(Prefix(side) + "handled_total")
-                   .Help(side == Side::kServer
-                             ? "Total number of RPCs completed on the server, regardless of "
-                               "success or failure."
-                             : "Total number of RPCs completed by the client, regardless of "
-                               "success or failure.")
-                   .Register(registry)),
+    : started_(CounterFamily(registry, side, "started_total",
+                             "Total number of RPCs started on the server.",
+                             "Total number of RPCs started on the client.")),
+      handled_(CounterFamily(
+          registry, side, "handled_total",
+          "Total number of RPCs completed on the server, regardless of success or failure.",
+          "Total number of RPCs completed by the client, regardless of success or failure.")),
       handling_seconds_(prometheus::BuildHistogram()
                             .Name(Prefix(side) + "handling_seconds")
                             .Help(side == Side::kServer
@@ -101,21 +108,13 @@ GrpcPrometheus::GrpcPrometheus(prometheus::Registry& registry, Side side)
                                         "had been application-level handled by the server."
                                       : "Histogram of response latency (seconds) of the gRPC "
                                         "until it is finished by the application.")
-                            .Register(registry)) {
-  // go-grpc-prometheus's names and help texts, server and client.
-  msg_received_ = &prometheus::BuildCounter()
-                       .Name(Prefix(side) + "msg_received_total")
-                       .Help(side == Side::kServer
-                                 ? "Total number of RPC stream messages received on the server."
-                                 : "Total number of RPC stream messages received by the client.")
-                       .Register(registry);
-  msg_sent_ =
-      &prometheus::BuildCounter()
-           .Name(Prefix(side) + "msg_sent_total")
-           .Help(side == Side::kServer ? "Total number of gRPC stream messages sent by the server."
-                                       : "Total number of gRPC stream messages sent by the client.")
-           .Register(registry);
-}
+                            .Register(registry)),
+      msg_received_(CounterFamily(registry, side, "msg_received_total",
+                                  "Total number of RPC stream messages received on the server.",
+                                  "Total number of RPC stream messages received by the client.")),
+      msg_sent_(CounterFamily(registry, side, "msg_sent_total",
+                              "Total number of gRPC stream messages sent by the server.",
+                              "Total number of gRPC stream messages sent by the client.")) {}
 
 GrpcPrometheus::~GrpcPrometheus() = default;
 

@@ -8,11 +8,12 @@
 //   grpc_server_msg_sent_total{grpc_type,grpc_service,grpc_method}
 //     (messages: a unary call receives one and, if it succeeds, sends one; a
 //     server stream receives one and sends one per completed write)
-//   grpc_client_started_total / grpc_client_handled_total /
-//   grpc_client_handling_seconds: the same, for calls this process makes
-//   (no grpc_client_msg_* families: the clients do not report messages).
+//   grpc_client_started_total / _handled_total / _handling_seconds /
+//   _msg_sent_total / _msg_received_total: the same, for calls this process
+//   makes (its clients count a unary call's request as sent, and its
+//   response as received if the call is OK).
 //
-// grpc_type is "unary" or "server_stream"; grpc_code is the Go name of the
+// grpc_type is "unary", "server_stream" or "bidi_stream"; grpc_code is the Go name of the
 // status code ("OK", "Canceled", "InvalidArgument", ...). As with
 // go-grpc-prometheus's InitializeMetrics, every code of every method exists
 // from the start at 0, so rate() and absent() work before the first error.
@@ -61,9 +62,8 @@ class GrpcPrometheus final : public RpcObserver {
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& handling_seconds_;
-  // Server side only; null on the client side.
-  prometheus::Family<prometheus::Counter>* msg_received_ = nullptr;
-  prometheus::Family<prometheus::Counter>* msg_sent_ = nullptr;
+  prometheus::Family<prometheus::Counter>& msg_received_;
+  prometheus::Family<prometheus::Counter>& msg_sent_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Method>> methods_ ABSL_GUARDED_BY(mu_);
 };
