@@ -45,6 +45,7 @@ void InventoryReadiness::Run() {
   int failures = 0;
   do {
     const bool ok = CheckOnce();
+    checks_.fetch_add(1, std::memory_order_release);  // before the status it leads to
     failures = ok ? 0 : failures + 1;
     const bool was_ready = ready_.load(std::memory_order_relaxed);
     if (ok && !was_ready) {
@@ -59,7 +60,6 @@ void InventoryReadiness::Run() {
           "stays SERVING)",
           failures, service_);
     }
-    checks_.fetch_add(1, std::memory_order_release);
   } while (!stop_.WaitForNotificationWithTimeout(options_.interval));
 }
 
