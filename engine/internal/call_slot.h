@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "engine/internal/request_parser.h"
 #include "engine/internal/slot_pool.h"
 #include "engine/rpc_observer.h"
 #include "engine/tag.h"
@@ -198,18 +199,14 @@ class CallSlot : public CompletionHandler {
     }
   }
 
-  // Parses a request taken raw off the wire. A payload that does not parse
-  // is the client's mistake, so it is INVALID_ARGUMENT (gRPC would answer a
-  // generic INTERNAL) and counted.
+  // Parses a request taken raw off the wire (ParseRequestMessage: OK, or
+  // INVALID_ARGUMENT naming the message type); a payload that does not parse
+  // is counted.
   template <class Request>
   absl::Status ParseRequest(grpc::ByteBuffer& bytes, Request& request) {
-    if (grpc::SerializationTraits<Request>::Deserialize(&bytes, &request).ok()) {
-      return absl::OkStatus();
-    }
-    env_.counters->Add(env_.counters->bad_requests);
-    return absl::InvalidArgumentError(
-        absl::StrCat("the request is not a valid ", Request::descriptor()->full_name(),
-                     " message (malformed protobuf, or a string field that is not valid UTF-8)"));
+    absl::Status parsed = ParseRequestMessage(bytes, request);
+    if (!parsed.ok()) env_.counters->Add(env_.counters->bad_requests);
+    return parsed;
   }
 
   // Serializes into a reused buffer, which gRPC requires to be empty.
