@@ -2,21 +2,10 @@
 
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/strings/str_cat.h"
-#include "domain/inventory/limits.h"
-#include "domain/inventory/product_id.h"
 #include "server/inventory/availability_watch.h"
+#include "server/inventory/inventory_requests.h"
 
 namespace server::inventory {
-
-// The types this file translates between, from other layers.
-using domain::inventory::kMaxBatchIds;
-using domain::inventory::kMaxOrderLines;
-using domain::inventory::kMaxWatchIds;
-using domain::inventory::OrderLine;
-using domain::inventory::ValidateProductId;
-using ::inventory::StockLine;
 
 namespace {
 
@@ -29,13 +18,6 @@ constexpr engine::MethodOptions kAnswersImmediately{.requests_posted = 0,
 constexpr engine::MethodOptions kMutation{.requests_posted = 0, .watch_cancellation = false};
 // Admin calls are rare: few posted requests keep the outstanding tags down.
 constexpr engine::MethodOptions kAdmin{.requests_posted = 4, .watch_cancellation = false};
-
-void SetAvailability(ProductAvailability& out, const std::string& product_id,
-                     Availability availability) {
-  out.set_product_id(product_id);
-  out.set_is_available(availability.is_available);
-  out.set_quantity(availability.quantity);
-}
 
 }  // namespace
 
@@ -86,43 +68,28 @@ void InventoryGrpcService::FinishWhenDurable(engine::UnaryResponder<Response> re
 }
 
 template <class Response>
-void InventoryGrpcService::FinishWithRemaining(
-    engine::UnaryResponder<Response> responder,
-    const absl::StatusOr<std::vector<ProductStock>>& remaining) {
-  if (!remaining.ok()) {
-    responder.Finish(remaining.status());
+void InventoryGrpcService::FinishMutation(engine::UnaryResponder<Response> responder,
+                                          const absl::Status& applied) {
+  if (!applied.ok()) {
+    responder.Finish(applied);
     return;
-  }
-  auto* out = responder.response().mutable_remaining();
-  out->Reserve(static_cast<int>(remaining->size()));
-  for (const ProductStock& stock : *remaining) {
-    SetAvailability(*out->Add(), stock.product_id, stock.availability);
   }
   FinishWhenDurable(std::move(responder));
 }
 
 void InventoryGrpcService::ReserveStock(engine::UnaryResponder<ReserveStockResponse> responder,
                                         const ReserveStockRequest& request) {
-  // Checked before copying the lines: the store would refuse them anyway.
-  if (request.lines_size() > static_cast<int>(kMaxOrderLines)) {
-    responder.Finish(absl::InvalidArgumentError(
-        absl::StrCat("order has ", request.lines_size(), " lines; the limit is ", kMaxOrderLines)));
-    return;
-  }
-  std::vector<OrderLine> lines;
-  lines.reserve(request.lines_size());
-  for (const StockLine& line : request.lines()) {
-    lines.push_back({line.product_id(), line.quantity()});
-  }
   // A replayed order is answered only once its original is durable too:
   // waiting for everything appended so far covers it.
-  FinishWithRemaining(std::move(responder), store_.Reserve(request.order_id(), lines));
+  absl::Status reserved = ApplyReserveStock(store_, request, responder.response());
+  FinishMutation(std::move(responder), reserved);
 }
 
 void InventoryGrpcService::ReleaseReservation(
     engine::UnaryResponder<ReleaseReservationResponse> responder,
     const ReleaseReservationRequest& request) {
-  FinishWithRemaining(std::move(responder), store_.Release(request.order_id()));
+  absl::Status released = ApplyReleaseReservation(store_, request, responder.response());
+  FinishMutation(std::move(responder), released);
 }
 
 void InventoryGrpcService::SetStock(engine::UnaryResponder<SetStockResponse> responder,
@@ -133,74 +100,30 @@ void InventoryGrpcService::SetStock(engine::UnaryResponder<SetStockResponse> res
       return;
     }
   }
-  if (absl::Status set = store_.Set(request.product_id(), request.quantity()); !set.ok()) {
-    responder.Finish(set);
-    return;
-  }
-  SetAvailability(*responder.response().mutable_availability(), request.product_id(),
-                  {request.quantity() > 0, request.quantity()});
-  FinishWhenDurable(std::move(responder));
+  absl::Status set = ApplySetStock(store_, request, responder.response());
+  FinishMutation(std::move(responder), set);
 }
 
 absl::StatusOr<std::unique_ptr<engine::StreamSource<ProductAvailability>>>
 InventoryGrpcService::Watch(engine::StreamWaker waker,
                             const WatchProductAvailabilityRequest& request) {
-  if (request.product_ids_size() == 0) {
-    return absl::InvalidArgumentError("product_ids is empty: name at least one product to watch");
-  }
-  if (request.product_ids_size() > kMaxWatchIds) {
-    return absl::InvalidArgumentError(absl::StrCat("a watch may name at most ", kMaxWatchIds,
-                                                   " product ids, got ",
-                                                   request.product_ids_size()));
-  }
-  std::vector<std::string> ids;
-  ids.reserve(request.product_ids_size());
-  absl::flat_hash_set<absl::string_view> seen;
-  for (int i = 0; i < request.product_ids_size(); ++i) {
-    const std::string& id = request.product_ids(i);
-    if (absl::Status valid = ValidateProductId(id); !valid.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("product_ids[", i, "]: ", valid.message()));
-    }
-    if (seen.insert(id).second) ids.push_back(id);  // a repeated id is watched once
-  }
-  return std::make_unique<AvailabilityWatch>(store_, std::move(ids), waker);
+  absl::StatusOr<std::vector<std::string>> ids = WatchedProductIds(request);
+  if (!ids.ok()) return ids.status();
+  return std::make_unique<AvailabilityWatch>(store_, *std::move(ids), waker);
 }
 
 void InventoryGrpcService::GetProductAvailability(
     engine::UnaryResponder<GetProductAvailabilityResponse> responder,
     const GetProductAvailabilityRequest& request) {
-  if (absl::Status valid = ValidateProductId(request.product_id()); !valid.ok()) {
-    responder.Finish(valid);
-    return;
-  }
-  Availability availability = store_.Get(request.product_id());
-  responder.response().set_is_available(availability.is_available);
-  responder.response().set_quantity(availability.quantity);
-  responder.Finish();
+  absl::Status answered = AnswerGetProductAvailability(store_, request, responder.response());
+  responder.Finish(answered);
 }
 
 void InventoryGrpcService::BatchGetProductAvailability(
     engine::UnaryResponder<BatchGetProductAvailabilityResponse> responder,
     const BatchGetProductAvailabilityRequest& request) {
-  if (request.product_ids_size() > kMaxBatchIds) {
-    responder.Finish(
-        absl::InvalidArgumentError(absl::StrCat("a batch may hold at most ", kMaxBatchIds,
-                                                " product ids, got ", request.product_ids_size())));
-    return;
-  }
-  for (int i = 0; i < request.product_ids_size(); ++i) {
-    if (absl::Status valid = ValidateProductId(request.product_ids(i)); !valid.ok()) {
-      responder.Finish(
-          absl::InvalidArgumentError(absl::StrCat("product_ids[", i, "]: ", valid.message())));
-      return;
-    }
-  }
-  auto* items = responder.response().mutable_items();
-  items->Reserve(request.product_ids_size());
-  for (const std::string& id : request.product_ids()) {
-    SetAvailability(*items->Add(), id, store_.Get(id));
-  }
-  responder.Finish();
+  absl::Status answered = AnswerBatchGetProductAvailability(store_, request, responder.response());
+  responder.Finish(answered);
 }
 
 }  // namespace server::inventory

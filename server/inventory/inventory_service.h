@@ -1,5 +1,7 @@
-// The InventoryService's RPCs: a thin layer that validates wire requests,
-// asks the domain store and writes wire responses. No threading or tags here.
+// The InventoryService's RPCs on the engine: each method's request handling
+// (validation, the domain store, the wire response) is in
+// inventory_requests.h; this adds the call around it (authorization, waiting
+// for durability, the Watch stream). No threading or tags here.
 #ifndef SERVER_INVENTORY_INVENTORY_SERVICE_H_
 #define SERVER_INVENTORY_INVENTORY_SERVICE_H_
 
@@ -84,11 +86,9 @@ class InventoryGrpcService {
   // durable (at once without a journal), or the journal's error.
   template <class Response>
   void FinishWhenDurable(engine::UnaryResponder<Response> responder);
-  // ReserveStock and ReleaseReservation: the error, or `remaining` in the
-  // response, sent once durable.
+  // A mutation's call: its error at once, or its response once durable.
   template <class Response>
-  void FinishWithRemaining(engine::UnaryResponder<Response> responder,
-                           const absl::StatusOr<std::vector<ProductStock>>& remaining);
+  void FinishMutation(engine::UnaryResponder<Response> responder, const absl::Status& applied);
 
   InventoryStore& store_;
   const InventoryServiceOptions options_;

@@ -7,18 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "domain/inventory/product_id.h"
 #include "domain/product/order_pricing.h"
 
 namespace server::product {
 
 // The types this file translates between, from other layers.
-using domain::product::kMaxOrderLines;
-using domain::product::OrderRequestLine;
 using domain::product::PricedOrder;
 using domain::product::ProductInfo;
-using ::product::OrderLine;
-namespace {}  // namespace
 
 absl::StatusOr<std::unique_ptr<client::BatchingInventoryClient>> CreateLookupClient(
     client::BatchingInventoryClientOptions options, int lookup_threads, engine::Engine& engine) {
@@ -37,32 +32,6 @@ absl::StatusOr<std::unique_ptr<client::BatchingInventoryClient>> CreateLookupCli
   // Ends the look-ups while the queue threads still deliver their replies.
   engine.RunBeforeQueuesClose([client = lookups->get()] { client->Shutdown(); });
   return lookups;
-}
-
-// What the caller is told when the inventory did not answer a look-up or a
-// reservation with a result. UNAVAILABLE only when the inventory is down or
-// did not answer within its own deadline while the caller still had time:
-// "retry" is then the right advice. The caller's own expired deadline is
-// DEADLINE_EXCEEDED; shedding stays RESOURCE_EXHAUSTED; anything else the
-// inventory said is this server's failure (INTERNAL), never "retry".
-absl::Status InventoryFailure(const absl::Status& status, absl::Time caller_deadline) {
-  const std::string detail =
-      absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
-  switch (status.code()) {
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kCancelled:
-      return status;
-    case absl::StatusCode::kDeadlineExceeded:
-      if (absl::Now() >= caller_deadline) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("the call's deadline passed while waiting for the inventory: ", detail));
-      }
-      return absl::UnavailableError(absl::StrCat("the inventory did not answer in time: ", detail));
-    case absl::StatusCode::kUnavailable:
-      return absl::UnavailableError(absl::StrCat("the inventory is unavailable: ", detail));
-    default:
-      return absl::InternalError(absl::StrCat("the inventory failed: ", detail));
-  }
 }
 
 ProductGrpcService::ProductGrpcService(const ProductCatalog& catalog,
@@ -93,17 +62,12 @@ absl::Time ProductGrpcService::InventoryDeadline(absl::Time caller_deadline) con
 
 void ProductGrpcService::GetProduct(engine::UnaryResponder<GetProductResponse> responder,
                                     const GetProductRequest& request) {
-  if (absl::Status valid = domain::inventory::ValidateProductId(request.product_id());
-      !valid.ok()) {
-    responder.Finish(valid);
+  absl::StatusOr<const ProductInfo*> found = FindRequestedProduct(catalog_, request);
+  if (!found.ok()) {
+    responder.Finish(found.status());
     return;
   }
-  const ProductInfo* info = catalog_.Find(request.product_id());
-  if (info == nullptr) {
-    responder.Finish(
-        absl::NotFoundError(absl::StrCat("unknown product '", request.product_id(), "'")));
-    return;
-  }
+  const ProductInfo* info = *found;
   const absl::Time deadline = InventoryDeadline(responder.deadline());
   lookups_.Lookup(
       info->product_id, deadline,
@@ -131,14 +95,9 @@ class ProductGrpcService::PlaceOrderCall
                  const PlaceOrderRequest& request, std::int64_t total_cents, absl::Time deadline)
       : service_(service),
         responder_(std::move(responder)),
+        reserve_request_(ReserveStockRequestFor(request)),
         deadline_(deadline),
         pending_lookups_(request.lines_size()) {
-    reserve_request_.set_order_id(request.order_id());
-    for (const OrderLine& line : request.lines()) {
-      ::inventory::StockLine* out = reserve_request_.add_lines();
-      out->set_product_id(line.product_id());
-      out->set_quantity(line.quantity());
-    }
     PlaceOrderResponse& response = responder_.response();
     response.set_order_id(request.order_id());
     response.set_total_cents(total_cents);
@@ -193,20 +152,7 @@ class ProductGrpcService::PlaceOrderCall
       responder_.Finish();
       return;
     }
-    switch (reserved.status().code()) {
-      case absl::StatusCode::kFailedPrecondition:  // short: names the product
-      case absl::StatusCode::kAlreadyExists:       // order id reused with other lines
-        responder_.Finish(reserved.status());
-        return;
-      case absl::StatusCode::kInvalidArgument:
-        // The catalog knows the product, the inventory does not stock it.
-        responder_.Finish(absl::FailedPreconditionError(absl::StrCat(
-            "the inventory cannot reserve this order: ", reserved.status().message())));
-        return;
-      default:
-        responder_.Finish(InventoryFailure(reserved.status(), responder_.deadline()));
-        return;
-    }
+    responder_.Finish(PlaceOrderReserveFailure(reserved.status(), responder_.deadline()));
   }
 
   ProductGrpcService& service_;
@@ -220,18 +166,7 @@ class ProductGrpcService::PlaceOrderCall
 
 void ProductGrpcService::PlaceOrder(engine::UnaryResponder<PlaceOrderResponse> responder,
                                     const PlaceOrderRequest& request) {
-  std::vector<OrderRequestLine> lines;
-  lines.reserve(request.lines_size());
-  if (request.lines_size() <= static_cast<int>(kMaxOrderLines)) {
-    for (const OrderLine& line : request.lines()) {
-      lines.push_back({line.product_id(), line.quantity()});
-    }
-  }
-  absl::StatusOr<PricedOrder> priced =
-      request.lines_size() > static_cast<int>(kMaxOrderLines)
-          ? absl::InvalidArgumentError(absl::StrCat("order has ", request.lines_size(),
-                                                    " lines; the limit is ", kMaxOrderLines))
-          : PriceOrder(catalog_, request.order_id(), lines);
+  absl::StatusOr<PricedOrder> priced = PricePlaceOrder(catalog_, request);
   if (!priced.ok()) {
     responder.Finish(priced.status());
     return;

@@ -1,6 +1,7 @@
 // The ProductService's RPCs: catalog data joined with live stock from the
 // InventoryService. A thin layer: the catalog and order rules live in
-// domain/product, the look-ups go through the batching client, and no
+// domain/product, what a request must pass before the inventory is asked in
+// product_requests.h, the look-ups go through the batching client, and no
 // handler ever waits: each finishes its call from the inventory's answer.
 #ifndef SERVER_PRODUCT_PRODUCT_SERVICE_H_
 #define SERVER_PRODUCT_PRODUCT_SERVICE_H_
@@ -14,6 +15,7 @@
 #include "engine/engine.h"
 #include "product.grpc.pb.h"
 #include "server/product/inventory_reserver.h"
+#include "server/product/product_requests.h"
 
 namespace server::product {
 
@@ -92,14 +94,6 @@ class ProductGrpcService {
 // made no queues.
 absl::StatusOr<std::unique_ptr<client::BatchingInventoryClient>> CreateLookupClient(
     client::BatchingInventoryClientOptions options, int lookup_threads, engine::Engine& engine);
-
-// What a caller of the ProductService sees when its inventory call failed
-// with `status`: RESOURCE_EXHAUSTED (shed) and CANCELLED as they are;
-// DEADLINE_EXCEEDED if the caller's own `caller_deadline` has passed,
-// UNAVAILABLE if only the inventory's deadline did or the inventory is
-// down (retry is the right advice then); any other code INTERNAL. The
-// message says what failed.
-absl::Status InventoryFailure(const absl::Status& status, absl::Time caller_deadline);
 
 }  // namespace server::product
 
