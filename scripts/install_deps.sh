@@ -16,11 +16,15 @@ packages=(
   libabsl-dev libspdlog-dev librocksdb-dev prometheus-cpp-dev catch2 libbenchmark-dev libjemalloc-dev
   python3 python3-grpcio python3-protobuf python3-h2
   nghttp2-client util-linux procps curl
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 # Needed only by the tests, the bench and their tools; --build-only skips these.
+# clang-14 with libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) and
+# llvm-14 (llvm-symbolizer) build and run the request fuzzers (fuzz/).
 test_only_packages=(
   catch2 libbenchmark-dev python3 python3-grpcio python3-protobuf python3-h2 nghttp2-client curl
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 # Only with --bench: bench/bench.py's peers scenario (keep in step with its

@@ -6,11 +6,15 @@
 #   3. ThreadSanitizer: the Catch2 suites (engine, services, domain); the
 #      shell tests of the server binary are left out there because they run
 #      the binary without the test-only abseil shim TSan needs.
+#   4. libFuzzer (clang, ASan + UBSan): the request fuzzers in fuzz/, each
+#      for FUZZ_SECONDS (default 20) from the seed corpus (ctest label
+#      "fuzz"); a separate build tree (build-fuzz/) of only those targets.
 # Then, once, the docker-compose deployment against a real Docker engine
 # (ctest label "compose", test/compose/): it installs Debian's docker.io,
 # docker-compose and debootstrap if missing, starts an engine by hand if none
 # runs, and builds the image. The passes above leave it out (-LE compose).
-# SKIP_SANITIZERS=1 runs only the first pass (for a quick local loop).
+# SKIP_SANITIZERS=1 runs only the first pass (for a quick local loop);
+# SKIP_FUZZ=1 leaves out pass 4.
 # SKIP_COMPOSE=1 leaves out the compose step. REQUIRE_COMPOSE=1 fails when
 # the compose test is skipped (no engine could run), as CI does.
 set -euo pipefail
@@ -36,6 +40,15 @@ if [ "${SKIP_SANITIZERS:-0}" != "1" ]; then
   cmake --build build-tsan -j "$jobs"
   (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tsan.supp" \
      ctest --output-on-failure -j "$jobs" -LE 'binary|compose')
+
+  if [ "${SKIP_FUZZ:-0}" != "1" ]; then
+    echo "=== pass 4: libFuzzer: the request fuzzers, ${FUZZ_SECONDS:-20} s each ==="
+    cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_COMPILER=clang++-14 -DINVENTORY_BUILD_TESTS=OFF -DINVENTORY_FUZZ=ON \
+      -DINVENTORY_FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+    cmake --build build-fuzz -j "$jobs" --target fuzzers
+    (cd build-fuzz && ctest --output-on-failure -j "$jobs" -L fuzz)
+  fi
 fi
 
 if [ "${SKIP_COMPOSE:-0}" != "1" ]; then
