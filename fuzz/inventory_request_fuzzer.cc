@@ -16,7 +16,12 @@
 //   * an order id used by a rejected reservation stays unused;
 //   * a reservation released at once restores every line's stock exactly;
 //   * watchers get the current value at once, then every change, and
-//     nothing after they are unwatched.
+//     nothing after they are unwatched;
+//   * the journal gets every change and nothing else: a store rebuilt from
+//     what it was given (Load, RestoreOrders, as a restart does) holds the
+//     same stock and orders and answers releases the same;
+//   * once the journal stops accepting, every mutation that passes
+//     validation is UNAVAILABLE and changes nothing.
 //
 // Operation kinds (the first byte of each record, fuzz_support.h):
 //   0 GetProductAvailability   1 BatchGetProductAvailability
@@ -24,6 +29,8 @@
 //   4 SetStock                 5 WatchProductAvailability (the ids are then
 //                                watched until the input ends)
 //   6 ReserveStock, then ReleaseReservation of the same order at once
+//   7 the journal stops accepting, for the rest of the input (as after a
+//     failed write; the payload is ignored)
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -39,6 +46,7 @@
 #include "domain/inventory/inventory_store.h"
 #include "domain/inventory/limits.h"
 #include "domain/inventory/product_id.h"
+#include "domain/inventory/stock_journal.h"
 #include "fuzz/fuzz_support.h"
 #include "inventory.pb.h"
 #include "server/inventory/inventory_requests.h"
@@ -51,6 +59,9 @@ using domain::inventory::InventoryStore;
 using domain::inventory::kMaxBatchIds;
 using domain::inventory::kMaxOrderLines;
 using domain::inventory::kMaxWatchIds;
+using domain::inventory::OrderState;
+using domain::inventory::StockJournal;
+using domain::inventory::StockMutation;
 using domain::inventory::StockWatcher;
 using domain::inventory::ValidateProductId;
 using fuzz::CodeName;
@@ -66,6 +77,7 @@ enum Kind : int {
   kSetStock,
   kWatch,
   kReserveThenRelease,
+  kFailJournal,
   kKinds,
 };
 
@@ -142,22 +154,53 @@ class RecordingWatcher final : public StockWatcher {
   bool unwatched_ = false;
 };
 
+// Keeps the latest level of each product and state of each order it was
+// given, as a durable journal would store them. Durable at once.
+class RecordingJournal final : public StockJournal {
+ public:
+  void Append(StockMutation mutation) override {
+    FUZZ_CHECK(accepting_, "a mutation was appended after the journal stopped accepting");
+    for (auto& level : mutation.levels) levels_[level.product_id] = level.quantity;
+    if (mutation.order.has_value()) orders_[mutation.order->order_id] = *std::move(mutation.order);
+  }
+  void WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) override {
+    std::move(done)(absl::OkStatus());
+  }
+  absl::Status Accepting() const override {
+    return accepting_ ? absl::OkStatus() : absl::UnavailableError("the journal failed (fuzz)");
+  }
+
+  void StopAccepting() { accepting_ = false; }
+  bool accepting() const { return accepting_; }
+  const absl::flat_hash_map<std::string, std::int32_t>& levels() const { return levels_; }
+  const absl::flat_hash_map<std::string, OrderState>& orders() const { return orders_; }
+
+ private:
+  bool accepting_ = true;
+  absl::flat_hash_map<std::string, std::int32_t> levels_;
+  absl::flat_hash_map<std::string, OrderState> orders_;
+};
+
 class InventoryFuzz {
  public:
-  InventoryFuzz() : store_(kShards) {
+  InventoryFuzz() : store_(kShards, &journal_) {
     FUZZ_CHECK(store_.Load(InitialStock()).ok(), "the initial stock does not load");
     for (const CatalogEntry& entry : InitialStock())
       model_.stock[entry.product_id] = entry.quantity;
   }
 
-  ~InventoryFuzz() {
+  // The end of the input: the whole store against the model, a store
+  // rebuilt from the journal against this one, and no watcher called once
+  // unwatched.
+  void Finish() {
     CheckEverything();
+    CheckRebuiltFromJournal();
     for (auto& watch : open_watches_) Unwatch(*watch);
     // Changes after Unwatch must reach no watcher (checked by the watchers,
-    // still alive here).
-    for (const auto& [id, quantity] : model_.stock) {
-      FUZZ_CHECK(store_.Set(id, quantity).ok(), "re-setting '", id, "'");
-    }
+    // still alive here). Load changes stock without the journal.
+    std::vector<CatalogEntry> all;
+    for (const auto& [id, quantity] : model_.stock) all.push_back({id, quantity});
+    FUZZ_CHECK(store_.Load(all).ok(), "reloading the model's stock");
   }
 
   void Run(const Operation& operation) {
@@ -187,6 +230,9 @@ class InventoryFuzz {
         break;
       case kReserveThenRelease:
         ReserveThenRelease(operation);
+        break;
+      case kFailJournal:
+        journal_.StopAccepting();
         break;
     }
     CheckTouched();
@@ -284,6 +330,12 @@ class InventoryFuzz {
       }
     }
 
+    // Validation passed: a journal that no longer accepts refuses it.
+    if (!journal_.accepting()) {
+      expect(StatusCode::kUnavailable, "", "journal failed");
+      return false;
+    }
+
     // A known order: replayed or refused, nothing reserved.
     if (auto known = model_.orders.find(order_id); known != model_.orders.end()) {
       const Model::Order& order = known->second;
@@ -354,7 +406,7 @@ class InventoryFuzz {
 
   // A rejected reservation must leave its (valid) order id unused.
   void ExpectUnused(const std::string& order_id) {
-    if (model_.orders.contains(order_id)) return;
+    if (model_.orders.contains(order_id) || !journal_.accepting()) return;
     ::inventory::ReleaseReservationRequest release;
     release.set_order_id(order_id);
     ::inventory::ReleaseReservationResponse response;
@@ -371,6 +423,11 @@ class InventoryFuzz {
       FUZZ_CHECK(status.code() == StatusCode::kInvalidArgument &&
                      absl::StartsWith(status.message(), "order_id"),
                  "release of a bad order id: ", status.ToString());
+      return;
+    }
+    if (!journal_.accepting()) {
+      FUZZ_CHECK(status.code() == StatusCode::kUnavailable, "release of '", order_id,
+                 "' with the journal failed: ", status.ToString());
       return;
     }
     auto known = model_.orders.find(order_id);
@@ -409,6 +466,11 @@ class InventoryFuzz {
     if (!ValidateProductId(id).ok() || request.quantity() < 0) {
       FUZZ_CHECK(status.code() == StatusCode::kInvalidArgument, "SetStock '", id, "' ",
                  request.quantity(), ": ", status.ToString());
+      return;
+    }
+    if (!journal_.accepting()) {
+      FUZZ_CHECK(status.code() == StatusCode::kUnavailable, "SetStock '", id,
+                 "' with the journal failed: ", status.ToString());
       return;
     }
     FUZZ_CHECK(status.ok(), "SetStock '", id, "' ", request.quantity(), ": ", status.ToString());
@@ -505,8 +567,66 @@ class InventoryFuzz {
   }
 
   void CheckTouched() const {
-    for (const std::string& id : touched_) CheckProduct(id);
+    for (const std::string& id : touched_) {
+      CheckProduct(id);
+      // A product the journal was told about: its last level is current.
+      if (auto level = journal_.levels().find(id); level != journal_.levels().end()) {
+        FUZZ_CHECK(level->second == model_.StockOf(id), "the journal's last level of '", id,
+                   "' is ", level->second, ", the model says ", model_.StockOf(id));
+      }
+    }
     for (const auto& watcher : open_watches_) CheckWatcher(*watcher, touched_);
+  }
+
+  // What a restart does: the stock as loaded plus the journal's levels
+  // (Load), the journal's orders (RestoreOrders).
+  void CheckRebuiltFromJournal() {
+    std::vector<CatalogEntry> levels = InitialStock();
+    for (const auto& [id, quantity] : journal_.levels()) levels.push_back({id, quantity});
+    std::vector<OrderState> orders;
+    for (const auto& [id, order] : journal_.orders()) orders.push_back(order);
+    FUZZ_CHECK(journal_.orders().size() == model_.orders.size(), "the journal has ",
+               journal_.orders().size(), " orders, the model ", model_.orders.size());
+    InventoryStore rebuilt(kShards);
+    FUZZ_CHECK(rebuilt.Load(levels).ok(), "the journal's levels do not load");
+    absl::Status restored = rebuilt.RestoreOrders(orders);
+    FUZZ_CHECK(restored.ok(), "the journal's orders do not restore: ", restored.ToString());
+    FUZZ_CHECK(rebuilt.size() == model_.stock.size(), "the rebuilt store holds ", rebuilt.size(),
+               " products, the model ", model_.stock.size());
+    for (const auto& [id, quantity] : model_.stock) {
+      FUZZ_CHECK(rebuilt.Get(id).quantity == quantity, "rebuilt, '", id, "' has ",
+                 rebuilt.Get(id).quantity, ", the model says ", quantity);
+    }
+    for (const auto& [id, order] : model_.orders) {
+      auto journaled = journal_.orders().find(id);
+      FUZZ_CHECK(journaled != journal_.orders().end(), "order '", id, "' is not in the journal");
+      const OrderState& state = journaled->second;
+      FUZZ_CHECK(state.released == order.released && state.lines.size() == order.lines.size(),
+                 "the journal's order '", id, "' has ", state.lines.size(), " lines, released ",
+                 state.released);
+      for (std::size_t i = 0; i < order.lines.size(); ++i) {
+        FUZZ_CHECK(state.lines[i].product_id == order.lines[i].first &&
+                       state.lines[i].quantity == order.lines[i].second &&
+                       state.lines[i].remaining == order.remaining[i],
+                   "the journal's order '", id, "' line ", i, " differs from the model");
+      }
+    }
+    // Both stores answer every release alike (the original only while its
+    // journal accepts; the rebuilt one has none).
+    if (!journal_.accepting()) return;
+    for (const auto& [id, order] : model_.orders) {
+      ::inventory::ReleaseReservationRequest request;
+      request.set_order_id(id);
+      ::inventory::ReleaseReservationResponse here;
+      ::inventory::ReleaseReservationResponse there;
+      absl::Status status_here = server::inventory::ApplyReleaseReservation(store_, request, here);
+      absl::Status status_there =
+          server::inventory::ApplyReleaseReservation(rebuilt, request, there);
+      FUZZ_CHECK(status_here.ok() && status_there.ok() &&
+                     here.SerializeAsString() == there.SerializeAsString(),
+                 "releasing '", id, "' answers ", status_here.ToString(), " here and ",
+                 status_there.ToString(), " on the store rebuilt from the journal");
+    }
   }
 
   void CheckEverything() const {
@@ -519,6 +639,7 @@ class InventoryFuzz {
     for (const auto& watcher : open_watches_) CheckWatcher(*watcher, watcher->ids());
   }
 
+  RecordingJournal journal_;  // outlives store_
   InventoryStore store_;
   Model model_;
   std::vector<std::string> touched_;  // products the current operation named
@@ -529,11 +650,10 @@ class InventoryFuzz {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  // The watchers must outlive the store's last notification: the fuzz
-  // object's destructor unwatches before the store goes.
   InventoryFuzz fuzz;
   fuzz::OperationReader reader(data, size);
   Operation operation;
   while (reader.Next(kKinds, operation)) fuzz.Run(operation);
+  fuzz.Finish();
   return 0;
 }

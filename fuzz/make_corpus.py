@@ -19,7 +19,8 @@ import struct
 HERE = pathlib.Path(__file__).resolve().parent
 
 # Operation kinds, as the fuzzers number them.
-INV_GET, INV_BATCH, INV_RESERVE, INV_RELEASE, INV_SET, INV_WATCH, INV_ROUND_TRIP = range(7)
+(INV_GET, INV_BATCH, INV_RESERVE, INV_RELEASE, INV_SET, INV_WATCH, INV_ROUND_TRIP,
+ INV_FAIL_JOURNAL) = range(8)
 PROD_GET, PROD_ORDER, PROD_RELEASE = range(3)
 
 
@@ -148,6 +149,16 @@ INVENTORY = {
     "round_trip": [
         record(INV_ROUND_TRIP, order("o7", [("p4", 40), ("p5", 999), ("p7", 1)])),
         record(INV_ROUND_TRIP, order("o7", [("p4", 40), ("p5", 999), ("p7", 1)])),  # replay
+    ],
+    "journal_fails": [
+        record(INV_RESERVE, order("o8", [("p3", 2)])),
+        record(INV_FAIL_JOURNAL, b""),
+        record(INV_SET, set_stock("p3", 50)),  # UNAVAILABLE
+        record(INV_SET, set_stock("p3", -1)),  # still INVALID_ARGUMENT
+        record(INV_RESERVE, order("o9", [("p3", 1)])),  # UNAVAILABLE
+        record(INV_RESERVE, order("o8", [("p3", 2)])),  # even a replay
+        record(INV_RELEASE, release("o8")),  # UNAVAILABLE
+        record(INV_GET, get("p3")),  # reads still answer
     ],
 }
 
