@@ -58,9 +58,10 @@ absl::StatusOr<PricedOrder> PricePlaceOrder(const ProductCatalog& catalog,
   return reserve;
 }
 
-// UNAVAILABLE only when the inventory is down or did not answer within its
-// own deadline while the caller still had time: "retry" is then the right
-// advice. The caller's own expired deadline is DEADLINE_EXCEEDED; shedding
+// UNAVAILABLE only when the inventory is down, did not answer within its
+// own deadline while the caller still had time, or cancelled the call (it,
+// or this server's look-up client, is shutting down): "retry" is then the
+// right advice. The caller's own expired deadline is DEADLINE_EXCEEDED; shedding
 // stays RESOURCE_EXHAUSTED; anything else the inventory said is this
 // server's failure (INTERNAL), never "retry".
 absl::Status InventoryFailure(const absl::Status& status, absl::Time caller_deadline) {
@@ -68,8 +69,9 @@ absl::Status InventoryFailure(const absl::Status& status, absl::Time caller_dead
       absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
   switch (status.code()) {
     case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kCancelled:
       return status;
+    case absl::StatusCode::kCancelled:
+      return absl::UnavailableError(absl::StrCat("the inventory call was cancelled: ", detail));
     case absl::StatusCode::kDeadlineExceeded:
       if (absl::Now() >= caller_deadline) {
         return absl::DeadlineExceededError(

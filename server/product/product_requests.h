@@ -36,11 +36,12 @@ absl::StatusOr<domain::product::PricedOrder> PricePlaceOrder(
     const ::product::PlaceOrderRequest& request);
 
 // What a caller of the ProductService sees when its inventory call failed
-// with `status`: RESOURCE_EXHAUSTED (shed) and CANCELLED as they are;
-// DEADLINE_EXCEEDED if the caller's own `caller_deadline` has passed,
-// UNAVAILABLE if only the inventory's deadline did or the inventory is
-// down (retry is the right advice then); any other code INTERNAL. The
-// message says what failed.
+// with `status`: RESOURCE_EXHAUSTED (shed) as it is; DEADLINE_EXCEEDED if
+// the caller's own `caller_deadline` has passed; UNAVAILABLE if only the
+// inventory's deadline did, the inventory is down, or the inventory call
+// was cancelled (the caller never cancels it: the inventory or this
+// server's look-up client did, each while shutting down), when retry is the
+// right advice; any other code INTERNAL. The message says what failed.
 absl::Status InventoryFailure(const absl::Status& status, absl::Time caller_deadline);
 
 // What PlaceOrder answers when ReserveStock failed with `status` (not OK):

@@ -440,8 +440,11 @@ TEST_CASE("inventory failures map to the status a caller can act on", "[product]
         absl::StatusCode::kUnavailable);
   CHECK(InventoryFailure(absl::ResourceExhaustedError("full"), later).code() ==
         absl::StatusCode::kResourceExhausted);
+  // Callers never cancel the inventory call (their cancellation is not
+  // watched): a cancelled one means the inventory or the look-up client is
+  // going down, so "retry".
   CHECK(InventoryFailure(absl::CancelledError("gone"), later).code() ==
-        absl::StatusCode::kCancelled);
+        absl::StatusCode::kUnavailable);
   absl::Status internal = InventoryFailure(absl::InvalidArgumentError("bad id"), later);
   CHECK(internal.code() == absl::StatusCode::kInternal);
   CHECK_THAT(std::string(internal.message()), Catch::Contains("INVALID_ARGUMENT: bad id"));
