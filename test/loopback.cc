@@ -7,6 +7,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "test/callback_queue_pin.h"
 
@@ -45,6 +48,14 @@ void SetIoTimeout(int fd, absl::Duration timeout) {
 }
 
 }  // namespace
+
+bool ScrapeMetricsUntil(int port, const std::vector<std::string>& lines, std::string* text) {
+  return WaitUntil([&] {
+    *text = HttpGet(port, "/metrics");
+    return std::all_of(lines.begin(), lines.end(),
+                       [&](const std::string& line) { return absl::StrContains(*text, line); });
+  });
+}
 
 IdleTcpConnection::IdleTcpConnection(int port, const std::string& greeting)
     : fd_(ConnectLoopback(port)) {

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "test/test_util.h"
@@ -26,6 +27,11 @@ std::shared_ptr<grpc::Channel> LoopbackChannel(int port, int connection = 0);
 // closes the connection after the response), or "" if it cannot connect or
 // a read or write waits longer than `timeout`.
 std::string HttpGet(int port, const std::string& path, absl::Duration timeout = absl::Seconds(30));
+
+// Scrapes GET /metrics on 127.0.0.1:port until the text contains every one
+// of `lines`, or WaitUntil's limit passes (a hang guard); `text` is the last
+// scrape. For counters that are bumped just after the client has its answer.
+bool ScrapeMetricsUntil(int port, const std::vector<std::string>& lines, std::string* text);
 
 // A TCP connection to 127.0.0.1:port, open until destroyed: a client that
 // connects and then says nothing (or only `greeting`). fd() < 0 if it could

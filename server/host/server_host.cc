@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "metrics/build_info.h"
+#include "metrics/process_collector.h"
 #include "server/host/reflection_metrics.h"
 
 namespace server::host {
@@ -70,6 +71,7 @@ ServerHost::ServerHost(ServerHostOptions options)
       options_(WithObserver(std::move(options), &server_metrics_)),
       engine_(options_.engine) {
   metrics::AddBuildInfo(*metrics_registry_);
+  AddMetricsCollectable(std::make_shared<metrics::ProcessCollector>());
   health_.Register(engine_);
 }
 
@@ -100,7 +102,6 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
     if (!metrics_server.ok()) return metrics_server.status();
     metrics_server_ = std::move(metrics_server).value();
     for (const auto& collectable : extra_collectables_) metrics_server_->Register(collectable);
-    metrics_server_->Register(process_metrics_);
   }
   absl::StatusOr<int> port = engine_.Start(listen_address);
   if (!port.ok()) {

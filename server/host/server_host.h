@@ -15,7 +15,6 @@
 #include "engine/engine.h"
 #include "metrics/grpc_prometheus.h"
 #include "metrics/metrics_server.h"
-#include "metrics/process_collector.h"
 #include "server/health/health_service.h"
 #include "server/host/server_limits.h"
 
@@ -84,8 +83,6 @@ class ServerHost {
   HealthService health_;
   engine::Engine engine_;
   std::vector<std::shared_ptr<prometheus::Collectable>> extra_collectables_;
-  std::shared_ptr<metrics::ProcessCollector> process_metrics_ =
-      std::make_shared<metrics::ProcessCollector>();
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
 };
 

@@ -12,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "domain/inventory/catalog.h"
@@ -318,10 +317,9 @@ TEST_CASE("reflection calls are counted like the engine's own methods",
       "grpc_method=\"ServerReflectionInfo\",grpc_service=\"grpc.reflection.v1alpha."
       "ServerReflection\",grpc_type=\"bidi_stream\"";
   std::string text;
-  CHECK(WaitUntil([&] {
-    text = testing_util::HttpGet(server.host().metrics_port(), "/metrics");
-    return absl::StrContains(text, "grpc_server_handled_total{grpc_code=\"OK\"," + labels + "} 2");
-  }));
+  CHECK(testing_util::ScrapeMetricsUntil(
+      server.host().metrics_port(),
+      {"grpc_server_handled_total{grpc_code=\"OK\"," + labels + "} 2"}, &text));
   CHECK_THAT(text, Catch::Contains("grpc_server_started_total{" + labels + "} 2"));
   // One list request and one answer per call.
   CHECK_THAT(text, Catch::Contains("grpc_server_msg_received_total{" + labels + "} 2"));
@@ -406,11 +404,9 @@ TEST_CASE("metrics count calls by method and code, in go-grpc-prometheus form", 
   // The handled counter is bumped as the status is sent, so a scrape right
   // after the client's answer may just miss it: poll.
   std::string text;
-  CHECK(WaitUntil([&] {
-    text = testing_util::HttpGet(server.host().metrics_port(), "/metrics");
-    return text.find("grpc_server_handled_total{grpc_code=\"InvalidArgument\"," + labels + "} 1") !=
-           std::string::npos;
-  }));
+  CHECK(testing_util::ScrapeMetricsUntil(
+      server.host().metrics_port(),
+      {"grpc_server_handled_total{grpc_code=\"InvalidArgument\"," + labels + "} 1"}, &text));
   CHECK_THAT(text, Catch::Contains("grpc_server_started_total{" + labels + "} 4"));
   CHECK_THAT(text, Catch::Contains("grpc_server_handled_total{grpc_code=\"OK\"," + labels + "} 3"));
   CHECK_THAT(text, Catch::Contains("grpc_server_handling_seconds_count{" + labels + "} 4"));
@@ -456,11 +452,10 @@ TEST_CASE("metrics count messages received and sent, unary and server stream", "
   std::string text;
   // Counted as the status or write completes, which may be just after the
   // client saw it: poll.
-  CHECK(WaitUntil([&] {
-    text = testing_util::HttpGet(server.host().metrics_port(), "/metrics");
-    return text.find("grpc_server_msg_sent_total" + get + " 3") != std::string::npos &&
-           text.find("grpc_server_msg_sent_total" + stream + " 2") != std::string::npos;
-  }));
+  CHECK(testing_util::ScrapeMetricsUntil(
+      server.host().metrics_port(),
+      {"grpc_server_msg_sent_total" + get + " 3", "grpc_server_msg_sent_total" + stream + " 2"},
+      &text));
   CHECK_THAT(text, Catch::Contains("grpc_server_msg_received_total" + get + " 4"));
   CHECK_THAT(text, Catch::Contains("grpc_server_msg_sent_total" + get + " 3"));
   CHECK_THAT(text, Catch::Contains("grpc_server_msg_received_total" + stream + " 1"));

@@ -16,8 +16,8 @@ InventoryReadiness::InventoryReadiness(InventoryReadinessOptions options,
     : options_(std::move(options)),
       health_(health),
       service_(std::move(service)),
-      channel_(grpc::CreateChannel(options_.target, grpc::InsecureChannelCredentials())),
-      stub_(grpc::health::v1::Health::NewStub(channel_)),
+      stub_(grpc::health::v1::Health::NewStub(
+          grpc::CreateChannel(options_.target, grpc::InsecureChannelCredentials()))),
       thread_([this] { Run(); }) {}
 
 InventoryReadiness::~InventoryReadiness() { Stop(); }

@@ -65,8 +65,7 @@ class InventoryReadiness {
   const InventoryReadinessOptions options_;
   server::health::HealthService& health_;
   const std::string service_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<grpc::health::v1::Health::Stub> stub_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> stub_;  // holds its channel
   std::atomic<bool> ready_{true};
   std::atomic<int> checks_{0};
   absl::Notification stop_;

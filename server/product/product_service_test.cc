@@ -380,11 +380,9 @@ TEST_CASE("product_server metrics: its own calls, its inventory calls, its batch
   REQUIRE(products.Get("product123", &response).ok());
   REQUIRE(products.Order("order-1", {{"product123", 1}}).ok());
   std::string text;
-  CHECK(WaitUntil([&] {
-    text = testing_util::HttpGet(products.host().metrics_port(), "/metrics");
-    return text.find("grpc_client_handled_total{grpc_code=\"OK\",grpc_method=\"ReserveStock\"") !=
-           std::string::npos;
-  }));
+  CHECK(testing_util::ScrapeMetricsUntil(
+      products.host().metrics_port(),
+      {"grpc_client_handled_total{grpc_code=\"OK\",grpc_method=\"ReserveStock\""}, &text));
   CHECK_THAT(text, Catch::Contains("grpc_server_handled_total{grpc_code=\"OK\",grpc_method="
                                    "\"GetProduct\",grpc_service=\"product.ProductService\","
                                    "grpc_type=\"unary\"} 1"));
@@ -417,13 +415,11 @@ TEST_CASE("with batching off the unary look-ups are counted as grpc_client_ call
   GetProductResponse response;
   for (int i = 0; i < 3; ++i) REQUIRE(products.Get("product123", &response).ok());
   std::string text;
-  CHECK(WaitUntil([&] {
-    text = testing_util::HttpGet(products.host().metrics_port(), "/metrics");
-    return text.find(
-               "grpc_client_handled_total{grpc_code=\"OK\",grpc_method="
-               "\"GetProductAvailability\",grpc_service=\"inventory.InventoryService\","
-               "grpc_type=\"unary\"} 3") != std::string::npos;
-  }));
+  CHECK(testing_util::ScrapeMetricsUntil(products.host().metrics_port(),
+                                         {"grpc_client_handled_total{grpc_code=\"OK\",grpc_method="
+                                          "\"GetProductAvailability\",grpc_service=\"inventory."
+                                          "InventoryService\",grpc_type=\"unary\"} 3"},
+                                         &text));
   CHECK_THAT(text, Catch::Contains("inventory_lookup_batch_size_count 0"));
 }
 
