@@ -22,10 +22,11 @@ import h2.connection
 import h2.events
 import h2.exceptions
 
+import h2raw
+
 host, port = sys.argv[1].rsplit(":", 1)
 age, grace = float(sys.argv[2]), float(sys.argv[3])
 streams = int(sys.argv[4]) if len(sys.argv) > 4 else 100
-METHOD = "/inventory.InventoryService/GetProductAvailability"
 
 sock = socket.create_connection((host, int(port)), timeout=1)
 conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
@@ -33,9 +34,7 @@ conn.initiate_connection()
 start = time.monotonic()
 for i in range(streams):
     # HEADERS only: no DATA, no END_STREAM. The call waits for its message.
-    conn.send_headers(1 + 2 * i, [(":method", "POST"), (":scheme", "http"), (":path", METHOD),
-                                  (":authority", "localhost"), ("te", "trailers"),
-                                  ("content-type", "application/grpc")])
+    conn.send_headers(1 + 2 * i, h2raw.REQUEST_HEADERS)
 sock.sendall(conn.data_to_send())
 
 goaway_at = closed_at = None

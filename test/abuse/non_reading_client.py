@@ -23,8 +23,7 @@ import sys
 import time
 
 import grpc
-import h2.config
-import h2.connection
+import h2raw
 
 address, stubs = sys.argv[1], sys.argv[2]
 sys.path.insert(0, stubs)
@@ -64,20 +63,7 @@ def wait_for_window(sock, conn, stream_id, size):
 
 def hostile_connection(method, message, count):
     """Sends `count` calls of `method` on one connection; never reads."""
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    conn.initiate_connection()
-    sock.sendall(conn.data_to_send())
-    # Take in the server's first frames (SETTINGS, window updates) for the
-    # windows it grants, but drop the SETTINGS ACK h2 queues in reply: the
-    # server never learns that its settings (its stream limit) took effect.
-    sock.settimeout(2)
-    try:
-        conn.receive_data(sock.recv(65535))
-    except socket.timeout:
-        pass
-    conn.data_to_send()
+    sock, conn = h2raw.open_h2(host, port, ack_settings=False, receive_buffer=4096)
     # The stream limit the server announced is not applied to us until we
     # ACK it, so we are free to ignore it: a client may open as many streams
     # as the server takes.
