@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the project builds, tests and benchmarks
-# with. Only missing packages are installed; needs root (or sudo).
+# with. Only missing packages are installed; needs root (or sudo). gRPC
+# itself is built from Debian's source package by deps/grpc/build_grpc.sh
+# (test.sh and run.sh run it next); Debian's libgrpc++-dev stays installed
+# for INVENTORY_SYSTEM_GRPC=1 and its Python plugin.
 #   install_deps.sh               everything
 #   install_deps.sh --build-only  only what builds the shipped binaries with
 #                                 -DINVENTORY_BUILD_TESTS=OFF (the Dockerfile)
@@ -14,6 +17,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev librocksdb-dev prometheus-cpp-dev catch2 libbenchmark-dev libjemalloc-dev
+  # deps/grpc/build_grpc.sh: gRPC's release build from Debian's source package
+  libprotoc-dev libre2-dev libc-ares-dev libssl-dev zlib1g-dev dpkg-dev patch xz-utils
   python3 python3-grpcio python3-protobuf python3-h2
   nghttp2-client util-linux procps curl
   clang-14 libclang-rt-14-dev llvm-14
