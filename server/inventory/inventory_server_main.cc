@@ -1,4 +1,5 @@
 // inventory_server: the InventoryService binary.
+#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "deps/grpc/grpc_build.h"
 #include "domain/inventory/catalog.h"
 #include "domain/inventory/inventory_store.h"
 #include "server/host/server_flags.h"
@@ -152,6 +154,7 @@ int main(int argc, char** argv) {
       host.Start(options->listen, {server::inventory::InventoryGrpcService::kServiceName});
   if (!port.ok()) return Fail(port.status());
 
+  spdlog::info("inventory_server runs on gRPC {} ({})", grpc::Version(), INVENTORY_GRPC_BUILD);
   const std::string& listen = options->listen;
   const std::string host_part = listen.substr(0, listen.rfind(':'));
   spdlog::info(

@@ -1,4 +1,5 @@
 // product_server: the ProductService binary.
+#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "client/batching_inventory_client.h"
+#include "deps/grpc/grpc_build.h"
 #include "domain/product/product_catalog.h"
 #include "metrics/grpc_prometheus.h"
 #include "server/host/server_flags.h"
@@ -150,6 +152,7 @@ int main(int argc, char** argv) {
         host.health(), server::product::ProductGrpcService::kServiceName);
   }
 
+  spdlog::info("product_server runs on gRPC {} ({})", grpc::Version(), INVENTORY_GRPC_BUILD);
   const std::string& listen = options->listen;
   spdlog::info(
       "product_server listening on {}:{} ({} products, inventory {}, batching {}, {} completion "

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Checks that the built servers run on the gRPC CMake chose (deps/grpc/grpc.cmake):
+#   - linkage (ldd): the release build is linked statically, so a server
+#     must load no shared libgrpc/libgpr/libupb/libaddress_sorting at all (a
+#     silent mix with Debian's libgrpc.so.29 is what this guards against);
+#     with Debian's package (debian-binary) it must load Debian's libgrpc;
+#   - start-up: each server, started on an ephemeral loopback port, logs
+#     "runs on gRPC VERSION (BUILD)" with the version and build string CMake
+#     configured, then stops cleanly on SIGTERM.
+#
+#   grpc_build_test.sh VERSION BUILD INVENTORY_SERVER PRODUCT_SERVER
+set -euo pipefail
+
+(($# == 4)) || { echo "usage: $0 VERSION BUILD INVENTORY_SERVER PRODUCT_SERVER" >&2; exit 2; }
+version=$1 build=$2 inventory_server=$3 product_server=$4
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+run_with_server=$here/../../test/run_with_server.sh
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/grpc_build_test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+failures=0
+pass() { echo "ok   $*"; }
+fail() {
+  echo "FAIL $*" >&2
+  failures=$((failures + 1))
+}
+
+for binary in "$inventory_server" "$product_server"; do
+  name=$(basename "$binary")
+  grpc_libraries=$(ldd "$binary" | grep -E 'lib(grpc|gpr|upb|address_sorting)[^ ]*\.so' || true)
+  case $build in
+    release-*)
+      if [[ -z $grpc_libraries ]]; then
+        pass "$name loads no shared gRPC library (release build, static)"
+      else
+        fail "$name ($build) loads shared gRPC libraries:"$'\n'"$grpc_libraries"
+      fi
+      ;;
+    debian-binary)
+      if grep -q 'libgrpc\.so\.' <<<"$grpc_libraries"; then
+        pass "$name loads Debian's $(grep -o 'libgrpc\.so\.[0-9]*' <<<"$grpc_libraries" | head -n1)"
+      else
+        fail "$name (debian-binary) does not load Debian's libgrpc.so"
+      fi
+      ;;
+    *) fail "unknown build '$build'" ;;
+  esac
+done
+
+expected="runs on gRPC $version ($build)"
+check_startup() {  # NAME BINARY [ARG...]
+  local name=$1 log=$tmp/$1.log
+  shift
+  if RWS_LOG=$log bash "$run_with_server" "$@" -- true >"$tmp/$name.out" 2>&1; then
+    if grep -qF "$expected" "$log"; then
+      pass "$name logs '$expected' at start-up"
+    else
+      fail "$name does not log '$expected'; its log:"$'\n'"$(cat "$log")"
+    fi
+  else
+    fail "$name did not start and stop cleanly:"$'\n'"$(cat "$tmp/$name.out")"
+  fi
+}
+check_startup inventory_server "$inventory_server"
+# The inventory it would ask is never called: only start-up is checked.
+check_startup product_server "$product_server" --inventory=127.0.0.1:1
+
+((failures == 0)) || { echo "$failures check(s) failed" >&2; exit 1; }
