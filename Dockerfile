@@ -5,8 +5,9 @@
 #   docker build -t grpc-inventory .        (or: docker-compose build)
 #
 # Two stages on Debian 12: the build stage compiles with the project's own
-# CMake build (tests left out); the runtime stage gets the stripped binaries
-# and only the Debian runtime libraries they load. No BuildKit-only syntax:
+# CMake build (tests left out) against the release build of gRPC, linked
+# statically; the runtime stage gets the stripped binaries and only the
+# Debian runtime libraries they load (no libgrpc package). No BuildKit-only syntax:
 # the legacy builder (Debian's docker.io 20.10, docker-compose 1.29) builds it.
 #
 # apt uses whatever mirror the base image's sources name. Where Docker Hub is
@@ -20,13 +21,27 @@ ARG DEBIAN_FRONTEND=noninteractive
 COPY scripts/install_deps.sh /tmp/install_deps.sh
 RUN bash /tmp/install_deps.sh --build-only \
  && rm -rf /var/lib/apt/lists/* /tmp/install_deps.sh
+# BUILD_JOBS: parallel compile jobs; empty means one per CPU.
+ARG BUILD_JOBS=
+# gRPC 1.51.1 in release mode, static (deps/grpc/build_grpc.sh), in layers
+# that only deps/grpc/ and the host's finished build invalidate. The host's
+# build-deps/grpc-1.51.1-release/ is in the context (.dockerignore) when
+# scripts/test.sh or run.sh built it: if its stamp matches this image's
+# compiler and -dev packages, build_grpc.sh takes it as is; otherwise (or on
+# a fresh machine, where the wildcard below matches nothing) it builds gRPC
+# here, about 11 minutes on 2 cores. COPY needs one source that exists, hence
+# build_grpc.sh next to the wildcard (a stray copy, removed below).
+COPY deps/grpc/ /src/deps/grpc/
+COPY deps/grpc/build_grpc.sh build-dep[s] /opt/grpc/
+RUN bash /src/deps/grpc/build_grpc.sh --prefix /opt/grpc/grpc-1.51.1-release \
+      --jobs "${BUILD_JOBS:-$(nproc)}" \
+ && rm -rf /opt/grpc/build_grpc.sh /opt/grpc/grpc-1.51.1-work /opt/grpc/grpc-1.51.1-release.lock
 WORKDIR /src
 COPY . .
-# BUILD_JOBS: parallel compile jobs; empty means one per CPU. Only the
-# "servers" install component: the image needs the binaries, not the cqengine
-# package (whose CHANGELOG.md .dockerignore leaves out).
-ARG BUILD_JOBS=
+# Only the "servers" install component: the image needs the binaries, not the
+# cqengine package (whose CHANGELOG.md .dockerignore leaves out).
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINVENTORY_BUILD_TESTS=OFF \
+      -DINVENTORY_GRPC_PREFIX=/opt/grpc/grpc-1.51.1-release \
  && cmake --build /build -j "${BUILD_JOBS:-$(nproc)}" \
  && cmake --install /build --prefix /opt/inventory --strip --component servers \
  && bash scripts/runtime_packages.sh /opt/inventory/bin/* >/opt/inventory/runtime-packages \

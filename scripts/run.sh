@@ -17,7 +17,15 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 bash scripts/install_deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# gRPC: the release build of deps/grpc/ (once, about 11 minutes on 2 cores),
+# or Debian's binary package with INVENTORY_SYSTEM_GRPC=1.
+if [ "${INVENTORY_SYSTEM_GRPC:-0}" = "1" ]; then
+  grpc_args=(-DINVENTORY_SYSTEM_GRPC=ON)
+else
+  bash deps/grpc/build_grpc.sh
+  grpc_args=(-DINVENTORY_SYSTEM_GRPC=OFF)
+fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${grpc_args[@]}"
 cmake --build build --target inventory_server product_server health_probe inventory_bench
 
 run=$repo/build/run

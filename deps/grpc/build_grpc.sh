@@ -15,11 +15,15 @@
 #
 # Run again, it does nothing: the prefix holds a stamp
 # (inventory-grpc-build.txt) with a fingerprint of every input that is known
-# without the network (this script, deps/grpc/CMakeLists.txt, the project's
-# patches, the versions of the compiler and of the Debian -dev packages gRPC
-# compiles against). Any of them changed, it rebuilds. A build is installed
-# into DIR.partial and renamed to DIR only once complete, so an interrupted
-# build is never taken as done; concurrent runs wait on a lock.
+# without the network and changes what gets built: the recipe below (its
+# number, gRPC's CMake options, Debian's build flags), deps/grpc/CMakeLists.txt,
+# the project's patches, the compiler's version, the exact versions of
+# abseil and protobuf (their inline code is compiled into gRPC) and the ABI
+# (shared-library package) of OpenSSL, zlib, c-ares and re2 (gRPC only calls
+# into those, so a security update within the ABI needs no rebuild). Any of
+# them changed, it rebuilds. A build is installed into DIR.partial and renamed
+# to DIR only once complete, so an interrupted build is never taken as done;
+# concurrent runs wait on a lock.
 #
 # Steps of a build:
 #   1. The source: a private apt index (WORK/apt) of the deb-src twins of the
@@ -31,8 +35,9 @@
 #      if it exists (one patch per line, applied with -p1 from the gRPC
 #      source root). Both lists are printed, also when empty.
 #   3. Configure like Debian's debian/rules (every dependency from Debian's
-#      packages, Debian's hardening flags from dpkg-buildflags without -g),
-#      but with -DCMAKE_BUILD_TYPE=Release and static libraries, so the
+#      packages, Debian's hardening flags from dpkg-buildflags without -g;
+#      grpc_cmake_options below), but with -DCMAKE_BUILD_TYPE=Release and
+#      static libraries, so the
 #      binaries never load Debian's libgrpc.so.29 behind the back of this
 #      build. Build only grpc++, grpc++_reflection, grpc_cpp_plugin and what
 #      they link (deps/grpc/CMakeLists.txt), install.
@@ -46,11 +51,38 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 default_prefix=$repo/build-deps/grpc-$grpc_version-release
 
-# The Debian packages whose headers or code end up in the static libraries:
-# their versions are part of the fingerprint.
-readonly fingerprint_packages=(
-  libabsl-dev libprotobuf-dev libprotoc-dev libre2-dev libc-ares-dev libssl-dev zlib1g-dev
+# Bump when a change to the steps below changes what gets built (gRPC's
+# options are fingerprinted by themselves).
+readonly recipe=1
+# Configured like Debian's debian/rules (every dependency from Debian's
+# packages, only the C++ plugin), but in release mode and static.
+readonly grpc_cmake_options=(
+  -DCMAKE_BUILD_TYPE=Release
+  -DBUILD_SHARED_LIBS=OFF
+  -DgRPC_BUILD_TESTS=OFF
+  -DgRPC_ABSL_PROVIDER=package
+  -DgRPC_CARES_PROVIDER=package
+  -DgRPC_PROTOBUF_PROVIDER=package
+  -DgRPC_RE2_PROVIDER=package
+  -DgRPC_SSL_PROVIDER=package
+  -DgRPC_ZLIB_PROVIDER=package
+  -DgRPC_BENCHMARK_PROVIDER=none
+  -DgRPC_BACKWARDS_COMPATIBILITY_MODE=OFF
+  -DgRPC_BUILD_CSHARP_EXT=OFF
+  -DgRPC_BUILD_GRPC_CPP_PLUGIN=ON
+  -DgRPC_BUILD_GRPC_CSHARP_PLUGIN=OFF
+  -DgRPC_BUILD_GRPC_NODE_PLUGIN=OFF
+  -DgRPC_BUILD_GRPC_OBJECTIVE_C_PLUGIN=OFF
+  -DgRPC_BUILD_GRPC_PHP_PLUGIN=OFF
+  -DgRPC_BUILD_GRPC_PYTHON_PLUGIN=OFF
+  -DgRPC_BUILD_GRPC_RUBY_PLUGIN=OFF
 )
+# Debian packages gRPC compiles against. Exact version: their headers'
+# inline code ends up in the static libraries.
+readonly exact_packages=(libabsl-dev libprotobuf-dev libprotoc-dev)
+# ABI only: gRPC calls into their shared libraries, so the fingerprint has
+# the shared-library package (libssl3, zlib1g, ...), which names the ABI.
+readonly abi_packages=(libssl-dev zlib1g-dev libc-ares-dev libre2-dev)
 # What a build runs, besides those.
 readonly build_packages=(cmake ninja-build g++ dpkg-dev patch xz-utils protobuf-compiler pkg-config)
 
@@ -94,20 +126,48 @@ else
 fi
 build_id="release-$grpc_version+patches:$project_list"
 
+# debian_flags NAME: dpkg-buildflags' NAME without -g (debug info would make
+# the static libraries several times larger; symbols stay, so profilers
+# still name gRPC's functions) and without -ffile-prefix-map (it names the
+# build directory).
+debian_flags() {
+  dpkg-buildflags --get "$1" | sed -E -e 's/(^| )-g( |$)/ /g' -e 's/ ?-ffile-prefix-map=[^ ]*//g'
+}
+# abi_of PACKAGE: the shared-library packages a -dev package pins to its own
+# version (libssl-dev -> libssl3).
+abi_of() {
+  dpkg-query -W -f='${Depends}' "$1" 2>/dev/null | tr ',' '\n' |
+    sed -nE 's/^ *([^ ]+) \(= .*/\1/p' | sort | paste -sd' '
+}
 # Every input known without the network. The Debian source revision is not
 # one of them (it needs the index): --force picks up a new one.
 fingerprint_inputs() {
   echo "grpc_version=$grpc_version"
-  echo "script=$(sha256sum <"$here/build_grpc.sh" | cut -d' ' -f1)"
-  echo "subset_cmake=$(sha256sum <"$here/CMakeLists.txt" | cut -d' ' -f1)"
+  echo "recipe=$recipe"
+  echo "cmake_options=${grpc_cmake_options[*]}"
   local name
+  for name in CPPFLAGS CFLAGS CXXFLAGS LDFLAGS; do
+    echo "debian_$name=$(debian_flags "$name" 2>/dev/null || echo missing)"
+  done
+  echo "subset_cmake=$(sha256sum <"$here/CMakeLists.txt" | cut -d' ' -f1)"
   for name in "${project_patches[@]}"; do
     echo "project_patch=$name $(sha256sum <"$here/patches/$name" | cut -d' ' -f1)"
   done
-  for name in "${fingerprint_packages[@]}"; do
+  for name in "${exact_packages[@]}"; do
     echo "package=$name $(dpkg-query -W -f='${Version}' "$name" 2>/dev/null || echo missing)"
   done
-  echo "compiler=$(c++ --version 2>/dev/null | head -n1 || echo missing)"
+  for name in "${abi_packages[@]}"; do
+    echo "abi=$name $(abi_of "$name" || true)"
+  done
+  echo "compiler=$(c++ -dumpfullversion 2>/dev/null || echo missing)"
+}
+# Recorded in the stamp, not fingerprinted.
+built_with() {
+  local name
+  for name in "${exact_packages[@]}" "${abi_packages[@]}"; do
+    echo "built_with=$name $(dpkg-query -W -f='${Version}' "$name")"
+  done
+  echo "built_with=$(c++ --version | head -n1)"
 }
 fingerprint=$(fingerprint_inputs | sha256sum | cut -d' ' -f1)
 
@@ -139,7 +199,7 @@ if ((!force)) && up_to_date; then
 fi
 
 missing=()
-for package in "${fingerprint_packages[@]}" "${build_packages[@]}"; do
+for package in "${exact_packages[@]}" "${abi_packages[@]}" "${build_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$package")
 done
@@ -148,7 +208,7 @@ done
 if [[ -f $prefix/$stamp_name ]]; then
   log "rebuilding $prefix: its inputs changed (or --force)"
 else
-  log "building gRPC $grpc_version in release mode into $prefix (about 4 minutes on 2 cores)"
+  log "building gRPC $grpc_version in release mode into $prefix (about 11 minutes on 2 cores)"
 fi
 t_start=$SECONDS
 mkdir -p "$work"
@@ -211,7 +271,7 @@ apply_series() {  # DIR SERIES LABEL: apply SERIES' patches from DIR in order
     level=-p1
     [[ $line =~ [[:space:]]-p([0-9]+) ]] && level=-p${BASH_REMATCH[1]}
     log "  $label patch: $name"
-    patch -d "$src" "$level" -N -F 0 -s --no-backup-if-mismatch -i "$dir/$name" ||
+    patch -d "$src" "$level" -t -N -F 0 -s --no-backup-if-mismatch -i "$dir/$name" ||
       die "$label patch $name does not apply"
   done < <(sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$series" | awk NF)
 }
@@ -226,15 +286,14 @@ else
 fi
 
 # --- 3. configure like debian/rules, in release mode; build; install ---
-# dpkg-buildflags: Debian's hardening flags (-D_FORTIFY_SOURCE=2,
-# -fstack-protector-strong, relro), as Debian's build gets them from
-# debhelper; without -g, which would make the static libraries several
-# times larger (symbols stay, so profilers still name gRPC's functions).
-no_g() { sed -E 's/(^| )-g( |$)/ /g'; }
-cppflags=$(cd "$src" && dpkg-buildflags --get CPPFLAGS)
-cflags="$cppflags $(cd "$src" && dpkg-buildflags --get CFLAGS | no_g)"
-cxxflags="$cppflags $(cd "$src" && dpkg-buildflags --get CXXFLAGS | no_g)"
-ldflags=$(cd "$src" && dpkg-buildflags --get LDFLAGS)
+# Debian's hardening flags (-D_FORTIFY_SOURCE=2, -fstack-protector-strong,
+# relro), as Debian's build gets them from debhelper (see debian_flags).
+# -ffile-prefix-map as Debian's: gRPC's log lines name source files
+# relative to the source root.
+cppflags=$(debian_flags CPPFLAGS)
+cflags="$cppflags $(debian_flags CFLAGS) -ffile-prefix-map=$src=."
+cxxflags="$cppflags $(debian_flags CXXFLAGS) -ffile-prefix-map=$src=."
+ldflags=$(debian_flags LDFLAGS)
 launcher=()
 if command -v ccache >/dev/null && [[ ${GRPC_BUILD_CCACHE:-1} != 0 ]]; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
@@ -245,28 +304,10 @@ build_log=$work/build.log
 log "configuring (log: $build_log)"
 if ! cmake -S "$here" -B "$build" -G Ninja "${launcher[@]}" \
   -DGRPC_SOURCE_DIR="$src" \
-  -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_INSTALL_PREFIX="$prefix" \
   -DCMAKE_C_FLAGS="$cflags" -DCMAKE_CXX_FLAGS="$cxxflags" \
   -DCMAKE_EXE_LINKER_FLAGS="$ldflags" \
-  -DBUILD_SHARED_LIBS=OFF \
-  -DgRPC_BUILD_TESTS=OFF \
-  -DgRPC_ABSL_PROVIDER=package \
-  -DgRPC_CARES_PROVIDER=package \
-  -DgRPC_PROTOBUF_PROVIDER=package \
-  -DgRPC_RE2_PROVIDER=package \
-  -DgRPC_SSL_PROVIDER=package \
-  -DgRPC_ZLIB_PROVIDER=package \
-  -DgRPC_BENCHMARK_PROVIDER=none \
-  -DgRPC_BACKWARDS_COMPATIBILITY_MODE=OFF \
-  -DgRPC_BUILD_CSHARP_EXT=OFF \
-  -DgRPC_BUILD_GRPC_CPP_PLUGIN=ON \
-  -DgRPC_BUILD_GRPC_CSHARP_PLUGIN=OFF \
-  -DgRPC_BUILD_GRPC_NODE_PLUGIN=OFF \
-  -DgRPC_BUILD_GRPC_OBJECTIVE_C_PLUGIN=OFF \
-  -DgRPC_BUILD_GRPC_PHP_PLUGIN=OFF \
-  -DgRPC_BUILD_GRPC_PYTHON_PLUGIN=OFF \
-  -DgRPC_BUILD_GRPC_RUBY_PLUGIN=OFF \
+  "${grpc_cmake_options[@]}" \
   >"$build_log" 2>&1; then
   tail -n 40 "$build_log" >&2
   die "configure failed (log: $build_log)"
@@ -306,6 +347,7 @@ debian_list=$(joined "${debian_patches[@]}")
   echo "jobs=$jobs"
   echo "fingerprint=$fingerprint"
   fingerprint_inputs | sed 's/^/input./'
+  built_with
 } >"$partial/$stamp_name"
 rm -rf "$prefix.old"
 [[ ! -e $prefix ]] || mv "$prefix" "$prefix.old"
