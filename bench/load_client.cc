@@ -25,6 +25,7 @@
 #include "bench/open_loop.h"
 #include "bench/request_wire.h"
 #include "engine/tag.h"
+#include "engine/write_coalescing.h"
 #include "inventory.pb.h"
 #include "product.pb.h"
 
@@ -348,6 +349,7 @@ class Worker {
       : plan_(plan), index_(index), starter_(plan, absl::StrCat(index), index) {}
 
   void Run() {
+    engine::ScopedWriteCoalescing coalescing(plan_.options.coalesce_writes);
     if (plan_.options.rate > 0) {
       RunOpenLoop();
     } else {

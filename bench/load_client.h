@@ -77,6 +77,9 @@ struct LoadOptions {
 
   int connections = 8;  // channels, each its own HTTP/2 connection
   int client_cqs = 1;   // completion queues, one thread each
+  // Each queue's thread sends the calls it starts one after another in one
+  // write per connection (engine/write_coalescing.h).
+  bool coalesce_writes = true;
   // Closed loop (rate == 0): calls in flight in total.
   int inflight = 64;
   // Open loop: calls started per second in total; the calls outstanding

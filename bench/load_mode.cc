@@ -68,6 +68,9 @@ ABSL_FLAG(int, max_outstanding, 0,
 ABSL_FLAG(int, client_cqs, 0,
           "Client completion queues, one polling thread each. 0: one per CPU in this process's "
           "affinity mask (taskset -c 1 gives 1).");
+ABSL_FLAG(bool, coalesce_writes, true,
+          "Each client queue's thread sends the calls it starts one after another in one write "
+          "per connection (needs the project's build of gRPC). false: one write per call.");
 ABSL_FLAG(bool, verify, false,
           "Parse every OK response and check it answers the request (costs client CPU); a wrong "
           "one counts as a VERIFY_FAILED error.");
@@ -223,6 +226,7 @@ absl::Status RegisterLoadBenchmarks() {
   }
   if (options.max_outstanding == 0) options.max_outstanding = 512 * options.client_cqs;
   options.verify = absl::GetFlag(FLAGS_verify);
+  options.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   options.channel_args = absl::GetFlag(FLAGS_channel_args);
   options.progress = absl::GetFlag(FLAGS_progress) ? stderr : nullptr;
   if (absl::GetFlag(FLAGS_max_error_ratio) < 0 || absl::GetFlag(FLAGS_max_error_ratio) > 1) {

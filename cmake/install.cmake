@@ -7,7 +7,8 @@
 # Targets (static libraries unless said otherwise):
 #   cqengine::engine            the completion-queue server engine (engine/engine.h,
 #                               engine/service_registration.h)
-#   cqengine::tag               engine::Tag and the queue loop (engine/tag.h)
+#   cqengine::tag               engine::Tag and the queue loop (engine/tag.h), and
+#                               coalesced writes (engine/write_coalescing.h)
 #   cqengine::observer          the observer interface (engine/rpc_observer.h; header only)
 #   cqengine::version           engine/version.h (header only)
 #   cqengine::inventory_client  the batching InventoryService client

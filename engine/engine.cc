@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "engine/write_coalescing.h"
 
 namespace engine {
 namespace {
@@ -249,6 +250,7 @@ void Engine::CloseUnusedQueues() {
 
 void Engine::RunQueue(internal::QueueContext* queue) {
   on_queue_thread = true;
+  ScopedWriteCoalescing coalescing(options_.coalesce_writes);
   Tag::CompleteAllUntilShutdown(queue->cq());
 }
 

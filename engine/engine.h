@@ -81,6 +81,13 @@ struct EngineOptions {
   int max_calls_per_peer = 512;
   // How long in-flight calls may run on after shutdown begins.
   absl::Duration drain_deadline = absl::Seconds(5);
+  // Coalesce the writes of each queue's thread (engine/write_coalescing.h):
+  // the responses it finishes one after another leave in one write per
+  // connection, sent as soon as the thread runs out of ready events. Has an
+  // effect only on a gRPC built with the project's patch
+  // (WriteCoalescingAvailable()); false: one write per response, as gRPC
+  // does by itself.
+  bool coalesce_writes = true;
   // Told of every call's start and end (metrics); null for none. Must
   // outlive the engine.
   engine::RpcObserver* observer = nullptr;

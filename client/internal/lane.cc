@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "domain/inventory/product_id.h"
 #include "engine/tag.h"
+#include "engine/write_coalescing.h"
 
 namespace client::internal {
 
@@ -52,7 +53,11 @@ void Lane::Start() {
     }
   }
   for (auto& queue : owned_queues_) {
-    threads_.emplace_back([cq = queue.get()] { engine::Tag::CompleteAllUntilShutdown(cq); });
+    threads_.emplace_back([cq = queue.get()] {
+      // Its own queue threads send the batches their alarms start.
+      engine::ScopedWriteCoalescing coalescing(/*enable=*/true);
+      engine::Tag::CompleteAllUntilShutdown(cq);
+    });
   }
 }
 

@@ -32,6 +32,10 @@ ABSL_FLAG(int, max_calls_per_peer, server::host::ServerHostOptions{}.engine.max_
           "twice this they are reset. 0 = no limit.");
 ABSL_FLAG(absl::Duration, drain_deadline, server::host::ServerHostOptions{}.engine.drain_deadline,
           "On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled.");
+ABSL_FLAG(bool, coalesce_writes, server::host::ServerHostOptions{}.engine.coalesce_writes,
+          "Send the responses a completion-queue thread finishes one after another in one write "
+          "per connection, as soon as it has no more ready work (needs the project's build of "
+          "gRPC; no effect on Debian's). false: one write per response.");
 ABSL_FLAG(bool, reflection, server::host::ServerHostOptions{}.reflection,
           "Serve the gRPC server reflection service.");
 ABSL_FLAG(std::string, metrics_listen, server::host::ServerHostOptions{}.metrics_listen,
@@ -110,6 +114,7 @@ absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
   options.engine.max_call_slots = absl::GetFlag(FLAGS_max_call_slots);
   options.engine.max_calls_per_peer = absl::GetFlag(FLAGS_max_calls_per_peer);
   options.engine.drain_deadline = absl::GetFlag(FLAGS_drain_deadline);
+  options.engine.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   options.reflection = absl::GetFlag(FLAGS_reflection);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.metrics.workers = absl::GetFlag(FLAGS_metrics_workers);

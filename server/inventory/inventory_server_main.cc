@@ -12,6 +12,7 @@
 #include "deps/grpc/grpc_build.h"
 #include "domain/inventory/catalog.h"
 #include "domain/inventory/inventory_store.h"
+#include "engine/write_coalescing.h"
 #include "server/host/server_flags.h"
 #include "server/host/server_host.h"
 #include "server/host/shutdown_signal.h"
@@ -38,8 +39,7 @@ ABSL_FLAG(bool, admin_set_stock, server::inventory::InventoryServerOptions{}.adm
           "Serve SetStock (an admin method). There is no authentication yet: anyone who can "
           "reach the port may set stock, so turn this off where that matters; SetStock then "
           "answers PERMISSION_DENIED.");
-ABSL_FLAG(int, max_watch_streams,
-          server::inventory::InventoryServerOptions{}.max_watch_streams,
+ABSL_FLAG(int, max_watch_streams, server::inventory::InventoryServerOptions{}.max_watch_streams,
           "The most WatchProductAvailability streams open at once; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, watch_streams_per_queue,
           server::inventory::InventoryServerOptions{}.watch_streams_per_queue,
@@ -124,12 +124,11 @@ int main(int argc, char** argv) {
                    storage_options.data_dir, catalog->size());
       break;
     case storage::InventoryStorage::Origin::kRestored:
-      spdlog::info(
-          "loaded {} products and {} orders from {}{}", store.size(), (*storage)->restored_orders(),
-          storage_options.data_dir,
-          options->catalog.empty() && options->synthetic_products == 0
-              ? ""
-              : " (the catalog flag only seeds an empty data directory: ignored)");
+      spdlog::info("loaded {} products and {} orders from {}{}", store.size(),
+                   (*storage)->restored_orders(), storage_options.data_dir,
+                   options->catalog.empty() && options->synthetic_products == 0
+                       ? ""
+                       : " (the catalog flag only seeds an empty data directory: ignored)");
       break;
   }
   if (journal != nullptr && !storage_options.journal.sync) {
@@ -154,7 +153,11 @@ int main(int argc, char** argv) {
       host.Start(options->listen, {server::inventory::InventoryGrpcService::kServiceName});
   if (!port.ok()) return Fail(port.status());
 
-  spdlog::info("inventory_server runs on gRPC {} ({})", grpc::Version(), INVENTORY_GRPC_BUILD);
+  spdlog::info("inventory_server runs on gRPC {} ({}); write coalescing {}", grpc::Version(),
+               INVENTORY_GRPC_BUILD,
+               !engine::WriteCoalescingAvailable()    ? "unavailable on this gRPC"
+               : options->host.engine.coalesce_writes ? "on"
+                                                      : "off");
   const std::string& listen = options->listen;
   const std::string host_part = listen.substr(0, listen.rfind(':'));
   spdlog::info(

@@ -1,0 +1,118 @@
+"""Coalesced writes (deps/grpc/patches/0001-coalesce-writes.patch), seen from
+the wire: N GetProductAvailability requests sent in one TCP segment on one
+connection, then the TCP segments carrying data that it takes the server to
+answer them all (tcpi_data_segs_in of the client's socket, so ACKs do not
+count). Every answer must be grpc-status 0 with the built-in catalog's
+product123 (quantity 10).
+
+  coalesce_writes_test.py HOST:PORT --expect=coalesced|separate [--calls=N]
+
+coalesced: at most N/8 segments (the server sent many answers per write);
+separate: at least N/2 (about one write per answer, gRPC's own behaviour).
+"""
+import argparse
+import os
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "test", "abuse"))
+import h2.events  # noqa: E402
+
+import h2raw  # noqa: E402
+
+# struct tcp_info (linux/tcp.h): tcpi_data_segs_in, the segments received
+# that carried data, is the u32 at byte 152 (after tcpi_min_rtt).
+DATA_SEGS_IN_OFFSET = 152
+# The request: product_id = "product123"; the answer: available = true,
+# quantity = 10 (the built-in catalog).
+REQUEST = b"\x00" + struct.pack(">I", 12) + b"\x0a\x0aproduct123"
+ANSWER = b"\x00" + struct.pack(">I", 4) + b"\x08\x01\x10\x0a"
+
+
+def data_segments_in(sock):
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    if len(info) < DATA_SEGS_IN_OFFSET + 4:
+        sys.exit(f"FAIL: struct tcp_info is {len(info)} bytes, too old a kernel for "
+                 "tcpi_data_segs_in")
+    return struct.unpack_from("I", info, DATA_SEGS_IN_OFFSET)[0]
+
+
+def call_all(sock, conn, count, deadline):
+    """Sends `count` requests in one write and reads until every stream has
+    ended; returns {stream_id: (data, trailers)}."""
+    streams = {}
+    for _ in range(count):
+        stream_id = conn.get_next_available_stream_id()
+        conn.send_headers(stream_id, h2raw.REQUEST_HEADERS)
+        conn.send_data(stream_id, REQUEST, end_stream=True)
+        streams[stream_id] = [b"", None]
+    sock.sendall(conn.data_to_send())
+    open_streams = set(streams)
+    while open_streams:
+        if time.monotonic() > deadline:
+            sys.exit(f"FAIL: {len(open_streams)} of {count} calls unanswered in time")
+        data = sock.recv(1 << 16)
+        if not data:
+            sys.exit("FAIL: the server closed the connection")
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.DataReceived):
+                streams[event.stream_id][0] += event.data
+                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.TrailersReceived):
+                streams[event.stream_id][1] = dict(event.headers)
+            elif isinstance(event, h2.events.StreamEnded):
+                open_streams.discard(event.stream_id)
+            elif isinstance(event, h2.events.StreamReset):
+                sys.exit(f"FAIL: stream {event.stream_id} reset (code {event.error_code})")
+        pending = conn.data_to_send()
+        if pending:
+            sock.sendall(pending)
+    for stream_id, (data, trailers) in streams.items():
+        status = (trailers or {}).get(b"grpc-status")
+        if status != b"0" or data != ANSWER:
+            sys.exit(f"FAIL: stream {stream_id}: grpc-status {status!r}, data {data!r}")
+    return streams
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("address")
+    parser.add_argument("--expect", choices=["coalesced", "separate"], required=True)
+    parser.add_argument("--calls", type=int, default=64)
+    args = parser.parse_args()
+    host, port = args.address.rsplit(":", 1)
+    sock, conn = h2raw.open_h2(host, int(port), ack_settings=True)
+    sock.settimeout(10)
+    deadline = time.monotonic() + 30
+    # One call first, so the handshake's frames are behind us; then let any
+    # straggler (a window update, a settings ACK) arrive before counting.
+    call_all(sock, conn, 1, deadline)
+    sock.settimeout(0.2)
+    try:
+        while True:
+            data = sock.recv(1 << 16)
+            if not data:
+                sys.exit("FAIL: the server closed the connection")
+            conn.receive_data(data)
+    except socket.timeout:
+        pass
+    sock.settimeout(10)
+    before = data_segments_in(sock)
+    call_all(sock, conn, args.calls, deadline)
+    segments = data_segments_in(sock) - before
+    sock.close()
+    print(f"{args.calls} answers, all OK, arrived in {segments} TCP segment(s) with data")
+    if args.expect == "coalesced" and segments > args.calls // 8:
+        sys.exit(f"FAIL: expected coalesced writes (at most {args.calls // 8} segments), "
+                 f"got {segments}")
+    if args.expect == "separate" and segments < args.calls // 2:
+        sys.exit(f"FAIL: expected about one write per answer (at least {args.calls // 2} "
+                 f"segments), got {segments}")
+    print(f"ok: {args.expect}")
+
+
+if __name__ == "__main__":
+    main()
