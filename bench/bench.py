@@ -222,6 +222,7 @@ DURABLE_VARIANTS = [Variant("reads", (DURABLE,), GET_256),
                     Variant("reads-beside-writes", (DURABLE,), GET_256, background=RESERVE_256),
                     Variant("writes", (DURABLE,), RESERVE_256)]
 PEER_LOAD = H2Load("get", requests=500_000)
+GO_PEER = Server("grpc_go_server", ("-listen={listen}",), (("GOMAXPROCS", "1"),))
 OPEN_LOOP_RATES = "5000,10000,20000,40000,60000,70000,80000,90000,100000,110000"
 
 SCENARIOS = [
@@ -249,10 +250,22 @@ SCENARIOS = [
              "seed article's Python server", [
                  Variant("inventory_server", (INV,), PEER_LOAD),
                  Variant("baseline", (BASE,), PEER_LOAD),
-                 Variant("grpc-go", (Server("grpc_go_server", ("-listen={listen}",),
-                                            (("GOMAXPROCS", "1"),)),), PEER_LOAD),
+                 Variant("grpc-go", (GO_PEER,), PEER_LOAD),
                  Variant("python-seed", (Server("seed_server", ("{listen}",)),), PEER_LOAD),
              ]),
+    Scenario("peers-latency", "the same servers at 1 call in flight (1 connection, 1 stream): "
+             "p50 and p99 over every request (h2load --log-file)", [
+                 Variant("inventory_server", (INV,), H2Load("get", 1, 1, 40_000, latency=True)),
+                 Variant("baseline", (BASE,), H2Load("get", 1, 1, 40_000, latency=True)),
+                 Variant("grpc-go", (GO_PEER,), H2Load("get", 1, 1, 40_000, latency=True)),
+             ]),
+    ab("coalescing", "write coalescing on (default) against off, 8 connections x 64 streams",
+       "coalesce-on", INV, "coalesce-off", inv("--coalesce_writes=false"), load=PEER_LOAD),
+    Scenario("coalescing-latency", "write coalescing on against off at 1 call in flight: "
+             "p50 and p99 over every request", [
+                 Variant("coalesce-on", (INV,), H2Load("get", 1, 1, 40_000, latency=True)),
+                 Variant("coalesce-off", (inv("--coalesce_writes=false"),),
+                         H2Load("get", 1, 1, 40_000, latency=True))]),
     Scenario("client-vs-h2load", "inventory_bench's gRPC client against h2load on the same core, "
              "same server, 8 connections x 64 calls in flight", [
                  Variant("h2load", (inv(SYNTH, "--completion_queues=1"),), H2Load("get-sku42")),
@@ -302,7 +315,7 @@ SCENARIOS = [
 ]
 GROUPS = {
     "ablation": ["headline", "same-queues", "depth", "depth-1", "deadlock-detection", "allocator",
-                 "queues", "reflection", "channel-args"],
+                 "queues", "reflection", "channel-args", "coalescing", "coalescing-latency"],
     "service-goals": ["batching", "batching-latency", "batchget"],
 }
 BINARIES = {  # {build}: --build-dir
