@@ -259,6 +259,15 @@ SCENARIOS = [
                  Variant("baseline", (BASE,), H2Load("get", 1, 1, 40_000, latency=True)),
                  Variant("grpc-go", (GO_PEER,), H2Load("get", 1, 1, 40_000, latency=True)),
              ]),
+    ab("grpc-build", "gRPC built in release mode from Debian's source (coalescing off) against "
+       "Debian's binary package (needs the build-sys tree, see list)", "release-grpc",
+       inv("--coalesce_writes=false"), "debian-grpc",
+       Server("inventory_server_debian_grpc", (LISTEN,)), load=PEER_LOAD),
+    Scenario("grpc-build-latency", "today's defaults (release gRPC, coalescing on) against "
+             "Debian's binary gRPC at 1 call in flight: p50 and p99 over every request", [
+                 Variant("release-grpc", (INV,), H2Load("get", 1, 1, 40_000, latency=True)),
+                 Variant("debian-grpc", (Server("inventory_server_debian_grpc", (LISTEN,)),),
+                         H2Load("get", 1, 1, 40_000, latency=True))]),
     ab("coalescing", "write coalescing on (default) against off, 8 connections x 64 streams",
        "coalesce-on", INV, "coalesce-off", inv("--coalesce_writes=false"), load=PEER_LOAD),
     Scenario("coalescing-latency", "write coalescing on against off at 1 call in flight: "
@@ -315,7 +324,8 @@ SCENARIOS = [
 ]
 GROUPS = {
     "ablation": ["headline", "same-queues", "depth", "depth-1", "deadlock-detection", "allocator",
-                 "queues", "reflection", "channel-args", "coalescing", "coalescing-latency"],
+                 "queues", "reflection", "channel-args", "grpc-build", "grpc-build-latency",
+                 "coalescing", "coalescing-latency"],
     "service-goals": ["batching", "batching-latency", "batchget"],
 }
 BINARIES = {  # {build}: --build-dir
@@ -324,6 +334,7 @@ BINARIES = {  # {build}: --build-dir
     "baseline": "{build}/bench/baseline_async_server",
     "inventory_bench": "{build}/bench/inventory_bench",
     "inventory_server_nojemalloc": "{build}-nojemalloc/server/inventory/inventory_server",
+    "inventory_server_debian_grpc": "{build}-sys/server/inventory/inventory_server",
     "grpc_go_server": "{build}/bench/peers/grpc_go_server",
     "seed_server": "{repo}/bench/peers/seed_server.py",
     "product_server_old": None,
@@ -331,6 +342,8 @@ BINARIES = {  # {build}: --build-dir
 BINARY_NOTES = {
     "inventory_server_nojemalloc": "cmake -S . -B build-nojemalloc -G Ninja "
     "-DINVENTORY_JEMALLOC=OFF && cmake --build build-nojemalloc --target inventory_server",
+    "inventory_server_debian_grpc": "cmake -S . -B build-sys -G Ninja -DINVENTORY_SYSTEM_GRPC=ON "
+    "-DINVENTORY_BUILD_TESTS=OFF && cmake --build build-sys --target inventory_server",
     "grpc_go_server": "built by the driver (go build, GOPATH mode, offline)",
     "seed_server": "run by /usr/bin/python3 with stubs the driver generates",
     "product_server_old": "only with --bin product_server_old=PATH, e.g. a product_server "
@@ -352,6 +365,18 @@ def log(message):
 
 def pin_prefix(cpu):
     return ["taskset", "-c", cpu] if cpu is not None else []
+
+
+def peak_rss_mb(pid):
+    """The process's peak resident set (VmHWM) so far, in MiB; None if unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def cpu_seconds(pid):
@@ -787,6 +812,7 @@ class Driver:
                 bg = variant.background and dataclasses.replace(
                     variant.background, args=tuple(fmt(a) for a in variant.background.args))
                 self.bench_variant(load, bg, measured, servers, run_dir, load_cpu, result)
+            result["rss_mb"] = peak_rss_mb(measured.pid)
             for server in reversed(servers):
                 server.stop()
         finally:
@@ -952,6 +978,8 @@ def describe(res):
                      f"writes {res['sys_writes']:.2f})")
     if "background_rate" in res:
         parts.append(f"writes beside {res['background_rate']:.0f}/s")
+    if res.get("rss_mb") is not None:
+        parts.append(f"peak RSS {res['rss_mb']:.0f} MiB")
     return "; ".join(parts)
 
 
@@ -962,7 +990,8 @@ def summary_table(scenario, results):
         ("cpu_us", "server CPU us/RPC", "{:.2f}"), ("cpu_all_us", "all servers us/RPC", "{:.2f}"),
         ("load_cpu_us", "load CPU us/RPC", "{:.2f}"), ("sys_reads", "reads/RPC", "{:.2f}"),
         ("sys_writes", "writes/RPC", "{:.2f}"), ("sys_all", "syscalls/RPC", "{:.2f}"),
-        ("background_rate", "writes beside (/s)", "{:,.0f}")]
+        ("background_rate", "writes beside (/s)", "{:,.0f}"),
+        ("rss_mb", "peak RSS MiB", "{:.0f}")]
     medians = {}
     for label, runs in results.items():
         row = {}

@@ -7,8 +7,11 @@ product123 (quantity 10).
 
   coalesce_writes_test.py HOST:PORT --expect=coalesced|separate [--calls=N]
 
-coalesced: at most N/8 segments (the server sent many answers per write);
-separate: at least N/2 (about one write per answer, gRPC's own behaviour).
+coalesced: at most N/16 segments (the server sent many answers per write);
+separate: more than N/8 (gRPC's own behaviour: measured here, 15 to 29 of
+64 with one completion queue, as a write in flight lets the next ones join).
+Run the server with one completion queue: with two, gRPC sometimes hands a
+busy connection's work to its executor thread, which does not hold writes.
 """
 import argparse
 import os
@@ -105,11 +108,11 @@ def main():
     segments = data_segments_in(sock) - before
     sock.close()
     print(f"{args.calls} answers, all OK, arrived in {segments} TCP segment(s) with data")
-    if args.expect == "coalesced" and segments > args.calls // 8:
-        sys.exit(f"FAIL: expected coalesced writes (at most {args.calls // 8} segments), "
+    if args.expect == "coalesced" and segments > args.calls // 16:
+        sys.exit(f"FAIL: expected coalesced writes (at most {args.calls // 16} segments), "
                  f"got {segments}")
-    if args.expect == "separate" and segments < args.calls // 2:
-        sys.exit(f"FAIL: expected about one write per answer (at least {args.calls // 2} "
+    if args.expect == "separate" and segments <= args.calls // 8:
+        sys.exit(f"FAIL: expected gRPC's own writes (more than {args.calls // 8} "
                  f"segments), got {segments}")
     print(f"ok: {args.expect}")
 
