@@ -29,7 +29,7 @@ ARG BUILD_JOBS=
 # scripts/test.sh or run.sh built it: if its stamp matches this image's
 # compiler and -dev packages, build_grpc.sh takes it as is; otherwise (or on
 # a fresh machine, where the wildcard below matches nothing) it builds gRPC
-# here, about 11 minutes on 2 cores. COPY needs one source that exists, hence
+# here, about 13 minutes on 2 cores. COPY needs one source that exists, hence
 # build_grpc.sh next to the wildcard (a stray copy, removed below).
 COPY deps/grpc/ /src/deps/grpc/
 COPY deps/grpc/build_grpc.sh build-dep[s] /opt/grpc/

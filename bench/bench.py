@@ -275,6 +275,18 @@ SCENARIOS = [
                  Variant("coalesce-on", (INV,), H2Load("get", 1, 1, 40_000, latency=True)),
                  Variant("coalesce-off", (inv("--coalesce_writes=false"),),
                          H2Load("get", 1, 1, 40_000, latency=True))]),
+    Scenario("product-coalescing", "GetProduct through product_server with its write coalescing "
+             "on (default) and off (the inventory behind it keeps its default); all on the 2 "
+             "cores", [Variant("coalesce-on", product(), GET_PRODUCT),
+                       Variant("coalesce-off", product("--coalesce_writes=false"), GET_PRODUCT)],
+             pin=None),
+    Scenario("client-coalescing", "inventory_bench's load client with write coalescing on "
+             "(default) and off, same server, 8 connections x 64 calls in flight", [
+                 Variant(label, (inv(SYNTH, "--completion_queues=1"),), Bench(
+                     ("--target={target}", "--method=get", "--ids_file={file:ids_sku42}",
+                      "--connections=8", "--inflight=512", "--progress=false",
+                      f"--coalesce_writes={flag}")))
+                 for label, flag in (("coalesce-on", "true"), ("coalesce-off", "false"))]),
     Scenario("client-vs-h2load", "inventory_bench's gRPC client against h2load on the same core, "
              "same server, 8 connections x 64 calls in flight", [
                  Variant("h2load", (inv(SYNTH, "--completion_queues=1"),), H2Load("get-sku42")),

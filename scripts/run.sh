@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 bash scripts/install_deps.sh
-# gRPC: the release build of deps/grpc/ (once, about 11 minutes on 2 cores),
+# gRPC: the release build of deps/grpc/ (once, about 13 minutes on 2 cores),
 # or Debian's binary package with INVENTORY_SYSTEM_GRPC=1.
 if [ "${INVENTORY_SYSTEM_GRPC:-0}" = "1" ]; then
   grpc_args=(-DINVENTORY_SYSTEM_GRPC=ON)

@@ -14,7 +14,7 @@
 # docker-compose and debootstrap if missing, starts an engine by hand if none
 # runs, and builds the image. The passes above leave it out (-LE compose).
 # Before the passes, deps/grpc/build_grpc.sh builds gRPC 1.51.1 in release
-# mode from Debian's source package, once (about 11 minutes on 2 cores; a
+# mode from Debian's source package, once (about 13 minutes on 2 cores; a
 # no-op when already built); the normal and ASan passes and the image build
 # link it. The TSan and fuzz passes link Debian's binary package (see there).
 # INVENTORY_SYSTEM_GRPC=1 uses Debian's package everywhere (docs/grpc-build.md).

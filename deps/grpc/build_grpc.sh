@@ -208,7 +208,7 @@ done
 if [[ -f $prefix/$stamp_name ]]; then
   log "rebuilding $prefix: its inputs changed (or --force)"
 else
-  log "building gRPC $grpc_version in release mode into $prefix (about 11 minutes on 2 cores)"
+  log "building gRPC $grpc_version in release mode into $prefix (about 13 minutes on 2 cores)"
 fi
 t_start=$SECONDS
 mkdir -p "$work"

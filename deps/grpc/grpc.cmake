@@ -38,7 +38,7 @@ else()
   if(NOT EXISTS "${_inventory_grpc_stamp}")
     message(FATAL_ERROR
       "No finished release build of gRPC in ${_inventory_grpc_prefix}.\n"
-      "Build it once (about 11 minutes on 2 cores; scripts/test.sh and scripts/run.sh do this):\n"
+      "Build it once (about 13 minutes on 2 cores; scripts/test.sh and scripts/run.sh do this):\n"
       "  bash deps/grpc/build_grpc.sh\n"
       "or build against Debian's binary package instead: -DINVENTORY_SYSTEM_GRPC=ON")
   endif()
