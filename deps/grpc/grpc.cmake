@@ -9,7 +9,9 @@
 # Defines the gRPC:: targets, and the INTERFACE target inventory_grpc_build
 # whose generated header "deps/grpc/grpc_build.h" says which gRPC this is
 # (INVENTORY_GRPC_BUILD: "release-1.51.1+patches:<list or none>" or
-# "debian-binary").
+# "debian-binary") and which of the project's patches
+# (deps/grpc/patches/series) it lacks (INVENTORY_GRPC_MISSING_PATCHES:
+# comma-separated, empty when none; all of them for Debian's package).
 
 option(INVENTORY_SYSTEM_GRPC
   "Build against Debian's gRPC binary package instead of the release build of deps/grpc/build_grpc.sh"
@@ -61,6 +63,41 @@ else()
   set_property(DIRECTORY "${PROJECT_SOURCE_DIR}" APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
     "${_inventory_grpc_stamp}")
 endif()
+# The project's patches this gRPC lacks: those deps/grpc/patches/series
+# lists that the build's stamp does not (Debian's package has none).
+set(_inventory_grpc_series "${CMAKE_CURRENT_LIST_DIR}/patches/series")
+set(_inventory_grpc_wanted "")
+if(EXISTS "${_inventory_grpc_series}")
+  file(STRINGS "${_inventory_grpc_series}" _inventory_grpc_series_lines)
+  foreach(_line IN LISTS _inventory_grpc_series_lines)
+    string(REGEX REPLACE "#.*" "" _line "${_line}")
+    string(STRIP "${_line}" _line)
+    if(_line)
+      string(REGEX REPLACE "[ \t].*" "" _line "${_line}")
+      list(APPEND _inventory_grpc_wanted "${_line}")
+    endif()
+  endforeach()
+  set_property(DIRECTORY "${PROJECT_SOURCE_DIR}" APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+    "${_inventory_grpc_series}")
+endif()
+set(_inventory_grpc_have "")
+if(NOT INVENTORY_SYSTEM_GRPC)
+  string(REPLACE "," ";" _inventory_grpc_have "${_inventory_grpc_project_patches}")
+endif()
+set(_inventory_grpc_missing "")
+foreach(_patch IN LISTS _inventory_grpc_wanted)
+  if(NOT _patch IN_LIST _inventory_grpc_have)
+    list(APPEND _inventory_grpc_missing "${_patch}")
+  endif()
+endforeach()
+string(REPLACE ";" "," INVENTORY_GRPC_MISSING_PATCHES "${_inventory_grpc_missing}")
+if(INVENTORY_GRPC_MISSING_PATCHES)
+  message(STATUS "gRPC: lacks the project's patches ${INVENTORY_GRPC_MISSING_PATCHES} "
+    "(the servers say so when they start; SECURITY.md says what each one fixes)")
+else()
+  message(STATUS "gRPC: has every patch of deps/grpc/patches/series")
+endif()
+
 get_target_property(_inventory_grpc_configs gRPC::grpc_cpp_plugin IMPORTED_CONFIGURATIONS)
 list(GET _inventory_grpc_configs 0 _inventory_grpc_config)
 get_target_property(_inventory_grpc_plugin gRPC::grpc_cpp_plugin

@@ -6,13 +6,22 @@
 #     with Debian's package (debian-binary) it must load Debian's libgrpc;
 #   - start-up: each server, started on an ephemeral loopback port, logs
 #     "runs on gRPC VERSION (BUILD)" with the version and build string CMake
-#     configured, then stops cleanly on SIGTERM.
+#     configured, then stops cleanly on SIGTERM;
+#   - the patches: a server on a gRPC that lacks some of the project's
+#     patches (MISSING, comma-separated; all of them for Debian's package)
+#     warns at start that they are absent and names them; one on a gRPC with
+#     all of them does not warn.
 #
-#   grpc_build_test.sh VERSION BUILD INVENTORY_SERVER PRODUCT_SERVER
+#   grpc_build_test.sh VERSION BUILD INVENTORY_SERVER PRODUCT_SERVER [MISSING]
 set -euo pipefail
 
-(($# == 4)) || { echo "usage: $0 VERSION BUILD INVENTORY_SERVER PRODUCT_SERVER" >&2; exit 2; }
-version=$1 build=$2 inventory_server=$3 product_server=$4
+(($# == 4 || $# == 5)) ||
+  { echo "usage: $0 VERSION BUILD INVENTORY_SERVER PRODUCT_SERVER [MISSING]" >&2; exit 2; }
+version=$1 build=$2 inventory_server=$3 product_server=$4 missing=${5:-}
+if [[ $build == debian-binary && -z $missing ]]; then
+  echo "FAIL Debian's package lacks every project patch, but MISSING is empty" >&2
+  exit 1
+fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 run_with_server=$here/../../test/run_with_server.sh
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/grpc_build_test.XXXXXX")
@@ -56,6 +65,18 @@ check_startup() {  # NAME BINARY [ARG...]
       pass "$name logs '$expected' at start-up"
     else
       fail "$name does not log '$expected'; its log:"$'\n'"$(cat "$log")"
+    fi
+    local warning="this gRPC lacks the project's patches"
+    if [[ -n $missing ]]; then
+      if grep -F "$warning $missing:" "$log" | grep -q 'SECURITY.md'; then
+        pass "$name warns that the patches $missing are absent"
+      else
+        fail "$name does not warn '$warning $missing: ...'; its log:"$'\n'"$(cat "$log")"
+      fi
+    elif grep -qF "$warning" "$log"; then
+      fail "$name warns of absent patches on a gRPC that has them all:"$'\n'"$(grep -F "$warning" "$log")"
+    else
+      pass "$name does not warn of absent patches (it has them all)"
     fi
   else
     fail "$name did not start and stop cleanly:"$'\n'"$(cat "$tmp/$name.out")"

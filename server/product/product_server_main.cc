@@ -158,6 +158,13 @@ int main(int argc, char** argv) {
                !engine::WriteCoalescingAvailable()    ? "unavailable on this gRPC"
                : options->host.engine.coalesce_writes ? "on"
                                                       : "off");
+  if (*INVENTORY_GRPC_MISSING_PATCHES != '\0') {
+    spdlog::warn(
+        "product_server: this gRPC lacks the project's patches {}: the HTTP/2 "
+        "denial-of-service fixes among them (rapid reset CVE-2023-44487, HPACK metadata "
+        "limit, streams before the SETTINGS ACK) are absent; see SECURITY.md",
+        INVENTORY_GRPC_MISSING_PATCHES);
+  }
   const std::string& listen = options->listen;
   spdlog::info(
       "product_server listening on {}:{} ({} products, inventory {}, batching {}, {} completion "

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""HTTP/2 attacks gRPC 1.51.1 has no defence against (SECURITY.md), run
-against a running server: measurements, not tests. They show what an attack
+"""HTTP/2 attacks gRPC 1.51.1 without the project's patches has no defence
+against (SECURITY.md), run against a running server: measurements, not tests
+(the tests are h2_dos.py). They show what an attack
 costs, bounded in time and in the server's memory.
 
   rapid_reset  HEADERS and at once RST_STREAM(CANCEL), stream after stream
