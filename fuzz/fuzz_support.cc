@@ -1,6 +1,7 @@
 #include "fuzz/fuzz_support.h"
 
 #include <google/protobuf/stubs/logging.h>
+#include <grpcpp/impl/grpc_library.h>
 #include <grpcpp/support/slice.h>
 
 #include <cstdio>
@@ -14,6 +15,14 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   google::protobuf::SetLogHandler(nullptr);
   return 0;
 }
+
+namespace {
+// ByteBuffer and Slice call into gRPC through a global interface that the
+// library's channel and server code installs. With gRPC linked statically
+// (the project's release build) a fuzzer, which makes neither, would not
+// pull that code in and crash on its first Slice: install it here.
+grpc::internal::GrpcLibraryInitializer grpc_initializer;
+}  // namespace
 
 namespace fuzz {
 
