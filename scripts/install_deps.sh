@@ -20,7 +20,7 @@ packages=(
   # deps/grpc/build_grpc.sh: gRPC's release build from Debian's source package
   libprotoc-dev libre2-dev libc-ares-dev libssl-dev zlib1g-dev dpkg-dev patch xz-utils
   python3 python3-grpcio python3-protobuf python3-h2
-  nghttp2-client util-linux procps curl
+  nghttp2-client util-linux procps curl strace
   clang-14 libclang-rt-14-dev llvm-14
 )
 
@@ -29,6 +29,7 @@ packages=(
 # llvm-14 (llvm-symbolizer) build and run the request fuzzers (fuzz/).
 test_only_packages=(
   catch2 libbenchmark-dev python3 python3-grpcio python3-protobuf python3-h2 nghttp2-client curl
+  strace
   clang-14 libclang-rt-14-dev llvm-14
 )
 
