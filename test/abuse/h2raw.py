@@ -48,14 +48,16 @@ def open_h2(host, port, ack_settings, receive_buffer=None):
 
 def connect(host, port):
     """A connection that has sent the preface and an empty SETTINGS, and will
-    never ACK the server's."""
-    sock = socket.create_connection((host, port))
+    never ACK the server's. Its socket has a 5 s timeout."""
+    sock = socket.create_connection((host, port), timeout=5)
     sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
     return sock
 
 
 def drain(sock):
-    """Reads and drops whatever the server has sent; False once it closed."""
+    """Reads and drops whatever the server has sent; False once it closed.
+    The socket's timeout is kept."""
+    timeout = sock.gettimeout()
     sock.setblocking(False)
     try:
         while True:
@@ -66,7 +68,7 @@ def drain(sock):
     except OSError:
         return False
     finally:
-        sock.setblocking(True)
+        sock.settimeout(timeout)
 
 
 def rss_mb(pid):
