@@ -268,6 +268,10 @@ SCENARIOS = [
                  Variant("release-grpc", (INV,), H2Load("get", 1, 1, 40_000, latency=True)),
                  Variant("debian-grpc", (Server("inventory_server_debian_grpc", (LISTEN,)),),
                          H2Load("get", 1, 1, 40_000, latency=True))]),
+    ab("grpc-patches", "this build against an inventory_server on a gRPC without the "
+       "HTTP/2 denial-of-service patches (--bin inventory_server_unpatched=PATH), same "
+       "load as peers", "patched", INV, "unpatched",
+       Server("inventory_server_unpatched", (LISTEN,)), load=PEER_LOAD),
     ab("coalescing", "write coalescing on (default) against off, 8 connections x 64 streams",
        "coalesce-on", INV, "coalesce-off", inv("--coalesce_writes=false"), load=PEER_LOAD),
     Scenario("coalescing-latency", "write coalescing on against off at 1 call in flight: "
@@ -350,6 +354,7 @@ BINARIES = {  # {build}: --build-dir
     "grpc_go_server": "{build}/bench/peers/grpc_go_server",
     "seed_server": "{repo}/bench/peers/seed_server.py",
     "product_server_old": None,
+    "inventory_server_unpatched": None,
 }
 BINARY_NOTES = {
     "inventory_server_nojemalloc": "cmake -S . -B build-nojemalloc -G Ninja "
@@ -360,6 +365,8 @@ BINARY_NOTES = {
     "seed_server": "run by /usr/bin/python3 with stubs the driver generates",
     "product_server_old": "only with --bin product_server_old=PATH, e.g. a product_server "
     "built from `git worktree add /tmp/old ac802f7^`",
+    "inventory_server_unpatched": "only with --bin inventory_server_unpatched=PATH, e.g. an "
+    "inventory_server configured with -DINVENTORY_GRPC_PREFIX= a gRPC built without 0002-0004",
 }
 # What scripts/install_deps.sh --bench adds: the grpc-go peer's build, and perf.
 PEER_PACKAGES = ["golang-go", "golang-google-grpc-dev", "golang-goprotobuf-dev",
