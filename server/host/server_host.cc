@@ -1,8 +1,11 @@
 #include "server/host/server_host.h"
 
+#include <errno.h>  // program_invocation_short_name
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/support/server_interceptor.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <string>
@@ -11,6 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "deps/grpc/grpc_build.h"
+#include "engine/write_coalescing.h"
 #include "metrics/build_info.h"
 #include "metrics/process_collector.h"
 #include "server/host/reflection_metrics.h"
@@ -111,6 +116,19 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
   health_.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
   for (const std::string& name : service_names) {
     health_.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  // Which gRPC this binary runs on (deps/grpc/grpc.cmake), for every server.
+  spdlog::info("{} runs on gRPC {} ({}); write coalescing {}", program_invocation_short_name,
+               grpc::Version(), INVENTORY_GRPC_BUILD,
+               !engine::WriteCoalescingAvailable() ? "unavailable on this gRPC"
+               : options_.engine.coalesce_writes   ? "on"
+                                                   : "off");
+  if (*INVENTORY_GRPC_MISSING_PATCHES != '\0') {
+    spdlog::warn(
+        "{}: this gRPC lacks the project's patches {}: the HTTP/2 denial-of-service fixes "
+        "among them (rapid reset CVE-2023-44487, HPACK metadata limit, streams before the "
+        "SETTINGS ACK) are absent; see SECURITY.md",
+        program_invocation_short_name, INVENTORY_GRPC_MISSING_PATCHES);
   }
   return port;
 }

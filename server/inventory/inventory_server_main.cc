@@ -1,5 +1,4 @@
 // inventory_server: the InventoryService binary.
-#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -9,10 +8,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "deps/grpc/grpc_build.h"
 #include "domain/inventory/catalog.h"
 #include "domain/inventory/inventory_store.h"
-#include "engine/write_coalescing.h"
 #include "server/host/server_flags.h"
 #include "server/host/server_host.h"
 #include "server/host/shutdown_signal.h"
@@ -153,18 +150,6 @@ int main(int argc, char** argv) {
       host.Start(options->listen, {server::inventory::InventoryGrpcService::kServiceName});
   if (!port.ok()) return Fail(port.status());
 
-  spdlog::info("inventory_server runs on gRPC {} ({}); write coalescing {}", grpc::Version(),
-               INVENTORY_GRPC_BUILD,
-               !engine::WriteCoalescingAvailable()    ? "unavailable on this gRPC"
-               : options->host.engine.coalesce_writes ? "on"
-                                                      : "off");
-  if (*INVENTORY_GRPC_MISSING_PATCHES != '\0') {
-    spdlog::warn(
-        "inventory_server: this gRPC lacks the project's patches {}: the HTTP/2 "
-        "denial-of-service fixes among them (rapid reset CVE-2023-44487, HPACK metadata "
-        "limit, streams before the SETTINGS ACK) are absent; see SECURITY.md",
-        INVENTORY_GRPC_MISSING_PATCHES);
-  }
   const std::string& listen = options->listen;
   const std::string host_part = listen.substr(0, listen.rfind(':'));
   spdlog::info(

@@ -1,5 +1,4 @@
 // product_server: the ProductService binary.
-#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -9,9 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "client/batching_inventory_client.h"
-#include "deps/grpc/grpc_build.h"
 #include "domain/product/product_catalog.h"
-#include "engine/write_coalescing.h"
 #include "metrics/grpc_prometheus.h"
 #include "server/host/server_flags.h"
 #include "server/host/server_host.h"
@@ -153,18 +150,6 @@ int main(int argc, char** argv) {
         host.health(), server::product::ProductGrpcService::kServiceName);
   }
 
-  spdlog::info("product_server runs on gRPC {} ({}); write coalescing {}", grpc::Version(),
-               INVENTORY_GRPC_BUILD,
-               !engine::WriteCoalescingAvailable()    ? "unavailable on this gRPC"
-               : options->host.engine.coalesce_writes ? "on"
-                                                      : "off");
-  if (*INVENTORY_GRPC_MISSING_PATCHES != '\0') {
-    spdlog::warn(
-        "product_server: this gRPC lacks the project's patches {}: the HTTP/2 "
-        "denial-of-service fixes among them (rapid reset CVE-2023-44487, HPACK metadata "
-        "limit, streams before the SETTINGS ACK) are absent; see SECURITY.md",
-        INVENTORY_GRPC_MISSING_PATCHES);
-  }
   const std::string& listen = options->listen;
   spdlog::info(
       "product_server listening on {}:{} ({} products, inventory {}, batching {}, {} completion "
