@@ -452,6 +452,7 @@ int main(int argc, char** argv) {
   // Benchmark's flags first (--benchmark_out=... and its --help); abseil then
   // parses the rest, and rejects what neither knows.
   benchmark::Initialize(&argc, argv, bench::PrintHelp);
+  bench::CollectRepeatedFlags(argc, argv);
   // The rest as every binary of the project does (--version, both
   // spellings of a flag, no positional arguments).
   server::host::ParseCommandLine(

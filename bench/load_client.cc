@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -181,6 +182,9 @@ struct Plan {
   std::int64_t end_ns = 0;      // no call starts at or after this
   std::int64_t deadline_ns = 0;
   std::int64_t drain_limit_ns = 0;  // calls still out then are cancelled
+  // Workers done (every call drained); with options.total, the run may end
+  // before end_ns.
+  mutable std::atomic<int> finished_workers{0};
 };
 
 // Null if an OK response is what the request asked for; else what is wrong.
@@ -239,6 +243,8 @@ const char* Verify(const LoadRequests& r, const Slot& slot) {
       }
       return nullptr;
     }
+    case LoadMethod::kGeneric:
+      return nullptr;  // never verified (PrepareGenericRequests)
     case LoadMethod::kPlaceOrder: {
       product::PlaceOrderResponse response;
       if (!response.ParseFromArray(data, size)) return "response does not parse";
@@ -259,7 +265,10 @@ class CallStarter {
   CallStarter(const Plan& plan, const std::string& thread_label, std::uint64_t stream)
       : plan_(plan),
         rng_(plan.options.seed * 0x9e3779b97f4a7c15ULL + stream),
-        order_prefix_(absl::StrCat(plan.options.order_prefix, "-", thread_label, "-")) {}
+        order_prefix_(absl::StrCat(plan.options.order_prefix, "-", thread_label, "-")),
+        next_request_(plan.requests.fields.size() == 0
+                          ? 0
+                          : static_cast<std::size_t>(stream % plan.requests.fields.size())) {}
 
   // Starts the next call on `slot`, completing on `cq`, timed from start_ns.
   void Start(Slot& slot, grpc::CompletionQueue* cq, std::int64_t start_ns) {
@@ -272,6 +281,7 @@ class CallStarter {
     slot.reader.reset();
     slot.context.emplace();
     slot.context->set_deadline(FromNow(plan_.deadline_ns));
+    for (const auto& [key, value] : plan_.options.metadata) slot.context->AddMetadata(key, value);
     slot.reader = plan_.connections[slot.connection].stub->PrepareUnaryCall(
         &*slot.context, plan_.path, request, cq);
     slot.reader->StartCall();
@@ -285,6 +295,17 @@ class CallStarter {
   void BuildRequest(Slot& slot) {
     const LoadRequests& r = plan_.requests;
     slot.ids.clear();
+    if (r.method == LoadMethod::kGeneric) {
+      // The bytes stay put for the whole run: a slice that points at them,
+      // no copy and no allocation.
+      const absl::string_view bytes = r.fields.Get(next_request_);
+      next_request_ = (next_request_ + static_cast<std::size_t>(plan_.workers)) % r.fields.size();
+      grpc::Slice slice(grpc_slice_from_static_buffer(bytes.data(), bytes.size()),
+                        grpc::Slice::STEAL_REF);
+      grpc::ByteBuffer fresh(&slice, 1);
+      slot.request.Swap(&fresh);
+      return;
+    }
     if (IsSingle(r.method)) {
       const std::uint64_t id = r.sampler->Next(rng_);
       slot.ids.push_back(static_cast<std::uint32_t>(id));
@@ -340,13 +361,23 @@ class CallStarter {
   Rng rng_;
   const std::string order_prefix_;
   std::uint64_t order_seq_ = 0;
+  std::size_t next_request_;  // kGeneric: the next request to send
 };
 
 // A completion queue and the one thread that drains it.
 class Worker {
  public:
   Worker(const Plan& plan, int index)
-      : plan_(plan), index_(index), starter_(plan, absl::StrCat(index), index) {}
+      : plan_(plan),
+        index_(index),
+        starter_(plan, absl::StrCat(index), index),
+        quota_(plan.options.total == 0
+                   ? std::numeric_limits<std::uint64_t>::max()
+                   : plan.options.total / static_cast<std::uint64_t>(plan.workers) +
+                         (static_cast<std::uint64_t>(index) <
+                                  plan.options.total % static_cast<std::uint64_t>(plan.workers)
+                              ? 1
+                              : 0)) {}
 
   void Run() {
     engine::ScopedWriteCoalescing coalescing(plan_.options.coalesce_writes);
@@ -360,6 +391,7 @@ class Worker {
     bool ok;
     while (engine::Tag::Next(&cq_, &ok) != nullptr) {
     }
+    plan_.finished_workers.fetch_add(1, std::memory_order_release);
   }
 
   // Closed loop: keeps its share of the calls in flight until the window
@@ -367,16 +399,20 @@ class Worker {
   void RunClosedLoop() {
     const int total = plan_.options.inflight;
     const int mine = total / plan_.workers + (index_ < total % plan_.workers ? 1 : 0);
-    const std::int64_t now = MonotonicNowNs();
-    for (int i = 0; i < mine; ++i) Begin(*NewSlot(static_cast<std::size_t>(i)), now);
+    // From start_ns on, not before: with no warm-up, the first calls are
+    // measured ones (a server's own count then equals the tool's).
+    SleepUntilNs(plan_.start_ns);
+    const std::int64_t now = std::max(MonotonicNowNs(), plan_.start_ns);
+    for (int i = 0; i < mine; ++i) {
+      if (!Begin(*NewSlot(static_cast<std::size_t>(i)), now)) break;
+    }
     bool ok = false;
     while (outstanding_ > 0) {
       engine::Tag* tag = engine::Tag::Next(&cq_, &ok);
       if (tag == nullptr) break;  // never before Shutdown
       Slot* slot = CompleteCall(tag, ok);
       const std::int64_t done = finished_ns_;
-      if (done >= plan_.end_ns) break;
-      Begin(*slot, done);
+      if (done >= plan_.end_ns || !Begin(*slot, done)) break;
     }
   }
 
@@ -405,7 +441,8 @@ class Worker {
     std::vector<Slot*> idle;
     std::uint64_t n = 0;
     std::uint64_t sent_measured = 0;
-    for (;;) {
+    bool quota_reached = false;
+    while (!quota_reached) {
       const std::int64_t now = MonotonicNowNs();
       for (std::int64_t at = due(n); at < plan_.end_ns && at <= now; at = due(n)) {
         Slot* slot = nullptr;
@@ -417,10 +454,15 @@ class Worker {
         } else {
           break;  // behind schedule: wait for a completion
         }
-        Begin(*slot, at);
+        if (!Begin(*slot, at)) {
+          idle.push_back(slot);
+          quota_reached = true;
+          break;
+        }
         if (slot->measured) ++sent_measured;
         ++n;
       }
+      if (quota_reached) break;
       if (now >= plan_.end_ns) break;
       const bool can_send = !idle.empty() || slots_.size() < cap;
       const std::int64_t wake = can_send ? std::min(due(n), plan_.end_ns) : plan_.end_ns;
@@ -433,7 +475,7 @@ class Worker {
       if (done != nullptr) idle.push_back(done);
     }
     std::uint64_t unsent = 0;
-    for (std::uint64_t k = n; due(k) < plan_.end_ns; ++k) {
+    for (std::uint64_t k = n; !quota_reached && due(k) < plan_.end_ns; ++k) {
       if (due(k) >= plan_.measure_ns) ++unsent;
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -483,9 +525,14 @@ class Worker {
     return &slot;
   }
 
-  void Begin(Slot& slot, std::int64_t start_ns) {
+  // Starts a call on `slot`; false (and nothing started) if it would be
+  // measured and this worker's share of options.total has been started.
+  bool Begin(Slot& slot, std::int64_t start_ns) {
+    if (start_ns >= plan_.measure_ns && measured_started_ >= quota_) return false;
     ++outstanding_;
     starter_.Start(slot, &cq_, start_ns);
+    if (slot.measured) ++measured_started_;
+    return true;
   }
 
   // A completion already there (or made ready by one non-blocking poll of
@@ -552,6 +599,8 @@ class Worker {
   const int index_;
   grpc::CompletionQueue cq_;
   CallStarter starter_;
+  const std::uint64_t quota_;  // measured calls this worker may start
+  std::uint64_t measured_started_ = 0;
   std::deque<Slot> slots_;  // stable addresses
   int outstanding_ = 0;
   Slot* finished_ = nullptr;  // the last call Finished, and when
@@ -665,6 +714,21 @@ absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareRequests(const LoadOp
   return std::shared_ptr<const LoadRequests>(std::move(requests));
 }
 
+absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareGenericRequests(
+    const LoadOptions& options, const std::vector<std::string>& serialized) {
+  if (serialized.empty()) return absl::InvalidArgumentError("no request to send");
+  if (options.verify) {
+    return absl::InvalidArgumentError(
+        "--verify checks the project's own methods only (--method), not --call");
+  }
+  if (options.call_path.empty()) return absl::InvalidArgumentError("no method to call");
+  grpc_init();  // once per process; never shut down (the process exits)
+  auto requests = std::make_shared<LoadRequests>();
+  requests->method = LoadMethod::kGeneric;
+  for (const std::string& bytes : serialized) requests->fields.Add(bytes);
+  return std::shared_ptr<const LoadRequests>(std::move(requests));
+}
+
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequests& requests) {
   if (options.connections < 1) return absl::InvalidArgumentError("--connections must be >= 1");
   if (options.client_cqs < 1) return absl::InvalidArgumentError("--client_cqs must be >= 1");
@@ -681,10 +745,18 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
     return absl::InvalidArgumentError("--duration must be positive and --warmup not negative");
   }
   Plan plan(options, requests);
-  plan.path = InfoOf(options.method).path;
+  if ((requests.method == LoadMethod::kGeneric) != (options.method == LoadMethod::kGeneric)) {
+    return absl::InvalidArgumentError("the requests were prepared for another method");
+  }
+  plan.path = options.method == LoadMethod::kGeneric ? options.call_path
+                                                     : std::string(InfoOf(options.method).path);
   // More workers than calls would leave some idle (and skew the spread).
   plan.workers =
       options.rate > 0 ? options.client_cqs : std::min(options.client_cqs, options.inflight);
+  if (options.total > 0) {
+    plan.workers = static_cast<int>(
+        std::min<std::uint64_t>(static_cast<std::uint64_t>(plan.workers), options.total));
+  }
   for (int c = 0; c < options.connections; ++c) {
     grpc::ChannelArguments args;
     args.SetInt("inventory_bench.connection", c);  // distinct args: own connection
@@ -721,8 +793,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
   std::vector<std::unique_ptr<Worker>> workers;
   for (int w = 0; w < plan.workers; ++w) workers.push_back(std::make_unique<Worker>(plan, w));
   std::vector<std::thread> threads;
-  // Closed-loop warm-up calls start at once, not at start_ns: the wait is
-  // short.
+  // Every worker starts its first calls at start_ns.
   for (auto& worker : workers) threads.emplace_back([&worker] { worker->Run(); });
 
   // Progress, once a second, and the CPU used over the measured window.
@@ -735,14 +806,23 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
   std::uint64_t last_completions = 0;
   std::int64_t last_report = plan.start_ns;
   std::int64_t tick = plan.start_ns + 1'000'000'000;
+  bool finished_early = false;  // options.total reached before end_ns
   while (!cpu_at_end) {
     const std::int64_t milestone = cpu_at_start ? plan.end_ns : plan.measure_ns;
-    const std::int64_t wake = options.progress != nullptr ? std::min(tick, milestone) : milestone;
+    std::int64_t wake = options.progress != nullptr ? std::min(tick, milestone) : milestone;
     std::int64_t now = MonotonicNowNs();
+    // With --total, the workers may all be done before the window ends.
+    if (options.total > 0) wake = std::min(wake, now + 5'000'000);
     if (wake > now) absl::SleepFor(absl::Nanoseconds(wake - now));
     now = MonotonicNowNs();
     if (!cpu_at_start && now >= plan.measure_ns) cpu_at_start = ProcessCpuSeconds();
     if (!cpu_at_end && now >= plan.end_ns) cpu_at_end = ProcessCpuSeconds();
+    if (!cpu_at_end && options.total > 0 &&
+        plan.finished_workers.load(std::memory_order_acquire) == plan.workers) {
+      if (!cpu_at_start) cpu_at_start = ProcessCpuSeconds();
+      cpu_at_end = ProcessCpuSeconds();
+      finished_early = true;
+    }
     if (options.progress == nullptr || now < tick || cpu_at_end) continue;
     while (tick <= now) tick += 1'000'000'000;
     Tally total = snapshot();
@@ -777,7 +857,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
   result.unsent = total.unsent;
   result.offered_rate = options.rate;
   result.elapsed =
-      absl::Nanoseconds(std::max(total.last_completion_ns, plan.end_ns) - plan.measure_ns);
+      absl::Nanoseconds((finished_early ? total.last_completion_ns
+                                        : std::max(total.last_completion_ns, plan.end_ns)) -
+                        plan.measure_ns);
   result.client_cpu_seconds = cpu_at_end.value_or(0) - cpu_at_start.value_or(0);
   result.items_per_call = options.method == LoadMethod::kBatch ? options.batch_size : 1;
   return result;
@@ -785,8 +867,10 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
 
 std::string FormatSummary(const LoadOptions& options, const LoadResult& result) {
   std::string out;
-  const LoadMethodInfo& method = InfoOf(options.method);
-  absl::StrAppend(&out, method.name, " against ", options.target, ": ",
+  absl::StrAppend(&out,
+                  options.method == LoadMethod::kGeneric ? options.call_name
+                                                         : std::string(InfoOf(options.method).name),
+                  " against ", options.target, ": ",
                   options.rate > 0
                       ? absl::StrCat("open loop, offered ", FormatRate(options.rate), " calls/s")
                       : absl::StrCat("closed loop, ", options.inflight, " calls in flight"),

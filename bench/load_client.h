@@ -48,7 +48,10 @@
 
 namespace bench {
 
-enum class LoadMethod { kGet, kBatch, kReserve, kProductGet, kPlaceOrder };
+// kGeneric: any unary method (LoadOptions::call_path), with requests
+// serialized before the run (PrepareGenericRequests); the others are the
+// project's own methods, with requests built from ids on the fly.
+enum class LoadMethod { kGet, kBatch, kReserve, kProductGet, kPlaceOrder, kGeneric };
 
 struct LoadMethodInfo {
   LoadMethod method;
@@ -58,6 +61,8 @@ struct LoadMethodInfo {
 };
 
 absl::StatusOr<LoadMethodInfo> LoadMethodFromFlag(absl::string_view flag);
+// Not for kGeneric, whose name and path are the options' call_name and
+// call_path.
 const LoadMethodInfo& InfoOf(LoadMethod method);
 
 enum class IdDistribution { kUniform, kZipf };
@@ -70,6 +75,12 @@ struct LoadOptions {
   // Order ids are "<order_prefix>-<thread>-<n>": unique within a run; the
   // prefix makes them unique across runs.
   std::string order_prefix = "bench";
+  // kGeneric: the method's HTTP/2 path ("/package.Service/Method") and its
+  // name in reports ("package.Service/Method").
+  std::string call_path;
+  std::string call_name;
+  // Sent with every call, either kind of method.
+  std::vector<std::pair<std::string, std::string>> metadata;
 
   IdDistribution distribution = IdDistribution::kUniform;
   double zipf_s = 0.99;
@@ -90,6 +101,11 @@ struct LoadOptions {
 
   absl::Duration warmup = absl::Seconds(2);  // run, not recorded
   absl::Duration duration = absl::Seconds(10);
+  // If > 0: the measured window ends once this many measured calls have
+  // been started (and have completed), or at `duration`, whichever is
+  // first. Each client queue starts its share (total / queues, the first
+  // total % queues one more).
+  std::uint64_t total = 0;
   absl::Duration deadline = absl::Seconds(5);  // per call
   bool verify = false;                         // parse and check every response
   // Extra channel arguments, "name=value" (integer if it parses as one).
@@ -124,7 +140,8 @@ struct LoadResult {
   std::uint64_t not_available = 0;
   double offered_rate = 0;  // open loop only
   // From the start of the measured window to the later of its end and the
-  // last completion of a measured call.
+  // last completion of a measured call (with `total` reached before the
+  // window's end: to that last completion).
   absl::Duration elapsed;
   double client_cpu_seconds = 0;  // this process, over the measured window
   int items_per_call = 1;         // ids per batch, else 1
@@ -142,6 +159,14 @@ class LoadRequests;
 // cannot make a request (say, an order needs more distinct ids than exist).
 absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareRequests(const LoadOptions& options,
                                                                     std::vector<std::string> ids);
+
+// kGeneric: the serialized requests (at least one), sent as they are; each
+// client queue's thread takes them in turn (thread t of T sends t, t+T,
+// t+2T, ... modulo their count), so over a run each is sent about equally
+// often. No per-call work beyond a slice that points into them. --verify
+// is refused: the responses are not parsed.
+absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareGenericRequests(
+    const LoadOptions& options, const std::vector<std::string>& serialized);
 
 // Connects options.connections channels to options.target (UNAVAILABLE if
 // they are not all ready within connect_timeout), runs warm-up and measured

@@ -10,6 +10,11 @@
 
 namespace bench {
 
+// Call before the command line is parsed: remembers every value of the
+// flags that may be repeated (--proto, --import_path), which abseil would
+// reduce to the last one.
+void CollectRepeatedFlags(int argc, char** argv);
+
 // True if --target was given.
 bool LoadModeRequested();
 
