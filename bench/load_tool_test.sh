@@ -113,6 +113,17 @@ counted by_reflection_open_loop --call=grpc.health.v1.Health/Check --rate=500
 grep -q '"name": "Load/grpc.health.v1.Health/Check/rate:500/connections:2' \
   "$work/by_reflection_open_loop.json" || fail "open loop: benchmark not named after the method"
 
+# --total: exactly that many calls, long before --duration ends, closed and
+# open loop, over two client queues (each starts its share).
+for shape in --inflight=16 --rate=2000; do
+  name=total_${shape#--}
+  name=${name%%=*}
+  counted "$name" --call=grpc.health.v1.Health/Check --total=1001 --duration=60s --client_cqs=2 \
+    "$shape"
+  read -r calls _ _ < <(/usr/bin/python3 "$work/tool.py" "$work/$name.json")
+  ((calls == 1001)) || fail "$name: $calls calls, --total=1001"
+done
+
 # A known share of bad requests: one line in four asks for a 129-byte id,
 # which the inventory refuses with INVALID_ARGUMENT. One client queue sends
 # the lines strictly in turn, so the share is a quarter to within a call.

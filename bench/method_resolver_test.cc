@@ -30,7 +30,8 @@ void AddWithImports(const google::protobuf::FileDescriptor* file,
   file->CopyTo(set->add_file());
 }
 
-TEST_CASE("ParseCallName takes Service/Method, ghz's Service.Method and a path", "[load_tool]") {
+TEST_CASE("load tool: ParseCallName takes Service/Method, ghz's Service.Method and a path",
+          "[load_tool]") {
   for (const char* call : {"grpc.health.v1.Health/Check", "grpc.health.v1.Health.Check",
                            "/grpc.health.v1.Health/Check"}) {
     absl::StatusOr<CallName> name = ParseCallName(call);
@@ -46,7 +47,7 @@ TEST_CASE("ParseCallName takes Service/Method, ghz's Service.Method and a path",
   }
 }
 
-TEST_CASE("proto files resolve a unary method and name what is missing", "[load_tool]") {
+TEST_CASE("load tool: proto files resolve a unary method and name what is missing", "[load_tool]") {
   auto resolver = MethodResolver::FromProtoFiles({"grpc/health/v1/health.proto"}, {kProtoDir});
   REQUIRE(resolver.ok());
   auto check = (*resolver)->FindUnary(*ParseCallName("grpc.health.v1.Health/Check"));
@@ -68,7 +69,8 @@ TEST_CASE("proto files resolve a unary method and name what is missing", "[load_
   CHECK_THAT(Message(service.status()), Contains("grpc.health.v1.Health"));
 }
 
-TEST_CASE("a proto file given by its path is found through its own directory", "[load_tool]") {
+TEST_CASE("load tool: a proto file given by its path is found through its own directory",
+          "[load_tool]") {
   auto resolver = MethodResolver::FromProtoFiles({kProtoDir + "/inventory.proto"}, {});
   REQUIRE(resolver.ok());
   CHECK((*resolver)
@@ -76,8 +78,9 @@ TEST_CASE("a proto file given by its path is found through its own directory", "
             .ok());
 }
 
-TEST_CASE("a missing proto file, a bad import path and a syntax error fail with their names",
-          "[load_tool]") {
+TEST_CASE(
+    "load tool: a missing proto file, a bad import path and a syntax error fail with their names",
+    "[load_tool]") {
   auto missing = MethodResolver::FromProtoFiles({"nope.proto"}, {kProtoDir});
   CHECK(missing.status().code() == absl::StatusCode::kNotFound);
   CHECK_THAT(Message(missing.status()), Contains("nope.proto: file not found"));
@@ -98,7 +101,7 @@ TEST_CASE("a missing proto file, a bad import path and a syntax error fail with 
   CHECK_THAT(Message(imported.status()), Contains("absent.proto"));
 }
 
-TEST_CASE("a protoset resolves, and one without its imports is refused", "[load_tool]") {
+TEST_CASE("load tool: a protoset resolves, and one without its imports is refused", "[load_tool]") {
   testing_util::TempDir dir;
   google::protobuf::FileDescriptorSet set;
   AddWithImports(grpc::health::v1::HealthCheckRequest::descriptor()->file(), &set);
@@ -125,7 +128,8 @@ TEST_CASE("a protoset resolves, and one without its imports is refused", "[load_
   CHECK_THAT(Message(garbage.status()), Contains("not a serialized FileDescriptorSet"));
 }
 
-TEST_CASE("reflection resolves a server's methods, or says to pass --proto", "[load_tool]") {
+TEST_CASE("load tool: reflection resolves a server's methods, or says to pass --proto",
+          "[load_tool]") {
   auto options = testing_util::InventoryTestServer::DefaultOptions();
   options.reflection = true;
   testing_util::InventoryTestServer server(domain::inventory::SyntheticCatalog(10), options);

@@ -24,7 +24,8 @@ const google::protobuf::Descriptor& RequestType() {
               ->input_type();
 }
 
-TEST_CASE("--data JSON is serialized as protobuf would serialize the message", "[load_tool]") {
+TEST_CASE("load tool: JSON data is serialized as protobuf would serialize the message",
+          "[load_tool]") {
   auto bytes = SerializeRequests(RequestType(), R"({"product_id": "sku-1"})");
   REQUIRE(bytes.ok());
   REQUIRE(bytes->size() == 1);
@@ -41,7 +42,7 @@ TEST_CASE("--data JSON is serialized as protobuf would serialize the message", "
   CHECK(*none == std::vector<std::string>{""});
 }
 
-TEST_CASE("bad JSON and an unknown field fail, naming the problem", "[load_tool]") {
+TEST_CASE("load tool: bad JSON and an unknown field fail, naming the problem", "[load_tool]") {
   auto bad = SerializeRequests(RequestType(), R"({"product_id": )");
   CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK_THAT(Message(bad.status()), Contains("--data: not a valid inventory."));
@@ -52,7 +53,8 @@ TEST_CASE("bad JSON and an unknown field fail, naming the problem", "[load_tool]
   CHECK(wrong_type.status().code() == absl::StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("--data @file gives one request per line, and names a bad line", "[load_tool]") {
+TEST_CASE("load tool: data from a file gives one request per line and names a bad line",
+          "[load_tool]") {
   testing_util::TempDir dir;
   const std::string file =
       dir.WriteFile("requests.jsonl", "{\"product_id\": \"a\"}\n\n{\"product_id\": \"b\"}\n{}\n");
@@ -75,7 +77,7 @@ TEST_CASE("--data @file gives one request per line, and names a bad line", "[loa
   CHECK(missing.status().code() == absl::StatusCode::kNotFound);
 }
 
-TEST_CASE("--metadata takes a JSON object or key:value pairs", "[load_tool]") {
+TEST_CASE("load tool: metadata is a JSON object or key:value pairs", "[load_tool]") {
   using Pairs = std::vector<std::pair<std::string, std::string>>;
   auto pairs = ParseMetadata("x-user: alice, X-Trace:a:b");
   REQUIRE(pairs.ok());
