@@ -11,6 +11,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -631,6 +632,37 @@ absl::Status AddChannelArg(grpc::ChannelArguments& args, absl::string_view spec)
 
 std::string FormatRate(double per_second) { return absl::StrFormat("%.0f", per_second); }
 
+// The distribution as text: up to 10 rows with log-spaced upper bounds from
+// the smallest latency (at least 1 us) to the largest, each with its count
+// and a bar scaled to the fullest row. The counts add up to h.count().
+std::string HistogramText(const LatencyHistogram& h) {
+  if (h.count() == 0) return "";
+  constexpr int kRows = 10;
+  constexpr int kWidth = 40;
+  const double low = std::max(static_cast<double>(h.min()), 1000.0);
+  const double high = std::max(static_cast<double>(h.max()), low);
+  const int rows = high > low ? kRows : 1;
+  std::vector<std::pair<double, std::uint64_t>> bins;
+  std::uint64_t below = 0;
+  std::uint64_t fullest = 1;
+  for (int i = 1; i <= rows; ++i) {
+    const double edge =
+        i == rows ? high : low * std::pow(high / low, static_cast<double>(i) / rows);
+    const std::uint64_t at_or_below = h.CountAtOrBelow(static_cast<std::uint64_t>(edge));
+    bins.emplace_back(edge, at_or_below - below);
+    fullest = std::max(fullest, at_or_below - below);
+    below = at_or_below;
+  }
+  std::string out = "  histogram  latency us <= bound: calls\n";
+  for (const auto& [edge, count] : bins) {
+    const int bar = static_cast<int>(
+        std::lround(kWidth * static_cast<double>(count) / static_cast<double>(fullest)));
+    absl::StrAppend(&out, absl::StrFormat("    <= %10.1f %10d |%s\n", edge / 1e3, count,
+                                          std::string(static_cast<std::size_t>(bar), '#')));
+  }
+  return out;
+}
+
 std::string Micros(std::uint64_t ns) {
   return absl::StrFormat("%.1f", static_cast<double>(ns) / 1e3);
 }
@@ -907,6 +939,7 @@ std::string FormatSummary(const LoadOptions& options, const LoadResult& result) 
                   Micros(h.Percentile(0.9)), "  p99 ", Micros(h.Percentile(0.99)), "  p99.9 ",
                   Micros(h.Percentile(0.999)), "  max ", Micros(h.max()),
                   options.rate > 0 ? "  (from each call's scheduled start)\n" : "\n");
+  absl::StrAppend(&out, HistogramText(h));
   if (result.succeeded > 0) {
     absl::StrAppend(&out, absl::StrFormat("  client CPU %.1f us per OK call\n",
                                           1e6 * result.client_cpu_seconds /

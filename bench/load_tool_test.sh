@@ -96,6 +96,11 @@ counted() {
   ((errors == 0)) || { cat "$work/$name.log" >&2; fail "$name: $errors errors"; }
   ((calls > 0)) || fail "$name: no calls"
   ((server_ok == calls)) || fail "$name: the server counted $server_ok OK calls, the tool $calls"
+  # The summary's text histogram accounts for every call.
+  local in_histogram
+  in_histogram=$(awk '/^  histogram /{on=1; next} on && /^    <= /{s+=$3; next} {on=0} END{print s+0}' \
+    "$work/$name.log")
+  ((in_histogram == calls)) || fail "$name: the histogram holds $in_histogram calls, not $calls"
   echo "ok: $name: $calls OK calls, the server counted $server_ok"
 }
 
