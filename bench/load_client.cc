@@ -899,15 +899,17 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
 
 std::string FormatSummary(const LoadOptions& options, const LoadResult& result) {
   std::string out;
-  absl::StrAppend(&out,
-                  options.method == LoadMethod::kGeneric ? options.call_name
-                                                         : std::string(InfoOf(options.method).name),
-                  " against ", options.target, ": ",
-                  options.rate > 0
-                      ? absl::StrCat("open loop, offered ", FormatRate(options.rate), " calls/s")
-                      : absl::StrCat("closed loop, ", options.inflight, " calls in flight"),
-                  ", ", options.connections, " connections, ", options.client_cqs,
-                  " client queues, ", absl::FormatDuration(options.duration), " measured\n");
+  absl::StrAppend(
+      &out,
+      options.method == LoadMethod::kGeneric ? options.call_name
+                                             : std::string(InfoOf(options.method).name),
+      " against ", options.target, ": ",
+      options.rate > 0 ? absl::StrCat("open loop, offered ", FormatRate(options.rate), " calls/s")
+                       : absl::StrCat("closed loop, ", options.inflight, " calls in flight"),
+      ", ", options.connections, " connections, ", options.client_cqs, " client queues, ",
+      options.total > 0 ? absl::StrCat(options.total, " calls measured (within ",
+                                       absl::FormatDuration(options.duration), ")\n")
+                        : absl::StrCat(absl::FormatDuration(options.duration), " measured\n"));
   absl::StrAppend(&out, "  achieved   ", FormatRate(result.calls_per_second()), " calls/s OK");
   if (result.items_per_call > 1) {
     absl::StrAppend(&out, " (", FormatRate(result.calls_per_second() * result.items_per_call),
