@@ -469,7 +469,11 @@ int main(int argc, char** argv) {
   } else {
     RegisterInProcessSuites();
   }
-  benchmark::RunSpecifiedBenchmarks();
+  if (bench::LoadModeRequested() && bench::DisplayReporter() != nullptr) {
+    benchmark::RunSpecifiedBenchmarks(bench::DisplayReporter());
+  } else {
+    benchmark::RunSpecifiedBenchmarks();
+  }
   benchmark::Shutdown();
   return bench::LoadModeRequested() ? bench::LoadModeExitStatus() : 0;
 }

@@ -1,5 +1,7 @@
 #include "bench/load_client.h"
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <grpc/grpc.h>
 #include <grpc/slice.h>
 #include <grpc/support/time.h>
@@ -23,6 +25,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "bench/open_loop.h"
 #include "bench/request_wire.h"
@@ -632,27 +636,45 @@ absl::Status AddChannelArg(grpc::ChannelArguments& args, absl::string_view spec)
 
 std::string FormatRate(double per_second) { return absl::StrFormat("%.0f", per_second); }
 
-// The distribution as text: up to 10 rows with log-spaced upper bounds from
-// the smallest latency (at least 1 us) to the largest, each with its count
-// and a bar scaled to the fullest row. The counts add up to h.count().
-std::string HistogramText(const LatencyHistogram& h) {
-  if (h.count() == 0) return "";
+// The distribution as text: HistogramRows, each with a bar scaled to the
+// fullest row.
+// The histogram's rows: log-spaced upper bounds (ns) from the smallest
+// latency (at least 1 us) to the largest, each with its count; the counts
+// add up to h.count().
+std::vector<std::pair<double, std::uint64_t>> HistogramRows(const LatencyHistogram& h) {
+  std::vector<std::pair<double, std::uint64_t>> bins;
+  if (h.count() == 0) return bins;
   constexpr int kRows = 10;
-  constexpr int kWidth = 40;
   const double low = std::max(static_cast<double>(h.min()), 1000.0);
   const double high = std::max(static_cast<double>(h.max()), low);
   const int rows = high > low ? kRows : 1;
-  std::vector<std::pair<double, std::uint64_t>> bins;
   std::uint64_t below = 0;
-  std::uint64_t fullest = 1;
   for (int i = 1; i <= rows; ++i) {
     const double edge =
         i == rows ? high : low * std::pow(high / low, static_cast<double>(i) / rows);
     const std::uint64_t at_or_below = h.CountAtOrBelow(static_cast<std::uint64_t>(edge));
     bins.emplace_back(edge, at_or_below - below);
-    fullest = std::max(fullest, at_or_below - below);
     below = at_or_below;
   }
+  return bins;
+}
+
+std::string MethodName(const LoadOptions& options) {
+  return options.method == LoadMethod::kGeneric ? options.call_name
+                                                : std::string(InfoOf(options.method).name);
+}
+
+std::string CsvField(absl::string_view text) {
+  if (text.find_first_of(",\"\n\r") == absl::string_view::npos) return std::string(text);
+  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
+}
+
+std::string HistogramText(const LatencyHistogram& h) {
+  if (h.count() == 0) return "";
+  constexpr int kWidth = 40;
+  const std::vector<std::pair<double, std::uint64_t>> bins = HistogramRows(h);
+  std::uint64_t fullest = 1;
+  for (const auto& bin : bins) fullest = std::max(fullest, bin.second);
   std::string out = "  histogram  latency us <= bound: calls\n";
   for (const auto& [edge, count] : bins) {
     const int bar = static_cast<int>(
@@ -953,6 +975,126 @@ std::string FormatSummary(const LoadOptions& options, const LoadResult& result) 
                     ": ", result.first_message[outcome], "\n");
   }
   return out;
+}
+
+std::string FormatSummaryJson(const LoadOptions& options, const LoadResult& result) {
+  namespace pb = google::protobuf;
+  pb::Struct out;
+  auto& f = *out.mutable_fields();
+  auto number = [](double value) {
+    pb::Value v;
+    v.set_number_value(value);
+    return v;
+  };
+  auto text = [](absl::string_view value) {
+    pb::Value v;
+    v.set_string_value(std::string(value));
+    return v;
+  };
+  f["method"] = text(MethodName(options));
+  f["target"] = text(options.target);
+  f["loop"] = text(options.rate > 0 ? "open" : "closed");
+  if (options.rate > 0) {
+    f["offered_rate"] = number(options.rate);
+    f["scheduled"] = number(static_cast<double>(result.scheduled));
+    f["unsent"] = number(static_cast<double>(result.unsent));
+  } else {
+    f["inflight"] = number(options.inflight);
+  }
+  f["connections"] = number(options.connections);
+  f["client_queues"] = number(options.client_cqs);
+  f["elapsed_seconds"] = number(absl::ToDoubleSeconds(result.elapsed));
+  f["calls"] = number(static_cast<double>(result.completed()));
+  f["ok"] = number(static_cast<double>(result.succeeded));
+  f["failed"] = number(static_cast<double>(result.failed));
+  f["error_ratio"] = number(result.error_ratio());
+  f["calls_per_second"] = number(result.calls_per_second());
+  const LatencyHistogram& h = result.latency_ns;
+  pb::Struct latency;
+  auto& l = *latency.mutable_fields();
+  const auto us = [](double ns) { return ns / 1e3; };
+  l["p50"] = number(us(static_cast<double>(h.Percentile(0.5))));
+  l["p90"] = number(us(static_cast<double>(h.Percentile(0.9))));
+  l["p99"] = number(us(static_cast<double>(h.Percentile(0.99))));
+  l["p99_9"] = number(us(static_cast<double>(h.Percentile(0.999))));
+  l["max"] = number(us(static_cast<double>(h.max())));
+  l["mean"] = number(us(h.mean()));
+  *f["latency_us"].mutable_struct_value() = latency;
+  pb::ListValue codes;
+  for (int outcome = 0; outcome < kOutcomes; ++outcome) {
+    if (result.by_outcome[outcome] == 0) continue;
+    pb::Struct code;
+    auto& c = *code.mutable_fields();
+    c["code"] = text(OutcomeName(outcome));
+    c["count"] = number(static_cast<double>(result.by_outcome[outcome]));
+    if (outcome != 0) c["first_message"] = text(result.first_message[outcome]);
+    *codes.add_values()->mutable_struct_value() = code;
+  }
+  *f["codes"].mutable_list_value() = codes;
+  pb::ListValue rows;
+  for (const auto& [edge, count] : HistogramRows(h)) {
+    pb::Struct row;
+    (*row.mutable_fields())["le_us"] = number(edge / 1e3);
+    (*row.mutable_fields())["count"] = number(static_cast<double>(count));
+    *rows.add_values()->mutable_struct_value() = row;
+  }
+  *f["histogram"].mutable_list_value() = rows;
+  if (result.succeeded > 0) {
+    f["client_cpu_us_per_call"] =
+        number(1e6 * result.client_cpu_seconds / static_cast<double>(result.succeeded));
+  }
+  std::string json;
+  (void)pb::util::MessageToJsonString(out, &json);
+  return json;
+}
+
+std::string FormatSummaryCsvHeader() {
+  return "method,target,loop,offered_rate,inflight,connections,calls,ok,failed,error_ratio,"
+         "calls_per_second,p50_us,p90_us,p99_us,p99_9_us,max_us,client_cpu_us_per_call,codes,"
+         "first_messages";
+}
+
+std::string FormatSummaryCsv(const LoadOptions& options, const LoadResult& result) {
+  const LatencyHistogram& h = result.latency_ns;
+  const auto us = [](std::uint64_t ns) {
+    return absl::StrFormat("%.1f", static_cast<double>(ns) / 1e3);
+  };
+  std::vector<std::string> codes;
+  google::protobuf::Struct messages;  // a message may hold any character: JSON
+  for (int outcome = 0; outcome < kOutcomes; ++outcome) {
+    if (result.by_outcome[outcome] == 0) continue;
+    codes.push_back(absl::StrCat(OutcomeName(outcome), "=", result.by_outcome[outcome]));
+    if (outcome != 0) {
+      (*messages.mutable_fields())[OutcomeName(outcome)].set_string_value(
+          result.first_message[outcome]);
+    }
+  }
+  std::string messages_json;
+  (void)google::protobuf::util::MessageToJsonString(messages, &messages_json);
+  const std::vector<std::string> fields = {
+      CsvField(MethodName(options)),
+      CsvField(options.target),
+      options.rate > 0 ? "open" : "closed",
+      options.rate > 0 ? FormatRate(options.rate) : "",
+      options.rate > 0 ? "" : absl::StrCat(options.inflight),
+      absl::StrCat(options.connections),
+      absl::StrCat(result.completed()),
+      absl::StrCat(result.succeeded),
+      absl::StrCat(result.failed),
+      absl::StrFormat("%.6g", result.error_ratio()),
+      absl::StrFormat("%.1f", result.calls_per_second()),
+      us(h.Percentile(0.5)),
+      us(h.Percentile(0.9)),
+      us(h.Percentile(0.99)),
+      us(h.Percentile(0.999)),
+      us(h.max()),
+      result.succeeded > 0 ? absl::StrFormat("%.2f", 1e6 * result.client_cpu_seconds /
+                                                         static_cast<double>(result.succeeded))
+                           : "",
+      CsvField(absl::StrJoin(codes, ";")),
+      CsvField(messages_json),
+  };
+  return absl::StrJoin(fields, ",");
 }
 
 }  // namespace bench

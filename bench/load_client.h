@@ -177,6 +177,17 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
 // The human-readable report of one run.
 std::string FormatSummary(const LoadOptions& options, const LoadResult& result);
 
+// The same report as one line of JSON (an object: method, target, shape,
+// calls, rate, latency_us {p50, p90, p99, p99_9, max, mean}, codes [{code,
+// count, first_message}], the histogram's rows, client CPU per call).
+std::string FormatSummaryJson(const LoadOptions& options, const LoadResult& result);
+
+// The same report as one CSV row under FormatSummaryCsvHeader(): codes as
+// CODE=count;..., first messages as a JSON object {"CODE": "message"} (RFC
+// 4180 quoting).
+std::string FormatSummaryCsvHeader();
+std::string FormatSummaryCsv(const LoadOptions& options, const LoadResult& result);
+
 }  // namespace bench
 
 #endif  // BENCH_LOAD_CLIENT_H_

@@ -106,6 +106,10 @@ ABSL_FLAG(double, max_error_ratio, 0,
           "Exit status 0 only if at most this share of the calls of every run failed (0.01 = "
           "1%). Exit status 1 otherwise.");
 ABSL_FLAG(bool, progress, true, "A progress line per second on stderr.");
+ABSL_FLAG(std::string, format, "text",
+          "Each run's summary: text (on stderr, with Google Benchmark's table on stdout), json "
+          "(one JSON object per run on stdout, one line each) or csv (a header, then one row per "
+          "run, on stdout); with json or csv, stdout holds nothing else.");
 ABSL_FLAG(std::vector<std::string>, channel_args, {},
           "Expert: extra client channel arguments name=value,... (integer if it parses as one).");
 
@@ -253,7 +257,18 @@ void RunOne(benchmark::State& state, const LoadOptions& options,
     state.counters["client_cpu_us_per_call"] =
         1e6 * r.client_cpu_seconds / static_cast<double>(r.succeeded);
   }
-  std::fprintf(stderr, "%s", FormatSummary(options, r).c_str());
+  const std::string format = absl::GetFlag(FLAGS_format);
+  if (format == "json") {
+    std::printf("%s\n", FormatSummaryJson(options, r).c_str());
+  } else if (format == "csv") {
+    static bool header_printed = false;
+    if (!header_printed) std::printf("%s\n", FormatSummaryCsvHeader().c_str());
+    header_printed = true;
+    std::printf("%s\n", FormatSummaryCsv(options, r).c_str());
+  } else {
+    std::fprintf(stderr, "%s", FormatSummary(options, r).c_str());
+  }
+  std::fflush(stdout);
   const double max_ratio = absl::GetFlag(FLAGS_max_error_ratio);
   if (r.completed() == 0) {
     runs.failures.push_back(absl::StrCat(name, ": no call completed"));
@@ -344,6 +359,11 @@ absl::Status RegisterLoadBenchmarks() {
   options.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   options.channel_args = absl::GetFlag(FLAGS_channel_args);
   options.progress = absl::GetFlag(FLAGS_progress) ? stderr : nullptr;
+  const std::string format = absl::GetFlag(FLAGS_format);
+  if (format != "text" && format != "json" && format != "csv") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--format must be text, json or csv, got '", format, "'"));
+  }
   if (absl::GetFlag(FLAGS_max_error_ratio) < 0 || absl::GetFlag(FLAGS_max_error_ratio) > 1) {
     return absl::InvalidArgumentError("--max_error_ratio must be in [0, 1]");
   }
@@ -432,6 +452,22 @@ absl::Status RegisterLoadBenchmarks() {
                                  absl::FormatDuration(options.deadline),
                                  rates->empty() ? ", closed loop" : ", open loop"));
   return absl::OkStatus();
+}
+
+namespace {
+
+// Google Benchmark's table stays off stdout when the summary is json or csv.
+class SilentReporter final : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>&) override {}
+};
+
+}  // namespace
+
+benchmark::BenchmarkReporter* DisplayReporter() {
+  static SilentReporter* silent = new SilentReporter;
+  return absl::GetFlag(FLAGS_format) == "text" ? nullptr : silent;
 }
 
 int LoadModeExitStatus() {

@@ -161,6 +161,46 @@ for allowed in no yes; do
   echo "ok: $name: $errors of $calls calls INVALID_ARGUMENT, the server counted $server_invalid"
 done
 
+# --format=json and csv: the summary alone on stdout, machine-readable, with
+# the codes, their counts and first messages agreeing with the server.
+in_server mixed_json ok "${common[@]}" "${mixed[@]}" --max_error_ratio=0.3 --format=json
+in_server mixed_csv ok "${common[@]}" "${mixed[@]}" --max_error_ratio=0.3 --format=csv
+for name in mixed_json mixed_csv; do
+  server_ok=$(/usr/bin/python3 "$work/handled.py" inventory.InventoryService GetProductAvailability \
+    OK "$work/$name.metrics")
+  server_invalid=$(/usr/bin/python3 "$work/handled.py" inventory.InventoryService \
+    GetProductAvailability InvalidArgument "$work/$name.metrics")
+  /usr/bin/python3 - "$work/$name.log" "${name#mixed_}" "$server_ok" "$server_invalid" <<'PY' ||
+import csv, json, sys
+path, fmt, server_ok, server_invalid = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+lines = open(path).read().splitlines()
+if fmt == "json":
+    runs = [json.loads(line) for line in lines if line.startswith("{")]
+    assert len(runs) == 1, f"{len(runs)} JSON summaries"
+    run = runs[0]
+    codes = {c["code"]: c for c in run["codes"]}
+    ok, invalid = int(codes["OK"]["count"]), int(codes["INVALID_ARGUMENT"]["count"])
+    message = codes["INVALID_ARGUMENT"]["first_message"]
+    lat = run["latency_us"]
+    assert lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99_9"] <= lat["max"], lat
+    assert sum(int(r["count"]) for r in run["histogram"]) == int(run["calls"]), "histogram"
+else:
+    start = next(i for i, line in enumerate(lines) if line.startswith("method,target,"))
+    rows = list(csv.DictReader(lines[start:start + 2]))
+    assert len(rows) == 1, f"{len(rows)} CSV rows"
+    row = rows[0]
+    codes = dict(part.split("=", 1) for part in row["codes"].split(";"))
+    ok, invalid = int(codes["OK"]), int(codes["INVALID_ARGUMENT"])
+    message = json.loads(row["first_messages"])["INVALID_ARGUMENT"]
+    assert float(row["p50_us"]) <= float(row["p99_us"]) <= float(row["max_us"]), row
+assert (ok, invalid) == (server_ok, server_invalid), (ok, invalid, server_ok, server_invalid)
+assert message and message != "(no message)", message
+print(f"ok: {fmt}: OK x{ok}, INVALID_ARGUMENT x{invalid} ({message!r}), as the server counted")
+PY
+    { cat "$work/$name.log" >&2; fail "$name: summary wrong"; }
+  grep -q "^Benchmark " "$work/$name.log" && fail "$name: Google Benchmark's table is on stdout too"
+done
+
 # Bad input: exit status 1, a message naming the problem, and no call of the
 # method reaches the server (its count stays 0). bad NAME MESSAGE TOOL_ARG...
 bad() {
@@ -188,6 +228,7 @@ bad streaming "is a server-streaming method; the load tool calls unary methods o
   --call=grpc.health.v1.Health/Watch
 bad bad_call "is not package.Service/Method" --call=Check
 bad data_without_call "--proto, --protoset and --data need --call" --data='{}'
+bad bad_format "--format must be text, json or csv, got 'xml'" "${health[@]}" --format=xml
 bad bad_metadata "--metadata: 'novalue' is not key:value" "${health[@]}" --metadata=novalue
 
 # Without reflection on the server, and no --proto: says to pass one.
