@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -291,13 +292,16 @@ void CollectRepeatedFlags(int argc, char** argv) {
     if (!absl::ConsumePrefix(&arg, "--")) {
       if (!absl::ConsumePrefix(&arg, "-")) continue;
     }
+    // The name as the command line parser takes it: dashes or underscores.
+    const std::size_t eq = arg.find('=');
+    const std::string name = absl::StrReplaceAll(arg.substr(0, eq), {{"-", "_"}});
     for (absl::string_view flag : {"proto", "import_path"}) {
+      if (name != flag) continue;
       absl::string_view value;
-      if (arg == flag && i + 1 < argc) {
+      if (eq != absl::string_view::npos) {
+        value = arg.substr(eq + 1);
+      } else if (i + 1 < argc) {
         value = argv[++i];
-      } else if (absl::StartsWith(arg, flag) && arg.size() > flag.size() &&
-                 arg[flag.size()] == '=') {
-        value = arg.substr(flag.size() + 1);
       } else {
         continue;
       }

@@ -108,6 +108,10 @@ counted by_proto --call=grpc.health.v1.Health/Check --proto=grpc/health/v1/healt
   --import_path="$proto_dir" --data='{"service": ""}' --inflight=16
 grep -q "1 request of grpc.health.v1.HealthCheckRequest, method from proto files" \
   "$work/by_proto.json" || fail "by_proto: the JSON does not say where the method came from"
+# Both flags may be repeated (and take either spelling): with only the last
+# of each kept, health.proto would not be found.
+counted by_repeated_flags --call=grpc.health.v1.Health/Check --proto=grpc/health/v1/health.proto \
+  --proto inventory.proto --import_path="$proto_dir" --import-path="$work" --inflight=4
 counted by_protoset --call=grpc.health.v1.Health.Check --protoset="$work/health.protoset" \
   --inflight=16 --metadata='x-load-test:protoset'
 counted by_reflection --call=grpc.health.v1.Health/Check --inflight=16 \
