@@ -8,8 +8,10 @@
 //    started, completed and restarted on its queue's thread, so a call slot
 //    and the thread's counters are never shared and nothing on the hot path
 //    takes a contended lock.
-//  * Requests go out as raw grpc::ByteBuffer: single-id requests are
-//    serialized once per id before the run; requests that change per call
+//  * Requests go out as raw grpc::ByteBuffer: any method's requests
+//    (kGeneric) are serialized once before the run and sent as slices that
+//    point into that block; single-id requests are serialized once per id
+//    before the run; requests that change per call
 //    (batches, orders with a fresh order id) are assembled from pre-encoded
 //    fields with a few memcpy into one slice (request_wire.h).
 //  * Responses stay raw bytes; they are parsed only with --verify.

@@ -40,9 +40,11 @@ absl::StatusOr<CallName> ParseCallName(absl::string_view call);
 // Descriptors from one source, kept alive as long as this object.
 class MethodResolver {
  public:
-  // Parses `proto_files` (names relative to an import path, or paths that
-  // lie under one; a file's own directory is searched first) and what they
-  // import. NOT_FOUND for a missing file, INVALID_ARGUMENT for a parse error.
+  // Parses `proto_files` and what they import. A file is a name relative to
+  // one of `import_paths`, or a path on disk; a path on disk that lies under
+  // none of them adds its own directory after them. NOT_FOUND for a missing
+  // file or import path, INVALID_ARGUMENT for a parse error or a missing
+  // import (with file:line:column).
   static absl::StatusOr<std::unique_ptr<MethodResolver>> FromProtoFiles(
       const std::vector<std::string>& proto_files, const std::vector<std::string>& import_paths);
 
