@@ -452,6 +452,7 @@ int main(int argc, char** argv) {
   // Benchmark's flags first (--benchmark_out=... and its --help); abseil then
   // parses the rest, and rejects what neither knows.
   benchmark::Initialize(&argc, argv, bench::PrintHelp);
+  bench::CollectRepeatedFlags(argc, argv);
   // The rest as every binary of the project does (--version, both
   // spellings of a flag, no positional arguments).
   server::host::ParseCommandLine(
@@ -468,7 +469,11 @@ int main(int argc, char** argv) {
   } else {
     RegisterInProcessSuites();
   }
-  benchmark::RunSpecifiedBenchmarks();
+  if (bench::LoadModeRequested() && bench::DisplayReporter() != nullptr) {
+    benchmark::RunSpecifiedBenchmarks(bench::DisplayReporter());
+  } else {
+    benchmark::RunSpecifiedBenchmarks();
+  }
   benchmark::Shutdown();
   return bench::LoadModeRequested() ? bench::LoadModeExitStatus() : 0;
 }

@@ -57,4 +57,13 @@ std::uint64_t LatencyHistogram::Percentile(double q) const {
   return max_;
 }
 
+std::uint64_t LatencyHistogram::CountAtOrBelow(std::uint64_t value) const {
+  if (count_ == 0) return 0;
+  if (value >= max_) return count_;
+  const int last = BucketOf(std::min(value, kMaxValue));
+  std::uint64_t total = 0;
+  for (int bucket = 0; bucket <= last; ++bucket) total += counts_[bucket];
+  return total;
+}
+
 }  // namespace bench

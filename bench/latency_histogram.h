@@ -36,6 +36,11 @@ class LatencyHistogram {
   // exact maximum). 0 when empty.
   std::uint64_t Percentile(double q) const;
 
+  // How many recorded values are at or below `value`, to bucket precision:
+  // values sharing `value`'s bucket count as at or below it. count() for
+  // value >= max().
+  std::uint64_t CountAtOrBelow(std::uint64_t value) const;
+
   std::uint64_t count() const { return count_; }
   std::uint64_t min() const { return count_ == 0 ? 0 : min_; }
   std::uint64_t max() const { return max_; }

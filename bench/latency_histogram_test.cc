@@ -34,6 +34,22 @@ std::vector<std::uint64_t> LatencyLikeSample(std::mt19937_64& random, int n) {
 
 }  // namespace
 
+TEST_CASE("CountAtOrBelow counts to bucket precision", "[latency_histogram]") {
+  bench::LatencyHistogram h;
+  CHECK(h.CountAtOrBelow(100) == 0);
+  for (std::uint64_t v = 1; v <= 100000; ++v) h.Record(v);
+  CHECK(h.CountAtOrBelow(0) == 0);
+  CHECK(h.CountAtOrBelow(127) == 127);  // exact below 2^7
+  // Within one bucket (under 0.8%) of the true count above.
+  for (std::uint64_t v : {1000, 10000, 50000, 99999}) {
+    const auto counted = static_cast<double>(h.CountAtOrBelow(v));
+    CHECK(counted >= static_cast<double>(v));
+    CHECK(counted <= static_cast<double>(v) * 1.008 + 1);
+  }
+  CHECK(h.CountAtOrBelow(100000) == 100000);
+  CHECK(h.CountAtOrBelow(1u << 30) == 100000);
+}
+
 TEST_CASE("percentiles match a sorted reference within the stated precision", "[histogram]") {
   std::mt19937_64 random(20261125);
   for (int round = 0; round < 20; ++round) {

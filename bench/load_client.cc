@@ -1,5 +1,7 @@
 #include "bench/load_client.h"
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <grpc/grpc.h>
 #include <grpc/slice.h>
 #include <grpc/support/time.h>
@@ -8,8 +10,10 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -21,6 +25,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "bench/open_loop.h"
 #include "bench/request_wire.h"
@@ -181,6 +187,9 @@ struct Plan {
   std::int64_t end_ns = 0;      // no call starts at or after this
   std::int64_t deadline_ns = 0;
   std::int64_t drain_limit_ns = 0;  // calls still out then are cancelled
+  // Workers done (every call drained); with options.total, the run may end
+  // before end_ns.
+  mutable std::atomic<int> finished_workers{0};
 };
 
 // Null if an OK response is what the request asked for; else what is wrong.
@@ -239,6 +248,8 @@ const char* Verify(const LoadRequests& r, const Slot& slot) {
       }
       return nullptr;
     }
+    case LoadMethod::kGeneric:
+      return nullptr;  // never verified (PrepareGenericRequests)
     case LoadMethod::kPlaceOrder: {
       product::PlaceOrderResponse response;
       if (!response.ParseFromArray(data, size)) return "response does not parse";
@@ -259,7 +270,10 @@ class CallStarter {
   CallStarter(const Plan& plan, const std::string& thread_label, std::uint64_t stream)
       : plan_(plan),
         rng_(plan.options.seed * 0x9e3779b97f4a7c15ULL + stream),
-        order_prefix_(absl::StrCat(plan.options.order_prefix, "-", thread_label, "-")) {}
+        order_prefix_(absl::StrCat(plan.options.order_prefix, "-", thread_label, "-")),
+        next_request_(plan.requests.fields.size() == 0
+                          ? 0
+                          : static_cast<std::size_t>(stream % plan.requests.fields.size())) {}
 
   // Starts the next call on `slot`, completing on `cq`, timed from start_ns.
   void Start(Slot& slot, grpc::CompletionQueue* cq, std::int64_t start_ns) {
@@ -272,6 +286,7 @@ class CallStarter {
     slot.reader.reset();
     slot.context.emplace();
     slot.context->set_deadline(FromNow(plan_.deadline_ns));
+    for (const auto& [key, value] : plan_.options.metadata) slot.context->AddMetadata(key, value);
     slot.reader = plan_.connections[slot.connection].stub->PrepareUnaryCall(
         &*slot.context, plan_.path, request, cq);
     slot.reader->StartCall();
@@ -285,6 +300,17 @@ class CallStarter {
   void BuildRequest(Slot& slot) {
     const LoadRequests& r = plan_.requests;
     slot.ids.clear();
+    if (r.method == LoadMethod::kGeneric) {
+      // The bytes stay put for the whole run: a slice that points at them,
+      // no copy and no allocation.
+      const absl::string_view bytes = r.fields.Get(next_request_);
+      next_request_ = (next_request_ + static_cast<std::size_t>(plan_.workers)) % r.fields.size();
+      grpc::Slice slice(grpc_slice_from_static_buffer(bytes.data(), bytes.size()),
+                        grpc::Slice::STEAL_REF);
+      grpc::ByteBuffer fresh(&slice, 1);
+      slot.request.Swap(&fresh);
+      return;
+    }
     if (IsSingle(r.method)) {
       const std::uint64_t id = r.sampler->Next(rng_);
       slot.ids.push_back(static_cast<std::uint32_t>(id));
@@ -340,13 +366,23 @@ class CallStarter {
   Rng rng_;
   const std::string order_prefix_;
   std::uint64_t order_seq_ = 0;
+  std::size_t next_request_;  // kGeneric: the next request to send
 };
 
 // A completion queue and the one thread that drains it.
 class Worker {
  public:
   Worker(const Plan& plan, int index)
-      : plan_(plan), index_(index), starter_(plan, absl::StrCat(index), index) {}
+      : plan_(plan),
+        index_(index),
+        starter_(plan, absl::StrCat(index), index),
+        quota_(plan.options.total == 0
+                   ? std::numeric_limits<std::uint64_t>::max()
+                   : plan.options.total / static_cast<std::uint64_t>(plan.workers) +
+                         (static_cast<std::uint64_t>(index) <
+                                  plan.options.total % static_cast<std::uint64_t>(plan.workers)
+                              ? 1
+                              : 0)) {}
 
   void Run() {
     engine::ScopedWriteCoalescing coalescing(plan_.options.coalesce_writes);
@@ -360,6 +396,7 @@ class Worker {
     bool ok;
     while (engine::Tag::Next(&cq_, &ok) != nullptr) {
     }
+    plan_.finished_workers.fetch_add(1, std::memory_order_release);
   }
 
   // Closed loop: keeps its share of the calls in flight until the window
@@ -367,16 +404,20 @@ class Worker {
   void RunClosedLoop() {
     const int total = plan_.options.inflight;
     const int mine = total / plan_.workers + (index_ < total % plan_.workers ? 1 : 0);
-    const std::int64_t now = MonotonicNowNs();
-    for (int i = 0; i < mine; ++i) Begin(*NewSlot(static_cast<std::size_t>(i)), now);
+    // From start_ns on, not before: with no warm-up, the first calls are
+    // measured ones (a server's own count then equals the tool's).
+    SleepUntilNs(plan_.start_ns);
+    const std::int64_t now = std::max(MonotonicNowNs(), plan_.start_ns);
+    for (int i = 0; i < mine; ++i) {
+      if (!Begin(*NewSlot(static_cast<std::size_t>(i)), now)) break;
+    }
     bool ok = false;
     while (outstanding_ > 0) {
       engine::Tag* tag = engine::Tag::Next(&cq_, &ok);
       if (tag == nullptr) break;  // never before Shutdown
       Slot* slot = CompleteCall(tag, ok);
       const std::int64_t done = finished_ns_;
-      if (done >= plan_.end_ns) break;
-      Begin(*slot, done);
+      if (done >= plan_.end_ns || !Begin(*slot, done)) break;
     }
   }
 
@@ -405,7 +446,8 @@ class Worker {
     std::vector<Slot*> idle;
     std::uint64_t n = 0;
     std::uint64_t sent_measured = 0;
-    for (;;) {
+    bool quota_reached = false;
+    while (!quota_reached) {
       const std::int64_t now = MonotonicNowNs();
       for (std::int64_t at = due(n); at < plan_.end_ns && at <= now; at = due(n)) {
         Slot* slot = nullptr;
@@ -417,10 +459,15 @@ class Worker {
         } else {
           break;  // behind schedule: wait for a completion
         }
-        Begin(*slot, at);
+        if (!Begin(*slot, at)) {
+          idle.push_back(slot);
+          quota_reached = true;
+          break;
+        }
         if (slot->measured) ++sent_measured;
         ++n;
       }
+      if (quota_reached) break;
       if (now >= plan_.end_ns) break;
       const bool can_send = !idle.empty() || slots_.size() < cap;
       const std::int64_t wake = can_send ? std::min(due(n), plan_.end_ns) : plan_.end_ns;
@@ -433,7 +480,7 @@ class Worker {
       if (done != nullptr) idle.push_back(done);
     }
     std::uint64_t unsent = 0;
-    for (std::uint64_t k = n; due(k) < plan_.end_ns; ++k) {
+    for (std::uint64_t k = n; !quota_reached && due(k) < plan_.end_ns; ++k) {
       if (due(k) >= plan_.measure_ns) ++unsent;
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -483,9 +530,14 @@ class Worker {
     return &slot;
   }
 
-  void Begin(Slot& slot, std::int64_t start_ns) {
+  // Starts a call on `slot`; false (and nothing started) if it would be
+  // measured and this worker's share of options.total has been started.
+  bool Begin(Slot& slot, std::int64_t start_ns) {
+    if (start_ns >= plan_.measure_ns && measured_started_ >= quota_) return false;
     ++outstanding_;
     starter_.Start(slot, &cq_, start_ns);
+    if (slot.measured) ++measured_started_;
+    return true;
   }
 
   // A completion already there (or made ready by one non-blocking poll of
@@ -552,6 +604,8 @@ class Worker {
   const int index_;
   grpc::CompletionQueue cq_;
   CallStarter starter_;
+  const std::uint64_t quota_;  // measured calls this worker may start
+  std::uint64_t measured_started_ = 0;
   std::deque<Slot> slots_;  // stable addresses
   int outstanding_ = 0;
   Slot* finished_ = nullptr;  // the last call Finished, and when
@@ -581,6 +635,55 @@ absl::Status AddChannelArg(grpc::ChannelArguments& args, absl::string_view spec)
 }
 
 std::string FormatRate(double per_second) { return absl::StrFormat("%.0f", per_second); }
+
+// The distribution as text: HistogramRows, each with a bar scaled to the
+// fullest row.
+// The histogram's rows: log-spaced upper bounds (ns) from the smallest
+// latency (at least 1 us) to the largest, each with its count; the counts
+// add up to h.count().
+std::vector<std::pair<double, std::uint64_t>> HistogramRows(const LatencyHistogram& h) {
+  std::vector<std::pair<double, std::uint64_t>> bins;
+  if (h.count() == 0) return bins;
+  constexpr int kRows = 10;
+  const double low = std::max(static_cast<double>(h.min()), 1000.0);
+  const double high = std::max(static_cast<double>(h.max()), low);
+  const int rows = high > low ? kRows : 1;
+  std::uint64_t below = 0;
+  for (int i = 1; i <= rows; ++i) {
+    const double edge =
+        i == rows ? high : low * std::pow(high / low, static_cast<double>(i) / rows);
+    const std::uint64_t at_or_below = h.CountAtOrBelow(static_cast<std::uint64_t>(edge));
+    bins.emplace_back(edge, at_or_below - below);
+    below = at_or_below;
+  }
+  return bins;
+}
+
+std::string MethodName(const LoadOptions& options) {
+  return options.method == LoadMethod::kGeneric ? options.call_name
+                                                : std::string(InfoOf(options.method).name);
+}
+
+std::string CsvField(absl::string_view text) {
+  if (text.find_first_of(",\"\n\r") == absl::string_view::npos) return std::string(text);
+  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
+}
+
+std::string HistogramText(const LatencyHistogram& h) {
+  if (h.count() == 0) return "";
+  constexpr int kWidth = 40;
+  const std::vector<std::pair<double, std::uint64_t>> bins = HistogramRows(h);
+  std::uint64_t fullest = 1;
+  for (const auto& bin : bins) fullest = std::max(fullest, bin.second);
+  std::string out = "  histogram  latency us <= bound: calls\n";
+  for (const auto& [edge, count] : bins) {
+    const int bar = static_cast<int>(
+        std::lround(kWidth * static_cast<double>(count) / static_cast<double>(fullest)));
+    absl::StrAppend(&out, absl::StrFormat("    <= %10.1f %10d |%s\n", edge / 1e3, count,
+                                          std::string(static_cast<std::size_t>(bar), '#')));
+  }
+  return out;
+}
 
 std::string Micros(std::uint64_t ns) {
   return absl::StrFormat("%.1f", static_cast<double>(ns) / 1e3);
@@ -665,6 +768,21 @@ absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareRequests(const LoadOp
   return std::shared_ptr<const LoadRequests>(std::move(requests));
 }
 
+absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareGenericRequests(
+    const LoadOptions& options, const std::vector<std::string>& serialized) {
+  if (serialized.empty()) return absl::InvalidArgumentError("no request to send");
+  if (options.verify) {
+    return absl::InvalidArgumentError(
+        "--verify checks the project's own methods only (--method), not --call");
+  }
+  if (options.call_path.empty()) return absl::InvalidArgumentError("no method to call");
+  grpc_init();  // once per process; never shut down (the process exits)
+  auto requests = std::make_shared<LoadRequests>();
+  requests->method = LoadMethod::kGeneric;
+  for (const std::string& bytes : serialized) requests->fields.Add(bytes);
+  return std::shared_ptr<const LoadRequests>(std::move(requests));
+}
+
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequests& requests) {
   if (options.connections < 1) return absl::InvalidArgumentError("--connections must be >= 1");
   if (options.client_cqs < 1) return absl::InvalidArgumentError("--client_cqs must be >= 1");
@@ -681,10 +799,18 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
     return absl::InvalidArgumentError("--duration must be positive and --warmup not negative");
   }
   Plan plan(options, requests);
-  plan.path = InfoOf(options.method).path;
+  if ((requests.method == LoadMethod::kGeneric) != (options.method == LoadMethod::kGeneric)) {
+    return absl::InvalidArgumentError("the requests were prepared for another method");
+  }
+  plan.path = options.method == LoadMethod::kGeneric ? options.call_path
+                                                     : std::string(InfoOf(options.method).path);
   // More workers than calls would leave some idle (and skew the spread).
   plan.workers =
       options.rate > 0 ? options.client_cqs : std::min(options.client_cqs, options.inflight);
+  if (options.total > 0) {
+    plan.workers = static_cast<int>(
+        std::min<std::uint64_t>(static_cast<std::uint64_t>(plan.workers), options.total));
+  }
   for (int c = 0; c < options.connections; ++c) {
     grpc::ChannelArguments args;
     args.SetInt("inventory_bench.connection", c);  // distinct args: own connection
@@ -721,8 +847,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
   std::vector<std::unique_ptr<Worker>> workers;
   for (int w = 0; w < plan.workers; ++w) workers.push_back(std::make_unique<Worker>(plan, w));
   std::vector<std::thread> threads;
-  // Closed-loop warm-up calls start at once, not at start_ns: the wait is
-  // short.
+  // Every worker starts its first calls at start_ns.
   for (auto& worker : workers) threads.emplace_back([&worker] { worker->Run(); });
 
   // Progress, once a second, and the CPU used over the measured window.
@@ -735,14 +860,23 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
   std::uint64_t last_completions = 0;
   std::int64_t last_report = plan.start_ns;
   std::int64_t tick = plan.start_ns + 1'000'000'000;
+  bool finished_early = false;  // options.total reached before end_ns
   while (!cpu_at_end) {
     const std::int64_t milestone = cpu_at_start ? plan.end_ns : plan.measure_ns;
-    const std::int64_t wake = options.progress != nullptr ? std::min(tick, milestone) : milestone;
+    std::int64_t wake = options.progress != nullptr ? std::min(tick, milestone) : milestone;
     std::int64_t now = MonotonicNowNs();
+    // With --total, the workers may all be done before the window ends.
+    if (options.total > 0) wake = std::min(wake, now + 5'000'000);
     if (wake > now) absl::SleepFor(absl::Nanoseconds(wake - now));
     now = MonotonicNowNs();
     if (!cpu_at_start && now >= plan.measure_ns) cpu_at_start = ProcessCpuSeconds();
     if (!cpu_at_end && now >= plan.end_ns) cpu_at_end = ProcessCpuSeconds();
+    if (!cpu_at_end && options.total > 0 &&
+        plan.finished_workers.load(std::memory_order_acquire) == plan.workers) {
+      if (!cpu_at_start) cpu_at_start = ProcessCpuSeconds();
+      cpu_at_end = ProcessCpuSeconds();
+      finished_early = true;
+    }
     if (options.progress == nullptr || now < tick || cpu_at_end) continue;
     while (tick <= now) tick += 1'000'000'000;
     Tally total = snapshot();
@@ -777,7 +911,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
   result.unsent = total.unsent;
   result.offered_rate = options.rate;
   result.elapsed =
-      absl::Nanoseconds(std::max(total.last_completion_ns, plan.end_ns) - plan.measure_ns);
+      absl::Nanoseconds((finished_early ? total.last_completion_ns
+                                        : std::max(total.last_completion_ns, plan.end_ns)) -
+                        plan.measure_ns);
   result.client_cpu_seconds = cpu_at_end.value_or(0) - cpu_at_start.value_or(0);
   result.items_per_call = options.method == LoadMethod::kBatch ? options.batch_size : 1;
   return result;
@@ -785,13 +921,17 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
 
 std::string FormatSummary(const LoadOptions& options, const LoadResult& result) {
   std::string out;
-  const LoadMethodInfo& method = InfoOf(options.method);
-  absl::StrAppend(&out, method.name, " against ", options.target, ": ",
-                  options.rate > 0
-                      ? absl::StrCat("open loop, offered ", FormatRate(options.rate), " calls/s")
-                      : absl::StrCat("closed loop, ", options.inflight, " calls in flight"),
-                  ", ", options.connections, " connections, ", options.client_cqs,
-                  " client queues, ", absl::FormatDuration(options.duration), " measured\n");
+  absl::StrAppend(
+      &out,
+      options.method == LoadMethod::kGeneric ? options.call_name
+                                             : std::string(InfoOf(options.method).name),
+      " against ", options.target, ": ",
+      options.rate > 0 ? absl::StrCat("open loop, offered ", FormatRate(options.rate), " calls/s")
+                       : absl::StrCat("closed loop, ", options.inflight, " calls in flight"),
+      ", ", options.connections, " connections, ", options.client_cqs, " client queues, ",
+      options.total > 0 ? absl::StrCat(options.total, " calls measured (within ",
+                                       absl::FormatDuration(options.duration), ")\n")
+                        : absl::StrCat(absl::FormatDuration(options.duration), " measured\n"));
   absl::StrAppend(&out, "  achieved   ", FormatRate(result.calls_per_second()), " calls/s OK");
   if (result.items_per_call > 1) {
     absl::StrAppend(&out, " (", FormatRate(result.calls_per_second() * result.items_per_call),
@@ -823,6 +963,7 @@ std::string FormatSummary(const LoadOptions& options, const LoadResult& result) 
                   Micros(h.Percentile(0.9)), "  p99 ", Micros(h.Percentile(0.99)), "  p99.9 ",
                   Micros(h.Percentile(0.999)), "  max ", Micros(h.max()),
                   options.rate > 0 ? "  (from each call's scheduled start)\n" : "\n");
+  absl::StrAppend(&out, HistogramText(h));
   if (result.succeeded > 0) {
     absl::StrAppend(&out, absl::StrFormat("  client CPU %.1f us per OK call\n",
                                           1e6 * result.client_cpu_seconds /
@@ -834,6 +975,126 @@ std::string FormatSummary(const LoadOptions& options, const LoadResult& result) 
                     ": ", result.first_message[outcome], "\n");
   }
   return out;
+}
+
+std::string FormatSummaryJson(const LoadOptions& options, const LoadResult& result) {
+  namespace pb = google::protobuf;
+  pb::Struct out;
+  auto& f = *out.mutable_fields();
+  auto number = [](double value) {
+    pb::Value v;
+    v.set_number_value(value);
+    return v;
+  };
+  auto text = [](absl::string_view value) {
+    pb::Value v;
+    v.set_string_value(std::string(value));
+    return v;
+  };
+  f["method"] = text(MethodName(options));
+  f["target"] = text(options.target);
+  f["loop"] = text(options.rate > 0 ? "open" : "closed");
+  if (options.rate > 0) {
+    f["offered_rate"] = number(options.rate);
+    f["scheduled"] = number(static_cast<double>(result.scheduled));
+    f["unsent"] = number(static_cast<double>(result.unsent));
+  } else {
+    f["inflight"] = number(options.inflight);
+  }
+  f["connections"] = number(options.connections);
+  f["client_queues"] = number(options.client_cqs);
+  f["elapsed_seconds"] = number(absl::ToDoubleSeconds(result.elapsed));
+  f["calls"] = number(static_cast<double>(result.completed()));
+  f["ok"] = number(static_cast<double>(result.succeeded));
+  f["failed"] = number(static_cast<double>(result.failed));
+  f["error_ratio"] = number(result.error_ratio());
+  f["calls_per_second"] = number(result.calls_per_second());
+  const LatencyHistogram& h = result.latency_ns;
+  pb::Struct latency;
+  auto& l = *latency.mutable_fields();
+  const auto us = [](double ns) { return ns / 1e3; };
+  l["p50"] = number(us(static_cast<double>(h.Percentile(0.5))));
+  l["p90"] = number(us(static_cast<double>(h.Percentile(0.9))));
+  l["p99"] = number(us(static_cast<double>(h.Percentile(0.99))));
+  l["p99_9"] = number(us(static_cast<double>(h.Percentile(0.999))));
+  l["max"] = number(us(static_cast<double>(h.max())));
+  l["mean"] = number(us(h.mean()));
+  *f["latency_us"].mutable_struct_value() = latency;
+  pb::ListValue codes;
+  for (int outcome = 0; outcome < kOutcomes; ++outcome) {
+    if (result.by_outcome[outcome] == 0) continue;
+    pb::Struct code;
+    auto& c = *code.mutable_fields();
+    c["code"] = text(OutcomeName(outcome));
+    c["count"] = number(static_cast<double>(result.by_outcome[outcome]));
+    if (outcome != 0) c["first_message"] = text(result.first_message[outcome]);
+    *codes.add_values()->mutable_struct_value() = code;
+  }
+  *f["codes"].mutable_list_value() = codes;
+  pb::ListValue rows;
+  for (const auto& [edge, count] : HistogramRows(h)) {
+    pb::Struct row;
+    (*row.mutable_fields())["le_us"] = number(edge / 1e3);
+    (*row.mutable_fields())["count"] = number(static_cast<double>(count));
+    *rows.add_values()->mutable_struct_value() = row;
+  }
+  *f["histogram"].mutable_list_value() = rows;
+  if (result.succeeded > 0) {
+    f["client_cpu_us_per_call"] =
+        number(1e6 * result.client_cpu_seconds / static_cast<double>(result.succeeded));
+  }
+  std::string json;
+  (void)pb::util::MessageToJsonString(out, &json);
+  return json;
+}
+
+std::string FormatSummaryCsvHeader() {
+  return "method,target,loop,offered_rate,inflight,connections,calls,ok,failed,error_ratio,"
+         "calls_per_second,p50_us,p90_us,p99_us,p99_9_us,max_us,client_cpu_us_per_call,codes,"
+         "first_messages";
+}
+
+std::string FormatSummaryCsv(const LoadOptions& options, const LoadResult& result) {
+  const LatencyHistogram& h = result.latency_ns;
+  const auto us = [](std::uint64_t ns) {
+    return absl::StrFormat("%.1f", static_cast<double>(ns) / 1e3);
+  };
+  std::vector<std::string> codes;
+  google::protobuf::Struct messages;  // a message may hold any character: JSON
+  for (int outcome = 0; outcome < kOutcomes; ++outcome) {
+    if (result.by_outcome[outcome] == 0) continue;
+    codes.push_back(absl::StrCat(OutcomeName(outcome), "=", result.by_outcome[outcome]));
+    if (outcome != 0) {
+      (*messages.mutable_fields())[OutcomeName(outcome)].set_string_value(
+          result.first_message[outcome]);
+    }
+  }
+  std::string messages_json;
+  (void)google::protobuf::util::MessageToJsonString(messages, &messages_json);
+  const std::vector<std::string> fields = {
+      CsvField(MethodName(options)),
+      CsvField(options.target),
+      options.rate > 0 ? "open" : "closed",
+      options.rate > 0 ? FormatRate(options.rate) : "",
+      options.rate > 0 ? "" : absl::StrCat(options.inflight),
+      absl::StrCat(options.connections),
+      absl::StrCat(result.completed()),
+      absl::StrCat(result.succeeded),
+      absl::StrCat(result.failed),
+      absl::StrFormat("%.6g", result.error_ratio()),
+      absl::StrFormat("%.1f", result.calls_per_second()),
+      us(h.Percentile(0.5)),
+      us(h.Percentile(0.9)),
+      us(h.Percentile(0.99)),
+      us(h.Percentile(0.999)),
+      us(h.max()),
+      result.succeeded > 0 ? absl::StrFormat("%.2f", 1e6 * result.client_cpu_seconds /
+                                                         static_cast<double>(result.succeeded))
+                           : "",
+      CsvField(absl::StrJoin(codes, ";")),
+      CsvField(messages_json),
+  };
+  return absl::StrJoin(fields, ",");
 }
 
 }  // namespace bench

@@ -8,8 +8,10 @@
 //    started, completed and restarted on its queue's thread, so a call slot
 //    and the thread's counters are never shared and nothing on the hot path
 //    takes a contended lock.
-//  * Requests go out as raw grpc::ByteBuffer: single-id requests are
-//    serialized once per id before the run; requests that change per call
+//  * Requests go out as raw grpc::ByteBuffer: any method's requests
+//    (kGeneric) are serialized once before the run and sent as slices that
+//    point into that block; single-id requests are serialized once per id
+//    before the run; requests that change per call
 //    (batches, orders with a fresh order id) are assembled from pre-encoded
 //    fields with a few memcpy into one slice (request_wire.h).
 //  * Responses stay raw bytes; they are parsed only with --verify.
@@ -48,7 +50,10 @@
 
 namespace bench {
 
-enum class LoadMethod { kGet, kBatch, kReserve, kProductGet, kPlaceOrder };
+// kGeneric: any unary method (LoadOptions::call_path), with requests
+// serialized before the run (PrepareGenericRequests); the others are the
+// project's own methods, with requests built from ids on the fly.
+enum class LoadMethod { kGet, kBatch, kReserve, kProductGet, kPlaceOrder, kGeneric };
 
 struct LoadMethodInfo {
   LoadMethod method;
@@ -58,6 +63,8 @@ struct LoadMethodInfo {
 };
 
 absl::StatusOr<LoadMethodInfo> LoadMethodFromFlag(absl::string_view flag);
+// Not for kGeneric, whose name and path are the options' call_name and
+// call_path.
 const LoadMethodInfo& InfoOf(LoadMethod method);
 
 enum class IdDistribution { kUniform, kZipf };
@@ -70,6 +77,12 @@ struct LoadOptions {
   // Order ids are "<order_prefix>-<thread>-<n>": unique within a run; the
   // prefix makes them unique across runs.
   std::string order_prefix = "bench";
+  // kGeneric: the method's HTTP/2 path ("/package.Service/Method") and its
+  // name in reports ("package.Service/Method").
+  std::string call_path;
+  std::string call_name;
+  // Sent with every call, either kind of method.
+  std::vector<std::pair<std::string, std::string>> metadata;
 
   IdDistribution distribution = IdDistribution::kUniform;
   double zipf_s = 0.99;
@@ -90,6 +103,11 @@ struct LoadOptions {
 
   absl::Duration warmup = absl::Seconds(2);  // run, not recorded
   absl::Duration duration = absl::Seconds(10);
+  // If > 0: the measured window ends once this many measured calls have
+  // been started (and have completed), or at `duration`, whichever is
+  // first. Each client queue starts its share (total / queues, the first
+  // total % queues one more).
+  std::uint64_t total = 0;
   absl::Duration deadline = absl::Seconds(5);  // per call
   bool verify = false;                         // parse and check every response
   // Extra channel arguments, "name=value" (integer if it parses as one).
@@ -124,7 +142,8 @@ struct LoadResult {
   std::uint64_t not_available = 0;
   double offered_rate = 0;  // open loop only
   // From the start of the measured window to the later of its end and the
-  // last completion of a measured call.
+  // last completion of a measured call (with `total` reached before the
+  // window's end: to that last completion).
   absl::Duration elapsed;
   double client_cpu_seconds = 0;  // this process, over the measured window
   int items_per_call = 1;         // ids per batch, else 1
@@ -143,6 +162,14 @@ class LoadRequests;
 absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareRequests(const LoadOptions& options,
                                                                     std::vector<std::string> ids);
 
+// kGeneric: the serialized requests (at least one), sent as they are; each
+// client queue's thread takes them in turn (thread t of T sends t, t+T,
+// t+2T, ... modulo their count), so over a run each is sent about equally
+// often. No per-call work beyond a slice that points into them. --verify
+// is refused: the responses are not parsed.
+absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareGenericRequests(
+    const LoadOptions& options, const std::vector<std::string>& serialized);
+
 // Connects options.connections channels to options.target (UNAVAILABLE if
 // they are not all ready within connect_timeout), runs warm-up and measured
 // window, drains, and returns what was measured. A call that fails is a
@@ -151,6 +178,17 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
 
 // The human-readable report of one run.
 std::string FormatSummary(const LoadOptions& options, const LoadResult& result);
+
+// The same report as one line of JSON (an object: method, target, shape,
+// calls, rate, latency_us {p50, p90, p99, p99_9, max, mean}, codes [{code,
+// count, first_message}], the histogram's rows, client CPU per call).
+std::string FormatSummaryJson(const LoadOptions& options, const LoadResult& result);
+
+// The same report as one CSV row under FormatSummaryCsvHeader(): codes as
+// CODE=count;..., first messages as a JSON object {"CODE": "message"} (RFC
+// 4180 quoting).
+std::string FormatSummaryCsvHeader();
+std::string FormatSummaryCsv(const LoadOptions& options, const LoadResult& result);
 
 }  // namespace bench
 

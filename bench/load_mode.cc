@@ -1,6 +1,8 @@
 #include "bench/load_mode.h"
 
 #include <benchmark/benchmark.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -15,9 +17,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "bench/load_client.h"
 #include "bench/load_ids.h"
+#include "bench/method_resolver.h"
+#include "bench/request_data.h"
 #include "server/host/command_line.h"
 
 ABSL_FLAG(std::string, target, "",
@@ -27,6 +34,25 @@ ABSL_FLAG(std::string, method, "get",
           "get (InventoryService/GetProductAvailability), batch (BatchGetProductAvailability), "
           "reserve (ReserveStock), product_get (ProductService/GetProduct), place_order "
           "(ProductService/PlaceOrder).");
+ABSL_FLAG(std::string, call, "",
+          "Any unary method instead of --method: package.Service/Method (or ghz's "
+          "package.Service.Method), resolved from --proto, --protoset or, without either, the "
+          "target's server reflection (grpc.reflection.v1alpha).");
+ABSL_FLAG(std::vector<std::string>, proto, {},
+          "--call: .proto file(s) that define the method, parsed at run time (a comma list; the "
+          "flag may also be repeated). Imports are searched in --import_path, then in the "
+          "file's own directory.");
+ABSL_FLAG(std::vector<std::string>, import_path, {},
+          "--call with --proto: directories to search for the proto files and their imports "
+          "(a comma list; the flag may also be repeated).");
+ABSL_FLAG(std::string, protoset, "",
+          "--call: a serialized FileDescriptorSet that defines the method (protoc "
+          "--descriptor_set_out=FILE --include_imports).");
+ABSL_FLAG(std::string, data, "",
+          "--call: the request as JSON (protobuf's JSON mapping), or @FILE with one JSON request "
+          "per line, sent in turn. Empty: the empty request. Serialized once, before the run.");
+ABSL_FLAG(std::string, metadata, "",
+          "Metadata sent with every call: a JSON object of strings, or key:value,key:value.");
 ABSL_FLAG(int, batch_size, 10, "batch: product ids per call.");
 ABSL_FLAG(int, lines, 1,
           "reserve, place_order: lines per order (distinct products, quantity 1 each).");
@@ -46,6 +72,9 @@ ABSL_FLAG(std::string, ids_file, "",
           "zipf the first line is the most popular).");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the id choices (the same seed asks for the same ids).");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "Measured window of each run.");
+ABSL_FLAG(uint64_t, total, 0,
+          "If > 0: end each run's measured window once this many calls have been started and "
+          "have completed (ghz's -n), or at --duration, whichever comes first.");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2),
           "Load before the measured window, same shape, not recorded.");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(5),
@@ -78,6 +107,10 @@ ABSL_FLAG(double, max_error_ratio, 0,
           "Exit status 0 only if at most this share of the calls of every run failed (0.01 = "
           "1%). Exit status 1 otherwise.");
 ABSL_FLAG(bool, progress, true, "A progress line per second on stderr.");
+ABSL_FLAG(std::string, format, "text",
+          "Each run's summary: text (on stderr, with Google Benchmark's table on stdout), json "
+          "(one JSON object per run on stdout, one line each) or csv (a header, then one row per "
+          "run, on stdout); with json or csv, stdout holds nothing else.");
 ABSL_FLAG(std::vector<std::string>, channel_args, {},
           "Expert: extra client channel arguments name=value,... (integer if it parses as one).");
 
@@ -92,6 +125,59 @@ struct Registry {
 Registry& Runs() {
   static Registry* registry = new Registry;
   return *registry;
+}
+
+// Every value of --proto and --import_path on the command line (abseil
+// keeps only the last occurrence of a flag).
+std::vector<std::string>& Repeated(absl::string_view flag) {
+  static auto* proto = new std::vector<std::string>;
+  static auto* import_path = new std::vector<std::string>;
+  return flag == "proto" ? *proto : *import_path;
+}
+
+std::vector<std::string> RepeatedOrFlag(absl::string_view flag,
+                                        const std::vector<std::string>& parsed) {
+  const std::vector<std::string>& seen = Repeated(flag);
+  return seen.empty() ? parsed : seen;
+}
+
+// What --call names: its path, name and serialized requests. Everything is
+// checked here, before any load: the method exists and is unary, every
+// request parses.
+absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareCall(LoadOptions& options,
+                                                                std::string* source) {
+  absl::StatusOr<CallName> call = ParseCallName(absl::GetFlag(FLAGS_call));
+  if (!call.ok()) return call.status();
+  const std::vector<std::string> protos = RepeatedOrFlag("proto", absl::GetFlag(FLAGS_proto));
+  const std::vector<std::string> import_paths =
+      RepeatedOrFlag("import_path", absl::GetFlag(FLAGS_import_path));
+  const std::string protoset = absl::GetFlag(FLAGS_protoset);
+  if (!protos.empty() && !protoset.empty()) {
+    return absl::InvalidArgumentError("--proto and --protoset: give one of them");
+  }
+  absl::StatusOr<std::unique_ptr<MethodResolver>> resolver;
+  if (!protos.empty()) {
+    resolver = MethodResolver::FromProtoFiles(protos, import_paths);
+  } else if (!protoset.empty()) {
+    resolver = MethodResolver::FromProtoset(protoset);
+  } else {
+    resolver = MethodResolver::FromReflection(
+        grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials()), options.target,
+        call->service, options.connect_timeout);
+  }
+  if (!resolver.ok()) return resolver.status();
+  absl::StatusOr<const google::protobuf::MethodDescriptor*> method = (*resolver)->FindUnary(*call);
+  if (!method.ok()) return method.status();
+  absl::StatusOr<std::vector<std::string>> requests =
+      SerializeRequests(*(*method)->input_type(), absl::GetFlag(FLAGS_data));
+  if (!requests.ok()) return requests.status();
+  options.method = LoadMethod::kGeneric;
+  options.call_path = call->path();
+  options.call_name = call->display();
+  *source =
+      absl::StrCat(requests->size(), requests->size() == 1 ? " request" : " requests", " of ",
+                   (*method)->input_type()->full_name(), ", method from ", (*resolver)->source());
+  return PrepareGenericRequests(options, *requests);
 }
 
 int CpusInAffinityMask() {
@@ -172,7 +258,18 @@ void RunOne(benchmark::State& state, const LoadOptions& options,
     state.counters["client_cpu_us_per_call"] =
         1e6 * r.client_cpu_seconds / static_cast<double>(r.succeeded);
   }
-  std::fprintf(stderr, "%s", FormatSummary(options, r).c_str());
+  const std::string format = absl::GetFlag(FLAGS_format);
+  if (format == "json") {
+    std::printf("%s\n", FormatSummaryJson(options, r).c_str());
+  } else if (format == "csv") {
+    static bool header_printed = false;
+    if (!header_printed) std::printf("%s\n", FormatSummaryCsvHeader().c_str());
+    header_printed = true;
+    std::printf("%s\n", FormatSummaryCsv(options, r).c_str());
+  } else {
+    std::fprintf(stderr, "%s", FormatSummary(options, r).c_str());
+  }
+  std::fflush(stdout);
   const double max_ratio = absl::GetFlag(FLAGS_max_error_ratio);
   if (r.completed() == 0) {
     runs.failures.push_back(absl::StrCat(name, ": no call completed"));
@@ -188,12 +285,48 @@ void RunOne(benchmark::State& state, const LoadOptions& options,
 
 bool LoadModeRequested() { return !absl::GetFlag(FLAGS_target).empty(); }
 
+void CollectRepeatedFlags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--")) {
+      if (!absl::ConsumePrefix(&arg, "-")) continue;
+    }
+    // The name as the command line parser takes it: dashes or underscores.
+    const std::size_t eq = arg.find('=');
+    const std::string name = absl::StrReplaceAll(arg.substr(0, eq), {{"-", "_"}});
+    for (absl::string_view flag : {"proto", "import_path"}) {
+      if (name != flag) continue;
+      absl::string_view value;
+      if (eq != absl::string_view::npos) {
+        value = arg.substr(eq + 1);
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        continue;
+      }
+      for (absl::string_view part : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        Repeated(flag).emplace_back(part);
+      }
+    }
+  }
+}
+
 absl::Status RegisterLoadBenchmarks() {
   LoadOptions options;
   options.target = absl::GetFlag(FLAGS_target);
+  const bool generic = !absl::GetFlag(FLAGS_call).empty();
+  if (!generic && (!absl::GetFlag(FLAGS_proto).empty() || !absl::GetFlag(FLAGS_protoset).empty() ||
+                   !absl::GetFlag(FLAGS_data).empty())) {
+    return absl::InvalidArgumentError("--proto, --protoset and --data need --call");
+  }
   absl::StatusOr<LoadMethodInfo> method = LoadMethodFromFlag(absl::GetFlag(FLAGS_method));
   if (!method.ok()) return method.status();
   options.method = method->method;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> metadata =
+      ParseMetadata(absl::GetFlag(FLAGS_metadata));
+  if (!metadata.ok()) return metadata.status();
+  options.metadata = *std::move(metadata);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.lines = absl::GetFlag(FLAGS_lines);
   options.order_prefix = absl::GetFlag(FLAGS_order_prefix);
@@ -213,6 +346,7 @@ absl::Status RegisterLoadBenchmarks() {
   if (!(options.zipf_s > 0)) return absl::InvalidArgumentError("--zipf_s must be > 0");
   options.seed = absl::GetFlag(FLAGS_seed);
   options.duration = absl::GetFlag(FLAGS_duration);
+  options.total = absl::GetFlag(FLAGS_total);
   options.warmup = absl::GetFlag(FLAGS_warmup);
   options.deadline = absl::GetFlag(FLAGS_deadline);
   options.connections = absl::GetFlag(FLAGS_connections);
@@ -229,6 +363,11 @@ absl::Status RegisterLoadBenchmarks() {
   options.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   options.channel_args = absl::GetFlag(FLAGS_channel_args);
   options.progress = absl::GetFlag(FLAGS_progress) ? stderr : nullptr;
+  const std::string format = absl::GetFlag(FLAGS_format);
+  if (format != "text" && format != "json" && format != "csv") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--format must be text, json or csv, got '", format, "'"));
+  }
   if (absl::GetFlag(FLAGS_max_error_ratio) < 0 || absl::GetFlag(FLAGS_max_error_ratio) > 1) {
     return absl::InvalidArgumentError("--max_error_ratio must be in [0, 1]");
   }
@@ -241,20 +380,27 @@ absl::Status RegisterLoadBenchmarks() {
     return absl::InvalidArgumentError("--duration must be positive and --warmup not negative");
   }
 
-  std::vector<std::string> ids;
+  absl::StatusOr<std::shared_ptr<const LoadRequests>> requests;
+  std::string request_source;
   const std::string ids_file = absl::GetFlag(FLAGS_ids_file);
-  if (!ids_file.empty()) {
-    absl::StatusOr<std::vector<std::string>> loaded = LoadIdsFile(ids_file);
-    if (!loaded.ok()) return loaded.status();
-    ids = *std::move(loaded);
+  if (generic) {
+    requests = PrepareCall(options, &request_source);
   } else {
-    const int size = absl::GetFlag(FLAGS_catalog_size);
-    if (size < 1) return absl::InvalidArgumentError("--catalog_size must be >= 1");
-    ids = SyntheticIds(absl::GetFlag(FLAGS_id_prefix), absl::GetFlag(FLAGS_id_width), size);
+    std::vector<std::string> ids;
+    if (!ids_file.empty()) {
+      absl::StatusOr<std::vector<std::string>> loaded = LoadIdsFile(ids_file);
+      if (!loaded.ok()) return loaded.status();
+      ids = *std::move(loaded);
+    } else {
+      const int size = absl::GetFlag(FLAGS_catalog_size);
+      if (size < 1) return absl::InvalidArgumentError("--catalog_size must be >= 1");
+      ids = SyntheticIds(absl::GetFlag(FLAGS_id_prefix), absl::GetFlag(FLAGS_id_width), size);
+    }
+    request_source = ids_file.empty()
+                         ? absl::StrCat(distribution, " over ", ids.size(), " synthetic ids")
+                         : absl::StrCat(distribution, " over ", ids.size(), " ids from ", ids_file);
+    requests = PrepareRequests(options, std::move(ids));
   }
-  const std::size_t id_count = ids.size();
-  absl::StatusOr<std::shared_ptr<const LoadRequests>> requests =
-      PrepareRequests(options, std::move(ids));
   if (!requests.ok()) return requests.status();
 
   absl::StatusOr<std::vector<double>> rates =
@@ -267,7 +413,8 @@ absl::Status RegisterLoadBenchmarks() {
     return absl::InvalidArgumentError("--inflight (closed loop) or --rate (open loop) is empty");
   }
 
-  const LoadMethodInfo& info = *method;
+  const std::string method_name = generic ? options.call_name : std::string(method->name);
+  const std::string method_path = generic ? options.call_path : std::string(method->path);
   std::string shape;
   if (options.method == LoadMethod::kBatch) shape = absl::StrCat("/batch:", options.batch_size);
   if (options.method == LoadMethod::kReserve || options.method == LoadMethod::kPlaceOrder) {
@@ -275,7 +422,7 @@ absl::Status RegisterLoadBenchmarks() {
   }
   auto add = [&](LoadOptions run, const std::string& level) {
     const std::string name =
-        absl::StrCat("Load/", info.name, shape, "/", level, "/connections:", run.connections);
+        absl::StrCat("Load/", method_name, shape, "/", level, "/connections:", run.connections);
     benchmark::RegisterBenchmark(name.c_str(),
                                  [run, requests = *requests, name](benchmark::State& state) {
                                    RunOne(state, run, requests, name);
@@ -299,11 +446,8 @@ absl::Status RegisterLoadBenchmarks() {
   }
 
   benchmark::AddCustomContext("load_target", options.target);
-  benchmark::AddCustomContext("load_method", info.path);
-  benchmark::AddCustomContext(
-      "load_ids", ids_file.empty()
-                      ? absl::StrCat(distribution, " over ", id_count, " synthetic ids")
-                      : absl::StrCat(distribution, " over ", id_count, " ids from ", ids_file));
+  benchmark::AddCustomContext("load_method", method_path);
+  benchmark::AddCustomContext(generic ? "load_requests" : "load_ids", request_source);
   benchmark::AddCustomContext(
       "load_shape", absl::StrCat(options.connections,
                                  " connections, client completion queues: ", options.client_cqs,
@@ -312,6 +456,22 @@ absl::Status RegisterLoadBenchmarks() {
                                  absl::FormatDuration(options.deadline),
                                  rates->empty() ? ", closed loop" : ", open loop"));
   return absl::OkStatus();
+}
+
+namespace {
+
+// Google Benchmark's table stays off stdout when the summary is json or csv.
+class SilentReporter final : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>&) override {}
+};
+
+}  // namespace
+
+benchmark::BenchmarkReporter* DisplayReporter() {
+  static SilentReporter* silent = new SilentReporter;
+  return absl::GetFlag(FLAGS_format) == "text" ? nullptr : silent;
 }
 
 int LoadModeExitStatus() {

@@ -6,15 +6,27 @@
 #ifndef BENCH_LOAD_MODE_H_
 #define BENCH_LOAD_MODE_H_
 
+#include <benchmark/benchmark.h>
+
 #include "absl/status/status.h"
 
 namespace bench {
+
+// Call before the command line is parsed: remembers every value of the
+// flags that may be repeated (--proto, --import_path), which abseil would
+// reduce to the last one.
+void CollectRepeatedFlags(int argc, char** argv);
 
 // True if --target was given.
 bool LoadModeRequested();
 
 // Validates the load flags, loads the ids and registers the benchmarks.
 absl::Status RegisterLoadBenchmarks();
+
+// The reporter for Google Benchmark's own table: null (its default) with
+// --format=text, else one that prints nothing, so stdout holds only the
+// json or csv summaries.
+benchmark::BenchmarkReporter* DisplayReporter();
 
 // After the benchmarks ran: 0, or 1 (with the reason on stderr) if a run
 // could not be made or its share of failed calls exceeded --max_error_ratio.

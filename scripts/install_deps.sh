@@ -17,7 +17,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev librocksdb-dev prometheus-cpp-dev catch2 libbenchmark-dev libjemalloc-dev
-  # deps/grpc/build_grpc.sh: gRPC's release build from Debian's source package
+  # deps/grpc/build_grpc.sh: gRPC's release build from Debian's source package;
+  # libprotoc-dev is also the load tool's run-time .proto parser (bench/method_resolver.cc)
   libprotoc-dev libre2-dev libc-ares-dev libssl-dev zlib1g-dev dpkg-dev patch xz-utils
   python3 python3-grpcio python3-protobuf python3-h2
   nghttp2-client util-linux procps curl strace

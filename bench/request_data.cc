@@ -1,0 +1,133 @@
+#include "bench/request_data.h"
+
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <memory>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace bench {
+
+namespace pb = google::protobuf;
+
+namespace {
+
+// gRPC's rule for metadata keys: lower-case letters, digits, '-', '_', '.'.
+bool ValidKey(absl::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> SerializeJsonRequest(const pb::Descriptor& type,
+                                                 absl::string_view json) {
+  pb::DynamicMessageFactory factory(type.file()->pool());
+  const pb::Message* prototype = factory.GetPrototype(&type);
+  std::unique_ptr<pb::Message> message(prototype->New());
+  pb::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status = pb::util::JsonStringToMessage(std::string(json), message.get(), options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a valid ", type.full_name(), " in JSON: ", status.message().ToString()));
+  }
+  std::string bytes;
+  if (!message->SerializeToString(&bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot serialize the ", type.full_name()));
+  }
+  return bytes;
+}
+
+absl::StatusOr<std::vector<std::string>> SerializeRequests(const pb::Descriptor& type,
+                                                           absl::string_view data) {
+  std::vector<std::string> out;
+  if (data.empty()) {
+    out.emplace_back();  // the empty message serializes to no bytes
+    return out;
+  }
+  if (!absl::ConsumePrefix(&data, "@")) {
+    absl::StatusOr<std::string> one = SerializeJsonRequest(type, data);
+    if (!one.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--data: ", one.status().message()));
+    out.push_back(*std::move(one));
+    return out;
+  }
+  const std::string path(data);
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("--data @", path, ": cannot open the file"));
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    absl::StatusOr<std::string> one = SerializeJsonRequest(type, line);
+    if (!one.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--data @", path, " line ", number, ": ", one.status().message()));
+    }
+    out.push_back(*std::move(one));
+  }
+  if (out.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--data @", path, " holds no request"));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseMetadata(
+    absl::string_view metadata) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const absl::string_view text = absl::StripAsciiWhitespace(metadata);
+  if (text.empty()) return out;
+  auto add = [&](absl::string_view key, absl::string_view value) -> absl::Status {
+    std::string lower = absl::AsciiStrToLower(absl::StripAsciiWhitespace(key));
+    if (!ValidKey(lower)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--metadata: key '", key,
+                       "' is empty or not a valid gRPC metadata key (letters, digits, "
+                       "'-', '_', '.')"));
+    }
+    out.emplace_back(std::move(lower), std::string(absl::StripAsciiWhitespace(value)));
+    return absl::OkStatus();
+  };
+  if (text.front() == '{') {
+    pb::Struct object;
+    const auto parsed = pb::util::JsonStringToMessage(std::string(text), &object);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--metadata is not a JSON object: ", parsed.message().ToString()));
+    }
+    for (const auto& [key, value] : object.fields()) {
+      if (value.kind_case() != pb::Value::kStringValue) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--metadata: the value of '", key, "' is not a string"));
+      }
+      if (absl::Status added = add(key, value.string_value()); !added.ok()) return added;
+    }
+    return out;
+  }
+  for (absl::string_view pair : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    const std::size_t colon = pair.find(':');
+    if (colon == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--metadata: '", pair, "' is not key:value (or pass a JSON object)"));
+    }
+    if (absl::Status added = add(pair.substr(0, colon), pair.substr(colon + 1)); !added.ok()) {
+      return added;
+    }
+  }
+  return out;
+}
+
+}  // namespace bench
