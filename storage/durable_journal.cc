@@ -12,6 +12,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "journal_records.pb.h"
 
 namespace storage {
@@ -39,6 +41,7 @@ std::string OrderKey(absl::string_view order_id) { return absl::StrCat(kOrderPre
 std::string EncodeOrder(const OrderState& order) {
   StoredOrder stored;
   stored.set_released(order.released);
+  if (order.released) stored.set_released_at_unix_micros(absl::ToUnixMicros(order.released_at));
   for (const ReservationLine& line : order.lines) {
     StoredReservationLine* out = stored.add_lines();
     out->set_product_id(line.product_id);
@@ -113,6 +116,11 @@ absl::StatusOr<StoredState> DurableJournal::Read() const {
                                                 "': unreadable record of order '", key, "'"));
       }
       OrderState order{std::string(key), {}, stored.released()};
+      if (order.released) {
+        order.released_at = stored.released_at_unix_micros() != 0
+                                ? absl::FromUnixMicros(stored.released_at_unix_micros())
+                                : absl::Now();
+      }
       order.lines.reserve(stored.lines_size());
       for (const StoredReservationLine& line : stored.lines()) {
         order.lines.push_back({line.product_id(), line.quantity(), line.remaining()});
@@ -225,6 +233,9 @@ absl::Status DurableJournal::WriteBatch(const std::vector<StockMutation>& batch)
     }
     if (mutation.order.has_value()) {
       write_batch.Put(OrderKey(mutation.order->order_id), EncodeOrder(*mutation.order));
+    }
+    for (const std::string& order_id : mutation.forgotten_orders) {
+      write_batch.Delete(OrderKey(order_id));
     }
   }
   rocksdb::WriteOptions write_options;

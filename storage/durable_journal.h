@@ -11,7 +11,8 @@
 // threads never wait for the disk.
 //
 // Layout (keys): "s/<product_id>" -> decimal quantity; "o/<order_id>" ->
-// StoredOrder (journal_records.proto); "m/format" -> "1", written once the
+// StoredOrder (journal_records.proto), deleted when the store forgets the
+// order (StockMutation::forgotten_orders); "m/format" -> "1", written once the
 // initial stock is stored, so a directory is either initialized or empty.
 #ifndef STORAGE_DURABLE_JOURNAL_H_
 #define STORAGE_DURABLE_JOURNAL_H_

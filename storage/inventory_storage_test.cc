@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "journal_records.pb.h"
 #include "test/temp_dir.h"
 
 namespace storage {
@@ -138,6 +141,74 @@ TEST_CASE("storage: an initialized directory is restored and never seeded again"
     CHECK(store.Get("apple").quantity == 7);
   }
   CHECK(ReadBack(data_dir).stock.size() == 3);
+}
+
+TEST_CASE("storage: forgotten orders leave the directory; the rest keep their release time",
+          "[storage][retention]") {
+  TempDir dir("inventory_storage_test");
+  const std::string data_dir = dir.Path("db");
+  absl::Time released_at;
+  {
+    std::unique_ptr<InventoryStorage> storage = OpenOrDie(DurableIn(data_dir), kCatalog);
+    domain::inventory::InventoryStore& store = storage->store();
+    REQUIRE(store.Reserve("held", {{"apple", 3}}).ok());
+    REQUIRE(store.Reserve("old", {{"apple", 2}, {"pear", 1}}).ok());
+    REQUIRE(store.Release("old").ok());
+    REQUIRE(store.ForgetReleasedBefore(absl::InfiniteFuture()) == 1);
+    REQUIRE(store.Reserve("recent", {{"pear", 2}}).ok());
+    REQUIRE(store.Release("recent").ok());
+    released_at = absl::Now();
+  }
+  const StoredState stored = ReadBack(data_dir);
+  REQUIRE(stored.orders.size() == 2);
+  for (const domain::inventory::OrderState& order : stored.orders) {
+    INFO(order.order_id);
+    CHECK(order.order_id != "old");
+    if (order.order_id == "recent") {
+      CHECK(order.released);
+      CHECK(order.released_at <= released_at);
+      CHECK(order.released_at > released_at - absl::Minutes(1));
+    }
+  }
+  // After a restart: stock exact, the forgotten id unused, the released one
+  // still answered from its record until its own window passes.
+  std::unique_ptr<InventoryStorage> storage = OpenOrDie(DurableIn(data_dir), kCatalog);
+  domain::inventory::InventoryStore& store = storage->store();
+  CHECK(storage->restored_orders() == 2);
+  CHECK(store.Get("apple").quantity == 7);
+  CHECK(store.Get("pear").quantity == 5);
+  CHECK(store.Release("old").status().code() == absl::StatusCode::kNotFound);
+  CHECK(store.ForgetReleasedBefore(released_at - absl::Minutes(1)) == 0);
+  REQUIRE(store.Reserve("recent", {{"pear", 2}}).ok());
+  CHECK(store.Get("pear").quantity == 5);
+  CHECK(store.ForgetReleasedBefore(absl::InfiniteFuture()) == 1);
+  REQUIRE(store.Release("held").ok());
+  CHECK(store.Get("apple").quantity == 10);
+}
+
+TEST_CASE("storage: a released order stored without a release time is kept a whole window",
+          "[storage][retention]") {
+  TempDir dir("inventory_storage_test");
+  const std::string data_dir = dir.Path("db");
+  { std::unique_ptr<InventoryStorage> storage = OpenOrDie(DurableIn(data_dir), kCatalog); }
+  // A record as the server wrote it before the release time was stored.
+  records::StoredOrder legacy;
+  legacy.set_released(true);
+  records::StoredReservationLine* line = legacy.add_lines();
+  line->set_product_id("apple");
+  line->set_quantity(1);
+  line->set_remaining(9);
+  {
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::Options(), data_dir, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    REQUIRE(db->Put(rocksdb::WriteOptions(), "o/legacy", legacy.SerializeAsString()).ok());
+    REQUIRE(db->Close().ok());
+  }
+  const absl::Time before_open = absl::Now();
+  std::unique_ptr<InventoryStorage> storage = OpenOrDie(DurableIn(data_dir), kCatalog);
+  CHECK(storage->store().ForgetReleasedBefore(before_open) == 0);
+  CHECK(storage->store().ForgetReleasedBefore(absl::InfiniteFuture()) == 1);
 }
 
 TEST_CASE("storage: a bad catalog is refused and leaves an empty directory empty", "[storage]") {

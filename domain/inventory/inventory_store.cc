@@ -109,7 +109,8 @@ absl::Status InventoryStore::Set(absl::string_view product_id, std::int32_t quan
   absl::MutexLock lock(&shard.mu);
   shard.quantity.insert_or_assign(id, quantity);
   NotifyLocked(shard, id, quantity);
-  AppendToJournal({.levels = {{std::move(id), quantity}}, .order = std::nullopt});
+  AppendToJournal(
+      {.levels = {{std::move(id), quantity}}, .order = std::nullopt, .forgotten_orders = {}});
   return absl::OkStatus();
 }
 
@@ -146,7 +147,7 @@ void InventoryStore::Unwatch(const std::vector<std::string>& product_ids, StockW
 }
 
 OrderState InventoryStore::StateOf(absl::string_view order_id, const OrderRecord& record) {
-  OrderState state{std::string(order_id), {}, record.released};
+  OrderState state{std::string(order_id), {}, record.released, record.released_at};
   state.lines.reserve(record.lines.size());
   for (const ReservedLine& line : record.lines) {
     state.lines.push_back({line.product_id, line.quantity, line.remaining});
@@ -167,6 +168,7 @@ absl::Status InventoryStore::RestoreOrders(std::vector<OrderState> orders) {
   for (OrderState& order : orders) {
     OrderRecord record;
     record.released = order.released;
+    record.released_at = order.released_at;
     record.lines.reserve(order.lines.size());
     for (ReservationLine& line : order.lines) {
       const std::size_t shard = ShardIndex(line.product_id);
@@ -390,7 +392,10 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReleaseLocked(absl::st
     }
     result[i].availability = AvailabilityOf(*stock[i]);
   }
-  record.released = true;
+  if (first_release) {
+    record.released = true;
+    record.released_at = absl::Now();
+  }
   if (first_release && journal_ != nullptr) {
     StockMutation mutation;
     mutation.levels.reserve(result.size());
@@ -401,6 +406,39 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReleaseLocked(absl::st
     journal_->Append(std::move(mutation));
   }
   return result;
+}
+
+std::size_t InventoryStore::ForgetReleasedBefore(absl::Time cutoff) {
+  if (!JournalAccepting().ok()) return 0;
+  std::size_t forgotten = 0;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    OrderShard& order_shard = order_shards_[i];
+    absl::MutexLock lock(&order_shard.mu);
+    std::vector<std::string> ids;
+    for (auto it = order_shard.orders.begin(); it != order_shard.orders.end();) {
+      const OrderRecord& record = it->second;
+      if (record.released && record.released_at < cutoff) {
+        if (journal_ != nullptr) ids.push_back(it->first);
+        ++forgotten;
+        order_shard.orders.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    if (!ids.empty()) {
+      AppendToJournal({.levels = {}, .order = std::nullopt, .forgotten_orders = std::move(ids)});
+    }
+  }
+  return forgotten;
+}
+
+std::size_t InventoryStore::order_count() const {
+  std::size_t total = 0;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    absl::MutexLock lock(&order_shards_[i].mu);
+    total += order_shards_[i].orders.size();
+  }
+  return total;
 }
 
 }  // namespace domain::inventory

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "domain/inventory/limits.h"
 #include "domain/inventory/stock_journal.h"
 #include "domain/inventory/stock_watcher.h"
@@ -131,8 +132,11 @@ class InventoryStore {
   // new order also the stock shards of its products (writer), in ascending
   // shard index, each once, held together while stock is checked and taken.
   // Complexity: O(n log n) for n lines, plus the lock acquisitions (at most
-  // min(n, shard count) stock shards). Order records are kept for the life of
-  // the store (about the size of the lines plus a small overhead each).
+  // min(n, shard count) stock shards). Order records take about the size of
+  // the lines plus a small overhead each; a reserved order's record is kept
+  // as long as it holds stock, a released one until ForgetReleasedBefore
+  // passes its release time (after that the id is unused: a Reserve with it
+  // is a new order).
   absl::StatusOr<std::vector<ProductStock>> Reserve(absl::string_view order_id,
                                                     const std::vector<OrderLine>& lines);
 
@@ -151,14 +155,34 @@ class InventoryStore {
   // or Load made it in the meantime (Set is an absolute override that knows
   // nothing of reservations); a sum above INT32_MAX saturates at INT32_MAX.
   //
+  // The first release stamps the record with the current time
+  // (OrderState::released_at), which the retention window runs from.
+  //
   // Errors: INVALID_ARGUMENT if `order_id` breaks the id rules (as in
-  // Reserve); NOT_FOUND if no successful Reserve recorded it.
+  // Reserve); NOT_FOUND if no successful Reserve recorded it, or if its
+  // record was forgotten (ForgetReleasedBefore).
   //
   // Locks: the order shard of `order_id` (writer) for the whole call, then the
   // stock shards of the order's products in ascending shard index, each once:
   // writer on the first release, reader on a repeat.
   // Complexity: O(n log n) for the order's n lines, plus the lock acquisitions.
   absl::StatusOr<std::vector<ProductStock>> Release(absl::string_view order_id);
+
+  // The retention sweep: forgets the record of every order released before
+  // `cutoff`, and returns how many it forgot. Orders never released keep
+  // their records (their stock is still held), so forgetting never changes
+  // a stock level, and a forgotten order can be neither replayed nor
+  // released again: its id is as unused as one never seen. The journal gets
+  // one mutation per order shard that forgot any (forgotten_orders), under
+  // that shard's lock, so a Reserve of the same id afterwards is journaled
+  // after the deletion. Does nothing (returns 0) once the journal no longer
+  // accepts mutations. Thread-safe; holds one order shard lock at a time,
+  // for a scan of that shard.
+  std::size_t ForgetReleasedBefore(absl::Time cutoff);
+
+  // Order records held (reserved and released). Thread-safe; locks each
+  // order shard in turn.
+  std::size_t order_count() const;
 
  private:
   struct alignas(64) Shard {
@@ -177,9 +201,10 @@ class InventoryStore {
   struct OrderRecord {
     std::vector<ReservedLine> lines;  // in the original request order
     bool released = false;
+    absl::Time released_at = absl::InfinitePast();  // set by the first release
   };
   struct alignas(64) OrderShard {
-    absl::Mutex mu;
+    mutable absl::Mutex mu;
     absl::flat_hash_map<std::string, OrderRecord> orders ABSL_GUARDED_BY(mu);
   };
 

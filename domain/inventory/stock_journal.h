@@ -11,6 +11,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace domain::inventory {
 
@@ -34,14 +35,20 @@ struct OrderState {
   std::string order_id;
   std::vector<ReservationLine> lines;
   bool released = false;
+  // When it was first released (meaningful only if released): the order
+  // retention window (InventoryStore::ForgetReleasedBefore) runs from here.
+  absl::Time released_at = absl::InfinitePast();
 };
 
 // The effect of one store operation: new absolute levels of the products it
-// changed and, for reservations and releases, the order's new state. A
+// changed; for reservations and releases, the order's new state; for the
+// retention sweep (InventoryStore::ForgetReleasedBefore), the ids of released
+// orders the store has forgotten, whose records the journal deletes. A
 // journal applying mutations in append order rebuilds the store exactly.
 struct StockMutation {
   std::vector<StockLevel> levels;
   std::optional<OrderState> order;
+  std::vector<std::string> forgotten_orders;
 };
 
 class StockJournal {

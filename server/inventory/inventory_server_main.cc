@@ -1,4 +1,6 @@
 // inventory_server: the InventoryService binary.
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "domain/inventory/catalog.h"
 #include "domain/inventory/inventory_store.h"
+#include "domain/inventory/order_retention.h"
 #include "server/host/server_flags.h"
 #include "server/host/server_host.h"
 #include "server/host/shutdown_signal.h"
@@ -46,6 +49,12 @@ ABSL_FLAG(int, synthetic_products, server::inventory::InventoryServerOptions{}.s
           "If > 0, load this many generated products (sku-00000000, ...) instead of a catalog.");
 ABSL_FLAG(int, store_shards, server::inventory::InventoryServerOptions{}.store_shards,
           "Lock shards of the in-memory store (rounded up to a power of two).");
+ABSL_FLAG(absl::Duration, order_retention,
+          server::inventory::InventoryServerOptions{}.order_retention,
+          "How long the record of a released order is kept (a retried ReserveStock is answered "
+          "from it meanwhile); then it is forgotten, in memory and in --data_dir, and the same "
+          "order id is a new order. Orders never released keep their records. 0: keep every "
+          "record forever (memory and disk grow with every new order id).");
 
 namespace {
 
@@ -63,6 +72,7 @@ absl::StatusOr<server::inventory::InventoryServerOptions> OptionsFromFlags() {
   options.watch_streams_per_queue = absl::GetFlag(FLAGS_watch_streams_per_queue);
   options.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
   options.store_shards = absl::GetFlag(FLAGS_store_shards);
+  options.order_retention = absl::GetFlag(FLAGS_order_retention);
   if (absl::Status valid = server::inventory::ValidateInventoryServerOptions(options);
       !valid.ok()) {
     return valid;
@@ -146,6 +156,39 @@ int main(int argc, char** argv) {
   server::inventory::InventoryGrpcService service(store, std::move(service_options));
   server::host::ServerHost host(options->host);
   service.Register(host.engine());
+  // The retention sweep, with its figures on /metrics. Stopped before the
+  // journal closes.
+  prometheus::Gauge& order_records =
+      prometheus::BuildGauge()
+          .Name("inventory_order_records")
+          .Help("Order records the store holds (reserved, and released within --order_retention)")
+          .Register(host.metrics_registry())
+          .Add({});
+  prometheus::Counter& orders_forgotten =
+      prometheus::BuildCounter()
+          .Name("inventory_orders_forgotten_total")
+          .Help("Released orders forgotten after --order_retention")
+          .Register(host.metrics_registry())
+          .Add({});
+  order_records.Set(static_cast<double>(store.order_count()));
+  std::unique_ptr<domain::inventory::OrderRetention> retention;
+  if (options->order_retention > absl::ZeroDuration() &&
+      options->order_retention != absl::InfiniteDuration()) {
+    retention = std::make_unique<domain::inventory::OrderRetention>(
+        store, options->order_retention,
+        [&order_records, &orders_forgotten](std::size_t forgotten, std::size_t held) {
+          orders_forgotten.Increment(static_cast<double>(forgotten));
+          order_records.Set(static_cast<double>(held));
+        });
+    spdlog::info("released orders are forgotten {} after their release (swept every {})",
+                 absl::FormatDuration(retention->retention()),
+                 absl::FormatDuration(retention->interval()));
+  } else {
+    spdlog::warn(
+        "--order_retention=0: order records are kept forever; memory{} grow with every new "
+        "order id",
+        journal != nullptr ? " and the data directory" : "");
+  }
   absl::StatusOr<int> port =
       host.Start(options->listen, {server::inventory::InventoryGrpcService::kServiceName});
   if (!port.ok()) return Fail(port.status());
@@ -165,6 +208,7 @@ int main(int argc, char** argv) {
                               : absl::StrCat("signal ", signal_number, " received"),
                absl::FormatDuration(host.engine().options().drain_deadline));
   host.Shutdown();
+  retention.reset();
   if (journal != nullptr) journal->Close();
   if (journal_failed) {
     spdlog::error("inventory_server stopped: the data directory could not be written");

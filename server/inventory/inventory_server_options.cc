@@ -1,5 +1,7 @@
 #include "server/inventory/inventory_server_options.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace server::inventory {
 
 absl::Status ValidateInventoryServerOptions(const InventoryServerOptions& options) {
@@ -12,6 +14,11 @@ absl::Status ValidateInventoryServerOptions(const InventoryServerOptions& option
   }
   if (options.synthetic_products < 0) {
     return absl::InvalidArgumentError("--synthetic_products must be >= 0");
+  }
+  if (options.order_retention < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--order_retention must be >= 0 (0 keeps every order record), got ",
+                     absl::FormatDuration(options.order_retention)));
   }
   if (!options.catalog.empty() && options.synthetic_products > 0) {
     return absl::InvalidArgumentError("--catalog and --synthetic_products exclude each other");

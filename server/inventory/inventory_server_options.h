@@ -11,8 +11,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "domain/inventory/catalog.h"
 #include "domain/inventory/inventory_store.h"
+#include "domain/inventory/order_retention.h"
 #include "server/host/server_host.h"
 #include "server/inventory/inventory_service.h"
 #include "storage/durable_journal.h"
@@ -40,6 +42,11 @@ struct InventoryServerOptions {
   int max_watch_streams = InventoryServiceOptions{}.max_watch_streams;
   // Lock shards of the in-memory store.
   int store_shards = domain::inventory::InventoryStore::kDefaultShards;
+  // How long a released order's record is kept (a retried ReserveStock is
+  // answered from it meanwhile); then it is forgotten, in memory and in
+  // data_dir. Orders never released are kept. Zero: keep every record
+  // forever.
+  absl::Duration order_retention = domain::inventory::OrderRetention::kDefaultRetention;
 };
 
 // INVALID_ARGUMENT naming the flag of the first option out of range (the
