@@ -86,6 +86,9 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
                                       const std::vector<std::string>& service_names) {
   if (absl::Status valid = ValidateServerLimits(options_.limits); !valid.ok()) return valid;
   if (absl::Status valid = ValidateListenPort(listen_address); !valid.ok()) return valid;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options_.tls);
+  if (!credentials.ok()) return credentials.status();
   ApplyServerLimits(options_.limits, engine_.builder());
   for (const auto& [name, value] : options_.channel_args) {
     int number = 0;
@@ -108,7 +111,7 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
     metrics_server_ = std::move(metrics_server).value();
     for (const auto& collectable : extra_collectables_) metrics_server_->Register(collectable);
   }
-  absl::StatusOr<int> port = engine_.Start(listen_address);
+  absl::StatusOr<int> port = engine_.Start(listen_address, *std::move(credentials));
   if (!port.ok()) {
     metrics_server_.reset();  // its collectors may read what dies before the host
     return port;
@@ -123,6 +126,15 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
                !engine::WriteCoalescingAvailable() ? "unavailable on this gRPC"
                : options_.engine.coalesce_writes   ? "on"
                                                    : "off");
+  if (options_.tls.enabled()) {
+    spdlog::info("{} serves {}", program_invocation_short_name, DescribeServerTls(options_.tls));
+  } else if (!IsLoopbackListenAddress(listen_address)) {
+    spdlog::warn(
+        "{} serves PLAINTEXT on {}, reachable from the network: anyone who reaches the port can "
+        "call every method, unauthenticated and unencrypted. Give --tls_cert and --tls_key "
+        "(and --tls_client_ca to require client certificates), or listen on 127.0.0.1.",
+        program_invocation_short_name, listen_address);
+  }
   return port;
 }
 

@@ -17,6 +17,7 @@
 #include "metrics/metrics_server.h"
 #include "server/health/health_service.h"
 #include "server/host/server_limits.h"
+#include "server/host/tls_credentials.h"
 
 namespace server::host {
 
@@ -35,6 +36,9 @@ struct ServerHostOptions {
   std::string metrics_listen;
   // Its HTTP workers and request timeout (metrics/metrics_server.h).
   metrics::MetricsServerOptions metrics;
+  // TLS or mTLS on the listening port (tls_credentials.h); nothing set:
+  // plaintext, logged as a warning when the address is not loopback.
+  ServerTlsOptions tls;
 };
 
 // Services registered on engine() are referenced, not owned: they must
@@ -62,8 +66,10 @@ class ServerHost {
 
   // Starts the metrics endpoint (if configured), then serves on
   // `listen_address` ("host:port" with a port in 0..65535, or a "unix:"
-  // address; anything else is INVALID_ARGUMENT), then marks the server ("") and each of
-  // `service_names` SERVING. Returns the bound port.
+  // address; anything else is INVALID_ARGUMENT) with the credentials of
+  // options.tls (INVALID_ARGUMENT naming the file if one is unusable), then
+  // marks the server ("") and each of `service_names` SERVING. Returns the
+  // bound port.
   absl::StatusOr<int> Start(const std::string& listen_address,
                             const std::vector<std::string>& service_names);
 
