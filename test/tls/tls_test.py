@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 
 import grpc
 from google.protobuf import symbol_database
@@ -30,6 +31,9 @@ from google.protobuf import symbol_database
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 LISTENING = re.compile(r"listening on [^ ]*:(\d+) ")
+METRICS_PORT = re.compile(r"metrics on port (\d+)")
+ADMIN_TOKEN = "s3cret-admin-token-0123456789"
+
 
 ARGS = None
 CERTS = None
@@ -48,7 +52,8 @@ def load_messages(protoc):
     return {name: symbols.GetSymbol(name) for name in [
         "inventory.GetProductAvailabilityRequest", "inventory.GetProductAvailabilityResponse",
         "product.GetProductRequest", "product.GetProductResponse",
-        "product.PlaceOrderRequest", "product.PlaceOrderResponse"]}
+        "product.PlaceOrderRequest", "product.PlaceOrderResponse",
+        "inventory.SetStockRequest", "inventory.SetStockResponse"]}
 
 
 MESSAGES = None
@@ -415,6 +420,118 @@ def case_product_to_inventory_mtls():
                 product.address, "/GetProduct",
                 MESSAGES["product.GetProductRequest"](product_id="product123"), plaintext=True))
             assert code == grpc.StatusCode.UNAVAILABLE, f"plaintext to an mTLS inventory: {code}"
+
+
+def set_stock(ch, quantity, token=None, header=None):
+    """SetStock(product123, quantity): the status code it ends with."""
+    request_type = MESSAGES["inventory.SetStockRequest"]
+    response_type = MESSAGES["inventory.SetStockResponse"]
+    call = ch.unary_unary("/inventory.InventoryService/SetStock", request_type.SerializeToString,
+                          response_type.FromString)
+    metadata = []
+    if token is not None:
+        metadata.append(("authorization", f"Bearer {token}"))
+    if header is not None:
+        metadata.append(("authorization", header))
+    code = code_of(lambda: call(request_type(product_id="product123", quantity=quantity),
+                                timeout=5, metadata=metadata))
+    ch.close()
+    return code
+
+
+def quantity(ch):
+    response = get_availability(ch)
+    ch.close()
+    return response.quantity
+
+
+def denied_counts(metrics_port):
+    """{grpc_code: value} of grpc_server_authz_denied_total for SetStock."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as page:
+        text = page.read().decode()
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("grpc_server_authz_denied_total{") and 'grpc_method="SetStock"' in line:
+            code = re.search(r'grpc_code="([A-Za-z]+)"', line).group(1)
+            counts[code] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def case_admin_authorization():
+    """SetStock needs an admin (a listed client certificate, or the bearer
+    token) and is refused with the right code otherwise, before its handler
+    (the stock does not change); other methods are not affected; each
+    refusal is counted by code."""
+    token_file = cert("admin.token")
+    with open(token_file, "w") as f:
+        f.write(ADMIN_TOKEN + "\n")
+    UNAUTH, DENIED, OK = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
+                          grpc.StatusCode.OK)
+    # The default: no admin configured, plaintext: refused, unauthenticated.
+    with Server(ARGS.inventory_server) as server:
+        assert "no admin is configured" in server.text(), server.text()
+        assert set_stock(channel(server.address, plaintext=True), 1) == UNAUTH
+        assert set_stock(channel(server.address, plaintext=True), 1, token=ADMIN_TOKEN) == UNAUTH
+        assert quantity(channel(server.address, plaintext=True)) == 10
+
+    # TLS (no client certificates) with a token.
+    with inventory_tls(f"--admin_token_file={token_file}", mtls=False) as server:
+        tls = dict(root="ca.pem")
+        assert set_stock(channel(server.address, **tls), 1) == UNAUTH
+        assert set_stock(channel(server.address, **tls), 1, token="wrong-token-0123456789") == UNAUTH
+        assert set_stock(channel(server.address, **tls), 1, token=ADMIN_TOKEN[:-1]) == UNAUTH
+        assert set_stock(channel(server.address, **tls), 1, header=f"Basic {ADMIN_TOKEN}") == UNAUTH
+        assert quantity(channel(server.address, **tls)) == 10
+        assert set_stock(channel(server.address, **tls), 4, token=ADMIN_TOKEN) == OK
+        assert quantity(channel(server.address, **tls)) == 4
+
+    # mTLS with admin identities and a token, metrics on.
+    with inventory_tls("--admin_identities=admin.example,spiffe://x/admin",
+                       f"--admin_token_file={token_file}", "--metrics_listen=127.0.0.1:0") as server:
+        metrics_port = int(METRICS_PORT.search(server.text()).group(1))
+        assert "admins are client certificates named admin.example" in server.text(), server.text()
+        client = dict(root="ca.pem", key="client.key", chain="client.pem")
+        admin = dict(root="ca.pem", key="admin.key", chain="admin.pem")
+        assert set_stock(channel(server.address, **client), 1) == DENIED
+        assert set_stock(channel(server.address, **client), 1) == DENIED
+        assert set_stock(channel(server.address, **client), 1, token="wrong-token-0123456789") == UNAUTH
+        assert quantity(channel(server.address, **client)) == 10  # not refused, not changed
+        assert denied_counts(metrics_port) == {"Unauthenticated": 1.0, "PermissionDenied": 2.0}, \
+            denied_counts(metrics_port)
+        assert set_stock(channel(server.address, **admin), 7) == OK
+        assert quantity(channel(server.address, **client)) == 7
+        assert set_stock(channel(server.address, **client), 6, token=ADMIN_TOKEN) == OK
+        assert quantity(channel(server.address, **client)) == 6
+        assert denied_counts(metrics_port) == {"Unauthenticated": 1.0, "PermissionDenied": 2.0}
+
+    # Turned off: refused to admins too.
+    with inventory_tls("--admin_identities=admin.example", "--admin_set_stock=false") as server:
+        admin = dict(root="ca.pem", key="admin.key", chain="admin.pem")
+        assert set_stock(channel(server.address, **admin), 1) == DENIED
+        assert quantity(channel(server.address, **admin)) == 10
+
+    # The insecure development mode: open, and said so.
+    with Server(ARGS.inventory_server, "--allow_unauthenticated_admin") as server:
+        assert "OPEN TO EVERY CALLER" in server.text(), server.text()
+        assert set_stock(channel(server.address, plaintext=True), 2) == OK
+        assert quantity(channel(server.address, plaintext=True)) == 2
+
+    # Bad authorization settings stop the server at start.
+    short = cert("short.token")
+    with open(short, "w") as f:
+        f.write("short\n")
+    for flags, named in [
+        (["--admin_identities=admin.example"], "--tls_client_ca"),
+        ([f"--tls_cert={cert('server.pem')}", f"--tls_key={cert('server.key')}",
+          "--admin_identities=admin.example"], "--tls_client_ca"),
+        ([f"--admin_token_file={cert('no-such.token')}"], cert("no-such.token")),
+        ([f"--admin_token_file={short}"], short),
+        (["--allow_unauthenticated_admin", f"--admin_token_file={token_file}"],
+         "--allow_unauthenticated_admin"),
+    ]:
+        server = Server(ARGS.inventory_server, *flags, expect_start=False)
+        code = server.wait_exit(30)
+        assert code == 1 and named in server.text(), f"{flags}: exit {code}:\n{server.text()}"
 
 
 CASES = {name[len("case_"):]: function for name, function in globals().items()
