@@ -86,6 +86,9 @@ struct BatchingInventoryClientOptions {
   std::string target;
   // Null means insecure (plaintext) channels.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // With TLS credentials: the name the server's certificate must carry,
+  // instead of the target's host. Empty: the target's host.
+  std::string ssl_target_name_override;
 
   // Channels, each with its own HTTP/2 connection per address; RPCs use
   // them in turn, skipping any in TRANSIENT_FAILURE. 2: two connections let the server parse frames

@@ -201,6 +201,9 @@ absl::StatusOr<int> Engine::Start(const std::string& listen_address,
   }
   slot_budget_ = std::make_unique<internal::SlotBudget>(options_.max_call_slots);
   for (const auto& method : methods_) {
+    if (options_.authorizer != nullptr) {
+      method->limits.authorizer = options_.authorizer->ForMethod(method->name);
+    }
     if (options_.observer != nullptr) {
       method->observer = options_.observer->ObserveMethod(
           method->name,
@@ -350,6 +353,7 @@ void Engine::Accumulate(const internal::CallCounters& c, EngineStats& s) {
   s.slots_retired += get(c.slots_retired);
   s.shed += get(c.shed);
   s.reset += get(c.reset);
+  s.denied += get(c.denied);
 }
 
 EngineStats Engine::Stats() const {

@@ -40,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "engine/call_authorizer.h"
 #include "engine/internal/call_slot.h"
 #include "engine/internal/method_traits.h"
 #include "engine/internal/server_stream_call.h"
@@ -91,6 +92,9 @@ struct EngineOptions {
   // Told of every call's start and end (metrics); null for none. Must
   // outlive the engine.
   engine::RpcObserver* observer = nullptr;
+  // The authorization step on every call's path (call_authorizer.h); null:
+  // every call is let through. Must outlive the engine.
+  engine::CallAuthorizer* authorizer = nullptr;
 };
 
 // Returns an error naming the bad field, or OK.
@@ -115,8 +119,9 @@ struct EngineStats {
   std::int64_t cancelled = 0;
   std::int64_t abandoned = 0;
   std::int64_t slots_retired = 0;
-  std::int64_t shed = 0;   // answered RESOURCE_EXHAUSTED by admission
-  std::int64_t reset = 0;  // cancelled by admission
+  std::int64_t shed = 0;    // answered RESOURCE_EXHAUSTED by admission
+  std::int64_t reset = 0;   // cancelled by admission
+  std::int64_t denied = 0;  // refused by EngineOptions::authorizer
 };
 
 class Engine {

@@ -340,6 +340,74 @@ TEST_CASE("a payload that does not parse gets INVALID_ARGUMENT before any handle
   CHECK(server.engine().Stats().bad_requests == 1);
 }
 
+TEST_CASE("the authorizer refuses guarded calls before parsing and handlers; others pass",
+          "[engine]") {
+  // Guards only Unary: lets a call through when it carries "x-key: open".
+  class KeyCheck final : public engine::MethodAuthorizer {
+   public:
+    absl::Status Authorize(grpc::ServerContext& context) const override {
+      ++asked;
+      auto key = context.client_metadata().find("x-key");
+      if (key == context.client_metadata().end()) return absl::UnauthenticatedError("no key");
+      if (key->second != "open") return absl::PermissionDeniedError("wrong key");
+      return absl::OkStatus();
+    }
+    mutable std::atomic<int> asked{0};
+  };
+  class Guard final : public engine::CallAuthorizer {
+   public:
+    const engine::MethodAuthorizer* ForMethod(const std::string& method) override {
+      methods.push_back(method);
+      return method == kUnaryMethod ? &check : nullptr;
+    }
+    KeyCheck check;
+    std::vector<std::string> methods;
+  };
+  Guard guard;
+  engine::EngineOptions options = Options(1, 2);
+  options.authorizer = &guard;
+  std::atomic<int> handled{0};
+  EngineTestServer server(
+      options,
+      [&](Responder responder, const Message& request) {
+        ++handled;
+        Echo(std::move(responder), request);
+      },
+      [](engine::StreamWaker, const Message&) -> absl::StatusOr<std::unique_ptr<Source>> {
+        return absl::NotFoundError("streams are not guarded");
+      });
+  CHECK_THAT(guard.methods,
+             Catch::UnorderedEquals(std::vector<std::string>{kUnaryMethod, kStreamMethod}));
+  auto call = [&](const char* key, const std::string& text) {
+    grpc::ClientContext context;
+    if (key != nullptr) context.AddMetadata("x-key", key);
+    Message request, response;
+    request.set_text(text);
+    grpc::Status status = server.stub().Unary(&context, request, &response);
+    return std::make_pair(status, response.text());
+  };
+  CHECK(call(nullptr, "a").first.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(call("shut", "b").first.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  // Refused before the payload is parsed: not INVALID_ARGUMENT, not counted bad.
+  CHECK(call(nullptr, "\xff not UTF-8").first.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(handled == 0);
+  auto [status, text] = call("open", "hello");
+  CHECK(status.ok());
+  CHECK(text == "hello");
+  CHECK(handled == 1);
+  CHECK(guard.check.asked == 4);
+  CHECK(server.engine().Stats().denied == 3);
+  CHECK(server.engine().Stats().bad_requests == 0);
+  CHECK(server.engine().MethodStats(kUnaryMethod).denied == 3);
+  // The stream is not guarded: its handler runs without any key.
+  grpc::ClientContext stream_context;
+  auto reader = server.stub().Stream(&stream_context, Message());
+  Message message;
+  CHECK_FALSE(reader->Read(&message));
+  CHECK(reader->Finish().error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(guard.check.asked == 4);
+}
+
 TEST_CASE("client cancellation reaches the handler; the late Finish completes ok=false",
           "[engine]") {
   ParkedCalls parked;

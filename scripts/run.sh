@@ -65,7 +65,7 @@ start() {
 
 say "1. inventory_server (durable, build/run/inventory-data) and product_server, 100,000 products"
 start inventory_server "$run/inventory.log" build/server/inventory/inventory_server \
-  --data_dir="$run/inventory-data" --synthetic_products=100000
+  --data_dir="$run/inventory-data" --synthetic_products=100000 --allow_unauthenticated_admin
 inventory_pid=$pid inventory_port=$port
 start product_server "$run/product.log" build/server/product/product_server \
   --inventory=127.0.0.1:"$inventory_port" --synthetic_products=100000

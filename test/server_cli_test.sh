@@ -272,15 +272,18 @@ if ((rc == 0)); then
 fi
 
 # --- a negated bool flag, spelled with dashes, takes effect ------------------
-# SetStock is served by default and refused (PERMISSION_DENIED) with
-# --no-admin-set-stock; abseil alone only knows --noadmin_set_stock.
+# SetStock without a credential is UNAUTHENTICATED by default (no admin is
+# configured), and PERMISSION_DENIED for everyone with --no-admin-set-stock;
+# abseil alone only knows --noadmin_set_stock. --allow-unauthenticated-admin
+# (the insecure development mode) lets it through.
 call=("$python" "$repo/tools/grpc_call.py" "127.0.0.1:{PORT}"
   inventory.InventoryService/SetStock 'product_id: "product123" quantity: 5')
 for spelling in "" --no-admin-set-stock --no_admin_set_stock --noadmin-set-stock \
-  --admin-set-stock=false; do
+  --admin-set-stock=false --allow-unauthenticated-admin; do
   log=$tmp/admin.log
-  expected=OK
+  expected=UNAUTHENTICATED
   [[ -n $spelling ]] && expected=PERMISSION_DENIED
+  [[ $spelling == --allow-unauthenticated-admin ]] && expected=OK
   # shellcheck disable=SC2016  # expanded by the inner bash
   with_server "SetStock with [${spelling:-no flag}]" "$log" ${spelling:+"$spelling"} -- \
     bash -c 'rc=0; PROTOC=$1 "${@:2}" >"$0.out" 2>&1 || rc=$?; echo "$rc" >"$0.rc"' \

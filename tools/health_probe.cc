@@ -1,8 +1,9 @@
 // health_probe: asks a server's grpc.health.v1.Health/Check whether it is
 // SERVING, for container healthchecks and scripts (Debian has no
 // grpc_health_probe). Flags and exit status as grpc_health_probe's
-// (-addr, -service, -connect-timeout, -rpc-timeout; one dash or two, dashes
-// or underscores):
+// (-addr, -service, -connect-timeout, -rpc-timeout, -tls, -tls-ca-cert,
+// -tls-client-cert, -tls-client-key, -tls-server-name; one dash or two,
+// dashes or underscores):
 //   0  SERVING
 //   1  bad command line (--help and --version print and exit 0)
 //   2  connection failure: refused, unreachable, or not connected within
@@ -25,6 +26,7 @@
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/host/command_line.h"
+#include "server/host/tls_credentials.h"
 
 ABSL_FLAG(std::string, addr, "",
           "host:port of the server to probe (required); ':port' means localhost:port, as for "
@@ -38,6 +40,16 @@ ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(1),
 ABSL_FLAG(absl::Duration, timeout, absl::ZeroDuration(),
           "If positive, sets both --connect_timeout and --rpc_timeout (kept for older "
           "scripts). 0: use those two.");
+ABSL_FLAG(bool, tls, false,
+          "Connect with TLS (verifying the server's certificate and name). false: plaintext.");
+ABSL_FLAG(std::string, tls_ca_cert, "",
+          "With --tls: PEM CA certificates to verify the server with. Empty: the system's "
+          "roots.");
+ABSL_FLAG(std::string, tls_client_cert, "",
+          "With --tls: PEM client certificate to present (mTLS); needs --tls_client_key.");
+ABSL_FLAG(std::string, tls_client_key, "", "With --tls: PEM private key of --tls_client_cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "With --tls: the name the server's certificate must carry. Empty: the host of --addr.");
 
 namespace {
 
@@ -73,7 +85,8 @@ void ParseFlags(int argc, char** argv) {
       {.program = "health_probe",
        .usage = "Asks grpc.health.v1.Health/Check whether a server is SERVING.\n"
                 "Usage: health_probe --addr=host:port [--service=NAME] [--connect_timeout=1s]\n"
-                "       [--rpc_timeout=1s]\n"
+                "       [--rpc_timeout=1s] [--tls [--tls_ca_cert=FILE] [--tls_client_cert=FILE\n"
+                "       --tls_client_key=FILE] [--tls_server_name=NAME]]\n"
                 "Exit status: 0 SERVING, 1 bad usage, 2 connection failure (refused, or not\n"
                 "connected within --connect_timeout), 3 the Check call failed (no answer within\n"
                 "--rpc_timeout, unknown service, ...), 4 answered but not SERVING."});
@@ -110,13 +123,27 @@ int main(int argc, char** argv) {
                                        absl::FormatDuration(rpc_timeout)));
   }
 
+  server::host::ChannelTlsOptions tls;
+  tls.enabled = absl::GetFlag(FLAGS_tls);
+  tls.ca_file = absl::GetFlag(FLAGS_tls_ca_cert);
+  tls.cert_file = absl::GetFlag(FLAGS_tls_client_cert);
+  tls.key_file = absl::GetFlag(FLAGS_tls_client_key);
+  tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  tls.ca_flag = "tls_ca_cert";
+  tls.cert_flag = "tls_client_cert";
+  tls.key_flag = "tls_client_key";
+  tls.server_name_flag = "tls_server_name";
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      server::host::MakeChannelCredentials(tls);
+  if (!credentials.ok()) return Report(kUsage, std::string(credentials.status().message()));
+
   grpc::ChannelArguments args;
   // A probe talks to the address it was given, never through an HTTP proxy
   // from the environment.
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   args.SetUserAgentPrefix("health_probe");
-  auto channel =
-      grpc::CreateCustomChannel(DialTarget(addr), grpc::InsecureChannelCredentials(), args);
+  server::host::ApplyChannelTlsArguments(tls, args);
+  auto channel = grpc::CreateCustomChannel(DialTarget(addr), *credentials, args);
 
   // 1. Connect. A refused or unreachable address ends at once (the channel
   // reports TRANSIENT_FAILURE) rather than after the whole timeout.

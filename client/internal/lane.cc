@@ -25,6 +25,9 @@ void Lane::Start() {
     args.SetServiceConfigJSON(service_config);
     // Channels with identical arguments would share one connection.
     args.SetInt("batching_client.channel_index", i);
+    if (!options_.ssl_target_name_override.empty()) {
+      args.SetSslTargetNameOverride(options_.ssl_target_name_override);
+    }
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
                 static_cast<int>(absl::ToInt64Milliseconds(options_.initial_reconnect_backoff)));

@@ -41,8 +41,9 @@ struct alignas(64) CallCounters {
   std::atomic<std::int64_t> cancelled{0};  // done tag with IsCancelled()
   std::atomic<std::int64_t> abandoned{0};  // handler finished after queues closed
   std::atomic<std::int64_t> slots_retired{0};
-  std::atomic<std::int64_t> shed{0};   // answered RESOURCE_EXHAUSTED by admission
-  std::atomic<std::int64_t> reset{0};  // cancelled by admission (peer far over its limit)
+  std::atomic<std::int64_t> shed{0};    // answered RESOURCE_EXHAUSTED by admission
+  std::atomic<std::int64_t> reset{0};   // cancelled by admission (peer far over its limit)
+  std::atomic<std::int64_t> denied{0};  // refused by the method's authorizer
 
   void Add(std::atomic<std::int64_t>& counter, std::int64_t delta = 1) {
     counter.fetch_add(delta, std::memory_order_relaxed);
@@ -141,7 +142,9 @@ class CallSlot : public CompletionHandler {
   bool accepting_calls() const { return env_.accepting_calls->load(std::memory_order_acquire); }
 
   // Decides whether the call just matched may run its handler: OK, or the
-  // RESOURCE_EXHAUSTED status to finish it with. A connection over its limit,
+  // status to finish it with: RESOURCE_EXHAUSTED from the limits, or the
+  // method's authorizer's refusal (checked last, so a flood is shed before
+  // any credential is looked at). A connection over its limit,
   // or a method over its max_in_flight, is refused; a connection past twice
   // its limit also has the call cancelled at once, which frees the slot
   // without waiting for that peer to read an answer. The call counts against
@@ -173,6 +176,13 @@ class CallSlot : public CompletionHandler {
         return absl::ResourceExhaustedError(
             absl::StrCat("the server is serving its limit of ", limits->max_in_flight,
                          " calls of this method at once; retry later"));
+      }
+    }
+    if (limits->authorizer != nullptr) {
+      absl::Status allowed = limits->authorizer->Authorize(context);
+      if (!allowed.ok()) {
+        env_.counters->Add(env_.counters->denied);
+        return allowed;
       }
     }
     return absl::OkStatus();

@@ -27,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/call_authorizer.h"
 
 namespace engine::internal {
 
@@ -81,6 +82,8 @@ struct AdmissionLimits {
   int max_in_flight = 0;       // per method, across queues; 0: unlimited
   PeerCalls* peers = nullptr;  // null: no per-peer limit
   std::atomic<int>* method_in_flight = nullptr;
+  // The method's authorization check; null: none.
+  const engine::MethodAuthorizer* authorizer = nullptr;
 };
 
 // One method's slots on one queue.

@@ -54,6 +54,19 @@ ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "default; it cost 1.2x throughput in our measurement (docs/performance.md), so servers "
           "turn it off.");
 
+ABSL_FLAG(std::string, tls_cert, server::host::ServerHostOptions{}.tls.cert_file,
+          "PEM certificate chain (leaf first) to serve TLS with; needs --tls_key. Empty (and no "
+          "--tls_key): plaintext.");
+ABSL_FLAG(std::string, tls_key, server::host::ServerHostOptions{}.tls.key_file,
+          "PEM private key (unencrypted) of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, server::host::ServerHostOptions{}.tls.client_ca_file,
+          "PEM CA certificates: given, every client must present a certificate issued by one "
+          "of them (mTLS); others fail the TLS handshake. Needs --tls_cert and --tls_key.");
+ABSL_FLAG(absl::Duration, tls_refresh_interval,
+          server::host::ServerHostOptions{}.tls.refresh_interval,
+          "How often --tls_cert, --tls_key and --tls_client_ca are re-read (whole seconds, at "
+          "least 1s): renewed files are used for new connections without a restart.");
+
 ABSL_FLAG(std::vector<std::string>, grpc_channel_args, {},
           "Expert tuning: extra gRPC server channel arguments, comma-separated name=value "
           "(integer or string), applied after the limits above, e.g. grpc.http2.bdp_probe=0.");
@@ -119,6 +132,13 @@ absl::StatusOr<ServerHostOptions> ServerHostOptionsFromFlags() {
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.metrics.workers = absl::GetFlag(FLAGS_metrics_workers);
   options.metrics.request_timeout = absl::GetFlag(FLAGS_metrics_request_timeout);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.tls.refresh_interval = absl::GetFlag(FLAGS_tls_refresh_interval);
+  // Before anything else starts (storage, look-up clients): a bad file stops
+  // the server at once, naming it.
+  if (absl::Status valid = ValidateServerTlsOptions(options.tls); !valid.ok()) return valid;
   ServerLimits& limits = options.limits;
   limits.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
   limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);

@@ -63,17 +63,20 @@ absl::Status ValidateListenPort(const std::string& address) {
 
 }  // namespace
 
-ServerHostOptions ServerHost::WithObserver(ServerHostOptions options,
-                                           engine::RpcObserver* observer) {
+ServerHostOptions ServerHost::WithHooks(ServerHostOptions options, engine::RpcObserver* observer,
+                                        engine::CallAuthorizer* authorizer) {
   // Without an endpoint nobody can read the metrics: skip their per-call cost.
   if (!options.metrics_listen.empty()) options.engine.observer = observer;
+  options.engine.authorizer = authorizer;
   return options;
 }
 
 ServerHost::ServerHost(ServerHostOptions options)
     : metrics_registry_(std::make_shared<prometheus::Registry>()),
       server_metrics_(*metrics_registry_, metrics::GrpcPrometheus::Side::kServer),
-      options_(WithObserver(std::move(options), &server_metrics_)),
+      authorization_(
+          std::make_unique<Authorization>(options.authorization, metrics_registry_.get())),
+      options_(WithHooks(std::move(options), &server_metrics_, authorization_.get())),
       engine_(options_.engine) {
   metrics::AddBuildInfo(*metrics_registry_);
   AddMetricsCollectable(std::make_shared<metrics::ProcessCollector>());
@@ -86,6 +89,13 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
                                       const std::vector<std::string>& service_names) {
   if (absl::Status valid = ValidateServerLimits(options_.limits); !valid.ok()) return valid;
   if (absl::Status valid = ValidateListenPort(listen_address); !valid.ok()) return valid;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options_.tls);
+  if (!credentials.ok()) return credentials.status();
+  if (absl::Status loaded = authorization_->Load(!options_.tls.client_ca_file.empty());
+      !loaded.ok()) {
+    return loaded;
+  }
   ApplyServerLimits(options_.limits, engine_.builder());
   for (const auto& [name, value] : options_.channel_args) {
     int number = 0;
@@ -108,7 +118,7 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
     metrics_server_ = std::move(metrics_server).value();
     for (const auto& collectable : extra_collectables_) metrics_server_->Register(collectable);
   }
-  absl::StatusOr<int> port = engine_.Start(listen_address);
+  absl::StatusOr<int> port = engine_.Start(listen_address, *std::move(credentials));
   if (!port.ok()) {
     metrics_server_.reset();  // its collectors may read what dies before the host
     return port;
@@ -129,6 +139,23 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
         "among them (rapid reset CVE-2023-44487, HPACK metadata limit, streams before the "
         "SETTINGS ACK) are absent; see SECURITY.md",
         program_invocation_short_name, INVENTORY_GRPC_MISSING_PATCHES);
+  }
+  if (options_.tls.enabled()) {
+    spdlog::info("{} serves {}", program_invocation_short_name, DescribeServerTls(options_.tls));
+  } else if (!IsLoopbackListenAddress(listen_address)) {
+    spdlog::warn(
+        "{} serves PLAINTEXT on {}, reachable from the network: anyone who reaches the port can "
+        "call every method, unauthenticated and unencrypted. Give --tls_cert and --tls_key "
+        "(and --tls_client_ca to require client certificates), or listen on 127.0.0.1.",
+        program_invocation_short_name, listen_address);
+  }
+  if (const std::string admins = authorization_->Describe(!options_.tls.enabled());
+      !admins.empty()) {
+    if (authorization_->insecure()) {
+      spdlog::warn("{}", admins);
+    } else {
+      spdlog::info("{}", admins);
+    }
   }
   return port;
 }

@@ -16,7 +16,9 @@
 #include "metrics/grpc_prometheus.h"
 #include "metrics/metrics_server.h"
 #include "server/health/health_service.h"
+#include "server/host/authorization.h"
 #include "server/host/server_limits.h"
+#include "server/host/tls_credentials.h"
 
 namespace server::host {
 
@@ -35,6 +37,13 @@ struct ServerHostOptions {
   std::string metrics_listen;
   // Its HTTP workers and request timeout (metrics/metrics_server.h).
   metrics::MetricsServerOptions metrics;
+  // TLS or mTLS on the listening port (tls_credentials.h); nothing set:
+  // plaintext, logged as a warning when the address is not loopback.
+  ServerTlsOptions tls;
+  // Which methods need an admin, and who is one (authorization.h). The
+  // host installs it as the engine's authorizer (engine.authorizer is
+  // replaced).
+  AuthorizationOptions authorization;
 };
 
 // Services registered on engine() are referenced, not owned: they must
@@ -62,8 +71,11 @@ class ServerHost {
 
   // Starts the metrics endpoint (if configured), then serves on
   // `listen_address` ("host:port" with a port in 0..65535, or a "unix:"
-  // address; anything else is INVALID_ARGUMENT), then marks the server ("") and each of
-  // `service_names` SERVING. Returns the bound port.
+  // address; anything else is INVALID_ARGUMENT) with the credentials of
+  // options.tls (INVALID_ARGUMENT naming the file if one is unusable) and
+  // the admin check of options.authorization (INVALID_ARGUMENT likewise), then
+  // marks the server ("") and each of `service_names` SERVING. Returns the
+  // bound port.
   absl::StatusOr<int> Start(const std::string& listen_address,
                             const std::vector<std::string>& service_names);
 
@@ -73,11 +85,14 @@ class ServerHost {
   void Shutdown();
 
  private:
-  static ServerHostOptions WithObserver(ServerHostOptions options, engine::RpcObserver* observer);
+  static ServerHostOptions WithHooks(ServerHostOptions options, engine::RpcObserver* observer,
+                                     engine::CallAuthorizer* authorizer);
 
   // Declared before the engine, which reports to it until destroyed.
   std::shared_ptr<prometheus::Registry> metrics_registry_;
   metrics::GrpcPrometheus server_metrics_;
+  // Declared before the engine, which calls it until destroyed.
+  std::unique_ptr<Authorization> authorization_;
   ServerHostOptions options_;
   // Declared before the engine: the services must outlive its server.
   HealthService health_;

@@ -36,9 +36,20 @@ ABSL_FLAG(bool, sync, server::inventory::InventoryServerOptions{}.sync,
           "a crash of the server process but may lose the last acknowledged changes on power "
           "loss or a kernel crash.");
 ABSL_FLAG(bool, admin_set_stock, server::inventory::InventoryServerOptions{}.admin_set_stock,
-          "Serve SetStock (an admin method). There is no authentication yet: anyone who can "
-          "reach the port may set stock, so turn this off where that matters; SetStock then "
-          "answers PERMISSION_DENIED.");
+          "Serve SetStock (an admin method) to admins (--admin_identities, --admin_token_file). "
+          "false: SetStock answers PERMISSION_DENIED to everyone.");
+ABSL_FLAG(std::vector<std::string>, admin_identities, {},
+          "Comma-separated subject alternative names (DNS, URI, e-mail or IP) of client "
+          "certificates that may call SetStock; needs mTLS (--tls_client_ca). A verified "
+          "certificate without one of them gets PERMISSION_DENIED.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File whose first line is a bearer token (16+ printable characters) that lets a call "
+          "with 'authorization: Bearer TOKEN' metadata use SetStock; compared in constant time. "
+          "A wrong token gets UNAUTHENTICATED.");
+ABSL_FLAG(bool, allow_unauthenticated_admin, false,
+          "INSECURE, for local development: every caller may use SetStock (logged as a warning "
+          "at start). Without it and without --admin_identities or --admin_token_file, SetStock "
+          "is refused: UNAUTHENTICATED without a credential.");
 ABSL_FLAG(int, max_watch_streams, server::inventory::InventoryServerOptions{}.max_watch_streams,
           "The most WatchProductAvailability streams open at once; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, watch_streams_per_queue,
@@ -69,6 +80,17 @@ absl::StatusOr<server::inventory::InventoryServerOptions> OptionsFromFlags() {
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.sync = absl::GetFlag(FLAGS_sync);
   options.admin_set_stock = absl::GetFlag(FLAGS_admin_set_stock);
+  server::host::AuthorizationOptions& authorization = options.host.authorization;
+  authorization.admin_methods = {"inventory.InventoryService/SetStock"};
+  authorization.admin_enabled = options.admin_set_stock;
+  authorization.admin_identities = absl::GetFlag(FLAGS_admin_identities);
+  authorization.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
+  authorization.allow_unauthenticated_admin = absl::GetFlag(FLAGS_allow_unauthenticated_admin);
+  if (absl::Status valid = server::host::ValidateAuthorizationOptions(
+          authorization, !options.host.tls.client_ca_file.empty());
+      !valid.ok()) {
+    return valid;
+  }
   options.watch_streams_per_queue = absl::GetFlag(FLAGS_watch_streams_per_queue);
   options.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
   options.store_shards = absl::GetFlag(FLAGS_store_shards);
@@ -146,12 +168,8 @@ int main(int argc, char** argv) {
   service_options.journal = journal;
   service_options.watch_streams_per_queue = options->watch_streams_per_queue;
   service_options.max_watch_streams = options->max_watch_streams;
-  if (!options->admin_set_stock) {
-    service_options.authorize_admin = [](const grpc::ServerContext&) {
-      return absl::PermissionDeniedError(
-          "SetStock is turned off on this server (--admin_set_stock=false)");
-    };
-  }
+  // Who may call SetStock is decided on the engine's call path, before the
+  // handler (options->host.authorization, server/host/authorization.h).
   // The service must outlive the host (which owns the running server).
   server::inventory::InventoryGrpcService service(store, std::move(service_options));
   server::host::ServerHost host(options->host);

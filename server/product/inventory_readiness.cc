@@ -11,13 +11,27 @@ namespace server::product {
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
+namespace {
+
+std::shared_ptr<grpc::Channel> MakeChannel(const InventoryReadinessOptions& options) {
+  grpc::ChannelArguments args;
+  if (!options.ssl_target_name_override.empty()) {
+    args.SetSslTargetNameOverride(options.ssl_target_name_override);
+  }
+  return grpc::CreateCustomChannel(
+      options.target,
+      options.credentials != nullptr ? options.credentials : grpc::InsecureChannelCredentials(),
+      args);
+}
+
+}  // namespace
+
 InventoryReadiness::InventoryReadiness(InventoryReadinessOptions options,
                                        server::health::HealthService& health, std::string service)
     : options_(std::move(options)),
       health_(health),
       service_(std::move(service)),
-      stub_(grpc::health::v1::Health::NewStub(
-          grpc::CreateChannel(options_.target, grpc::InsecureChannelCredentials()))),
+      stub_(grpc::health::v1::Health::NewStub(MakeChannel(options_))),
       thread_([this] { Run(); }) {}
 
 InventoryReadiness::~InventoryReadiness() { Stop(); }

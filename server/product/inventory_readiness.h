@@ -31,6 +31,10 @@ struct InventoryReadinessOptions {
   absl::Duration interval = absl::Seconds(1);
   // A check not answered within this fails. Positive.
   absl::Duration timeout = absl::Milliseconds(500);
+  // Null: plaintext. With TLS, ssl_target_name_override (if not empty) is
+  // the name the inventory's certificate must carry.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string ssl_target_name_override;
 };
 
 class InventoryReadiness {

@@ -26,7 +26,13 @@ InventoryReserver::InventoryReserver(InventoryReserverOptions options) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.retry_max_attempts > 1 ? 1 : 0);
   args.SetString("product.channel_role", "reserve");  // its own connection
-  channel_ = grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+  if (!options.ssl_target_name_override.empty()) {
+    args.SetSslTargetNameOverride(options.ssl_target_name_override);
+  }
+  channel_ = grpc::CreateCustomChannel(
+      options.target,
+      options.credentials != nullptr ? options.credentials : grpc::InsecureChannelCredentials(),
+      args);
   stub_ = ::inventory::InventoryService::NewStub(channel_);
   if (options.observer != nullptr) {
     observer_ = options.observer->ObserveMethod("inventory.InventoryService/ReserveStock",

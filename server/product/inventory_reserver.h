@@ -22,6 +22,10 @@ struct InventoryReserverOptions {
   // gRPC target, e.g. "dns:///inventory:50051"; every address it resolves to
   // is used (round_robin).
   std::string target;
+  // Null: plaintext. With TLS, ssl_target_name_override (if not empty) is
+  // the name the inventory's certificate must carry.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string ssl_target_name_override;
   // Attempts for an UNAVAILABLE ReserveStock (gRPC's retryPolicy, 1..5).
   // Safe because ReserveStock is idempotent per order_id.
   int retry_max_attempts = 3;

@@ -65,6 +65,21 @@ ABSL_FLAG(int, lookup_threads, server::product::ProductServerOptions{}.lookup_th
           "Threads of the inventory look-up client. 0: none of its own; its replies are handled "
           "on the server's completion-queue threads, which answer each call on the thread that "
           "got its reply (fewer thread hops; see docs/performance.md).");
+ABSL_FLAG(std::string, inventory_tls_ca,
+          server::product::ProductServerOptions{}.inventory_tls.ca_file,
+          "PEM CA certificates to verify the inventory's certificate with (re-read every 1m). "
+          "Setting this or any other --inventory_tls_* flag makes every call to the inventory "
+          "use TLS; with none of them, plaintext.");
+ABSL_FLAG(std::string, inventory_tls_cert,
+          server::product::ProductServerOptions{}.inventory_tls.cert_file,
+          "PEM client certificate chain to present to the inventory (mTLS); needs "
+          "--inventory_tls_key.");
+ABSL_FLAG(std::string, inventory_tls_key,
+          server::product::ProductServerOptions{}.inventory_tls.key_file,
+          "PEM private key (unencrypted) of --inventory_tls_cert.");
+ABSL_FLAG(std::string, inventory_tls_server_name,
+          server::product::ProductServerOptions{}.inventory_tls.server_name,
+          "The name the inventory's certificate must carry. Empty: the host of --inventory.");
 
 namespace {
 
@@ -93,6 +108,13 @@ absl::StatusOr<server::product::ProductServerOptions> OptionsFromFlags() {
   options.max_calls_in_flight = absl::GetFlag(FLAGS_max_calls_in_flight);
   options.inventory_health_interval = absl::GetFlag(FLAGS_inventory_health_interval);
   options.lookup_threads = absl::GetFlag(FLAGS_lookup_threads);
+  server::host::ChannelTlsOptions& tls = options.inventory_tls;
+  tls.ca_file = absl::GetFlag(FLAGS_inventory_tls_ca);
+  tls.cert_file = absl::GetFlag(FLAGS_inventory_tls_cert);
+  tls.key_file = absl::GetFlag(FLAGS_inventory_tls_key);
+  tls.server_name = absl::GetFlag(FLAGS_inventory_tls_server_name);
+  tls.enabled = !tls.ca_file.empty() || !tls.cert_file.empty() || !tls.key_file.empty() ||
+                !tls.server_name.empty();
   if (absl::Status valid = server::product::ValidateProductServerOptions(options); !valid.ok()) {
     return valid;
   }
@@ -115,6 +137,10 @@ int main(int argc, char** argv) {
   absl::StatusOr<domain::product::ProductCatalog> catalog =
       domain::product::ProductCatalog::Create(*products);
   if (!catalog.ok()) return Fail(catalog.status());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> inventory_credentials =
+      server::product::InventoryCredentials(*options);
+  if (!inventory_credentials.ok()) return Fail(inventory_credentials.status());
+  const std::string& inventory_name = options->inventory_tls.server_name;
 
   // The metrics outlive everything that reports to them. The host is made
   // before the look-up client, which may run on its queues; once started it
@@ -126,12 +152,15 @@ int main(int argc, char** argv) {
   client::BatchingInventoryClientOptions lookup_options =
       server::product::LookupClientOptions(*options);
   lookup_options.listener = &batch_metrics;
+  lookup_options.credentials = *inventory_credentials;
   server::host::ServerHost host(options->host);
   auto lookups =
       server::product::CreateLookupClient(lookup_options, options->lookup_threads, host.engine());
   if (!lookups.ok()) return Fail(lookups.status());
-  server::product::InventoryReserver reserver(
-      {.target = options->inventory, .observer = &client_metrics});
+  server::product::InventoryReserver reserver({.target = options->inventory,
+                                               .credentials = *inventory_credentials,
+                                               .ssl_target_name_override = inventory_name,
+                                               .observer = &client_metrics});
 
   server::product::ProductGrpcService service(*catalog, **lookups, reserver,
                                               server::product::ServiceOptions(*options));
@@ -146,15 +175,20 @@ int main(int argc, char** argv) {
     readiness.emplace(
         server::product::InventoryReadinessOptions{.target = options->inventory,
                                                    .interval = options->inventory_health_interval,
-                                                   .timeout = options->inventory_deadline},
+                                                   .timeout = options->inventory_deadline,
+                                                   .credentials = *inventory_credentials,
+                                                   .ssl_target_name_override = inventory_name},
         host.health(), server::product::ProductGrpcService::kServiceName);
   }
 
   const std::string& listen = options->listen;
   spdlog::info(
-      "product_server listening on {}:{} ({} products, inventory {}, batching {}, {} completion "
-      "queues{})",
+      "product_server listening on {}:{} ({} products, inventory {} over {}, batching {}, {} "
+      "completion queues{})",
       listen.substr(0, listen.rfind(':')), *port, catalog->size(), lookup_options.target,
+      !options->inventory_tls.enabled            ? "plaintext"
+      : options->inventory_tls.cert_file.empty() ? "TLS"
+                                                 : "mTLS",
       lookup_options.batching ? "on" : "off", host.engine().completion_queue_count(),
       host.metrics_port() > 0 ? absl::StrCat(", metrics on port ", host.metrics_port()) : "");
 

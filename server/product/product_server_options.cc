@@ -21,7 +21,7 @@ absl::Status ValidateProductServerOptions(const ProductServerOptions& options) {
   if (!options.products.empty() && options.synthetic_products > 0) {
     return absl::InvalidArgumentError("--products and --synthetic_products exclude each other");
   }
-  return absl::OkStatus();
+  return server::host::ValidateChannelTlsOptions(options.inventory_tls);
 }
 
 absl::StatusOr<std::vector<domain::product::ProductInfo>> ProductCatalogEntries(
@@ -43,7 +43,15 @@ client::BatchingInventoryClientOptions LookupClientOptions(const ProductServerOp
   lookup.max_in_flight_batches = options.max_in_flight_batches;
   lookup.max_queued_lookups = options.max_queued_lookups;
   lookup.channels = options.inventory_channels;
+  if (options.inventory_tls.enabled) {
+    lookup.ssl_target_name_override = options.inventory_tls.server_name;
+  }
   return lookup;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> InventoryCredentials(
+    const ProductServerOptions& options) {
+  return server::host::MakeChannelCredentials(options.inventory_tls);
 }
 
 ProductServiceOptions ServiceOptions(const ProductServerOptions& options) {

@@ -52,6 +52,17 @@ struct ProductServerOptions {
   // 0: the look-up client runs on the server's completion queues
   // (CreateLookupClient); N > 0: on N threads of its own.
   int lookup_threads = 0;
+  // TLS to the inventory, for all three of its channels (look-ups,
+  // reservations, readiness): on when any of its files or server_name is
+  // set. The credentials are made once (InventoryCredentials) and shared.
+  server::host::ChannelTlsOptions inventory_tls = [] {
+    server::host::ChannelTlsOptions tls;
+    tls.ca_flag = "inventory_tls_ca";
+    tls.cert_flag = "inventory_tls_cert";
+    tls.key_flag = "inventory_tls_key";
+    tls.server_name_flag = "inventory_tls_server_name";
+    return tls;
+  }();
 };
 
 // INVALID_ARGUMENT naming the flag of the first option out of range that
@@ -67,6 +78,11 @@ absl::StatusOr<std::vector<domain::product::ProductInfo>> ProductCatalogEntries(
 // The pieces of `options` each library takes.
 client::BatchingInventoryClientOptions LookupClientOptions(const ProductServerOptions& options);
 ProductServiceOptions ServiceOptions(const ProductServerOptions& options);
+
+// The inventory channels' credentials: TLS per options.inventory_tls, or
+// plaintext. INVALID_ARGUMENT naming the flag and file if one is unusable.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> InventoryCredentials(
+    const ProductServerOptions& options);
 
 }  // namespace server::product
 

@@ -1,0 +1,225 @@
+#include "server/host/authorization.h"
+
+#include <grpc/grpc_security_constants.h>
+#include <grpcpp/security/auth_context.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "metrics/grpc_prometheus.h"
+
+namespace server::host {
+namespace {
+
+constexpr std::size_t kMinTokenLength = 16;
+constexpr absl::string_view kBearer = "bearer ";
+
+std::array<unsigned char, Authorization::kDigestBytes> Digest(absl::string_view bytes) {
+  std::array<unsigned char, Authorization::kDigestBytes> digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest.data());
+  return digest;
+}
+
+absl::StatusOr<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--admin_token_file=", path, ": cannot read: ", std::strerror(errno)));
+  }
+  std::string line;
+  std::getline(in, line);
+  absl::string_view token = absl::StripAsciiWhitespace(line);
+  if (token.size() < kMinTokenLength) {
+    return absl::InvalidArgumentError(absl::StrCat("--admin_token_file=", path,
+                                                   ": the token (its first line) must have at "
+                                                   "least ",
+                                                   kMinTokenLength, " characters"));
+  }
+  if (std::any_of(token.begin(), token.end(), [](char c) {
+        return absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+               !absl::ascii_isprint(static_cast<unsigned char>(c));
+      })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--admin_token_file=", path, ": the token must be printable ASCII without spaces"));
+  }
+  return std::string(token);
+}
+
+}  // namespace
+
+absl::Status ValidateAuthorizationOptions(const AuthorizationOptions& options, bool mtls) {
+  if (options.allow_unauthenticated_admin &&
+      (!options.admin_identities.empty() || !options.admin_token_file.empty())) {
+    return absl::InvalidArgumentError(
+        "--allow_unauthenticated_admin lets every caller in: it excludes --admin_identities and "
+        "--admin_token_file");
+  }
+  if (!options.admin_identities.empty() && !mtls) {
+    return absl::InvalidArgumentError(
+        "--admin_identities names client certificates, which only mTLS verifies: give "
+        "--tls_client_ca (with --tls_cert and --tls_key) too");
+  }
+  for (const std::string& identity : options.admin_identities) {
+    if (identity.empty()) return absl::InvalidArgumentError("--admin_identities: an empty name");
+  }
+  if (!options.admin_token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadToken(options.admin_token_file);
+    if (!token.ok()) return token.status();
+  }
+  return absl::OkStatus();
+}
+
+// The check of one admin method, with its denial counters resolved once.
+class Authorization::AdminCheck final : public engine::MethodAuthorizer {
+ public:
+  AdminCheck(const Authorization& policy, std::string method, prometheus::Counter* unauthenticated,
+             prometheus::Counter* denied)
+      : policy_(policy),
+        method_(std::move(method)),
+        unauthenticated_(unauthenticated),
+        denied_(denied) {}
+
+  absl::Status Authorize(grpc::ServerContext& context) const override {
+    const AuthorizationOptions& options = policy_.options_;
+    if (!options.admin_enabled) {
+      return Deny(absl::PermissionDeniedError(
+          absl::StrCat(method_, " is turned off on this server (--admin_set_stock=false)")));
+    }
+    if (options.allow_unauthenticated_admin) return absl::OkStatus();
+
+    const auto& metadata = context.client_metadata();
+    if (auto header = metadata.find("authorization"); header != metadata.end()) {
+      absl::string_view value(header->second.data(), header->second.size());
+      if (value.size() <= kBearer.size() || !absl::StartsWithIgnoreCase(value, kBearer)) {
+        return Deny(absl::UnauthenticatedError(
+            "the authorization metadata is not of the form 'Bearer TOKEN'"));
+      }
+      if (!policy_.has_token_) {
+        return Deny(absl::UnauthenticatedError(
+            "this server accepts no bearer token (no --admin_token_file)"));
+      }
+      const std::array<unsigned char, kDigestBytes> digest =
+          Digest(absl::StripAsciiWhitespace(value.substr(kBearer.size())));
+      if (CRYPTO_memcmp(digest.data(), policy_.token_digest_.data(), kDigestBytes) != 0) {
+        return Deny(absl::UnauthenticatedError("the bearer token is not the admin token"));
+      }
+      return absl::OkStatus();
+    }
+
+    std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+    if (auth != nullptr && auth->IsPeerAuthenticated()) {
+      std::vector<std::string> names;
+      for (const grpc::string_ref& name : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
+        std::string text(name.data(), name.size());
+        if (policy_.identities_.contains(text)) return absl::OkStatus();
+        names.push_back(std::move(text));
+      }
+      return Deny(absl::PermissionDeniedError(
+          absl::StrCat(method_, " needs an admin: the client certificate (",
+                       names.empty() ? "no subject alternative name" : absl::StrJoin(names, ", "),
+                       ") is not one of --admin_identities")));
+    }
+    return Deny(absl::UnauthenticatedError(absl::StrCat(
+        method_,
+        " needs an admin credential: a client certificate named in --admin_identities (mTLS), or "
+        "'authorization: Bearer TOKEN' metadata with the token of --admin_token_file")));
+  }
+
+ private:
+  absl::Status Deny(absl::Status status) const {
+    prometheus::Counter* counter =
+        status.code() == absl::StatusCode::kUnauthenticated ? unauthenticated_ : denied_;
+    if (counter != nullptr) counter->Increment();
+    return status;
+  }
+
+  const Authorization& policy_;
+  const std::string method_;
+  prometheus::Counter* const unauthenticated_;
+  prometheus::Counter* const denied_;
+};
+
+Authorization::Authorization(AuthorizationOptions options, prometheus::Registry* registry)
+    : options_(std::move(options)),
+      identities_(options_.admin_identities.begin(), options_.admin_identities.end()) {
+  if (registry != nullptr && !options_.admin_methods.empty()) {
+    denied_family_ = &prometheus::BuildCounter()
+                          .Name("grpc_server_authz_denied_total")
+                          .Help("Calls refused by authorization before their handler, by code.")
+                          .Register(*registry);
+  }
+}
+
+Authorization::~Authorization() = default;
+
+absl::Status Authorization::Load(bool mtls) {
+  if (absl::Status valid = ValidateAuthorizationOptions(options_, mtls); !valid.ok()) return valid;
+  if (!options_.admin_token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadToken(options_.admin_token_file);
+    if (!token.ok()) return token.status();
+    token_digest_ = Digest(*token);
+    has_token_ = true;
+  }
+  return absl::OkStatus();
+}
+
+const engine::MethodAuthorizer* Authorization::ForMethod(const std::string& full_method) {
+  if (std::find(options_.admin_methods.begin(), options_.admin_methods.end(), full_method) ==
+      options_.admin_methods.end()) {
+    return nullptr;
+  }
+  prometheus::Counter* unauthenticated = nullptr;
+  prometheus::Counter* denied = nullptr;
+  if (denied_family_ != nullptr) {
+    const std::size_t slash = full_method.find('/');
+    const std::string service = full_method.substr(0, slash);
+    const std::string method = slash == std::string::npos ? "" : full_method.substr(slash + 1);
+    for (auto [code, counter] : {std::pair{grpc::StatusCode::UNAUTHENTICATED, &unauthenticated},
+                                 std::pair{grpc::StatusCode::PERMISSION_DENIED, &denied}}) {
+      *counter = &denied_family_->Add({{"grpc_service", service},
+                                       {"grpc_method", method},
+                                       {"grpc_code", metrics::GoCodeName(code)}});
+    }
+  }
+  checks_.push_back(std::make_unique<AdminCheck>(*this, full_method, unauthenticated, denied));
+  return checks_.back().get();
+}
+
+std::string Authorization::Describe(bool plaintext) const {
+  if (options_.admin_methods.empty()) return "";
+  const std::string methods = absl::StrJoin(options_.admin_methods, ", ");
+  if (!options_.admin_enabled) return absl::StrCat(methods, ": turned off for everyone");
+  if (options_.allow_unauthenticated_admin) {
+    return absl::StrCat(methods,
+                        ": OPEN TO EVERY CALLER (--allow_unauthenticated_admin); for local "
+                        "development only");
+  }
+  std::vector<std::string> who;
+  if (!options_.admin_identities.empty()) {
+    who.push_back(
+        absl::StrCat("client certificates named ", absl::StrJoin(options_.admin_identities, ", ")));
+  }
+  if (!options_.admin_token_file.empty()) {
+    who.push_back(absl::StrCat("the bearer token of ", options_.admin_token_file,
+                               plaintext ? " (sent in the clear: this server has no TLS)" : ""));
+  }
+  if (who.empty()) {
+    return absl::StrCat(methods,
+                        ": no admin is configured (--admin_identities, --admin_token_file), so "
+                        "every call is refused");
+  }
+  return absl::StrCat(methods, ": admins are ", absl::StrJoin(who, " or "));
+}
+
+}  // namespace server::host
