@@ -17,34 +17,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "domain/inventory/inventory_store.h"
+#include "domain/inventory/recording_journal_testing.h"
 #include "domain/inventory/stock_journal.h"
 
 namespace domain::inventory {
 namespace {
 
-// Keeps every mutation the store appends, in order.
-class RecordingJournal : public StockJournal {
- public:
-  void Append(StockMutation mutation) override {
-    absl::MutexLock lock(&mu_);
-    mutations_.push_back(std::move(mutation));
-  }
-  void WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) override {
-    std::move(done)(absl::OkStatus());
-  }
-  absl::Status Accepting() const override { return accepting_; }
-
-  std::vector<StockMutation> mutations() const {
-    absl::MutexLock lock(&mu_);
-    return mutations_;
-  }
-  void Refuse() { accepting_ = absl::UnavailableError("journal closed"); }
-
- private:
-  mutable absl::Mutex mu_;
-  std::vector<StockMutation> mutations_ ABSL_GUARDED_BY(mu_);
-  absl::Status accepting_;
-};
+using testing::RecordingJournal;
 
 std::int32_t Quantity(const InventoryStore& store, const std::string& id) {
   return store.Get(id).quantity;
@@ -117,7 +96,7 @@ TEST_CASE("retention: forgotten orders reach the journal after their release, be
 
   SECTION("a journal that no longer accepts: nothing is forgotten") {
     REQUIRE(store.Release("o1").ok());
-    journal.Refuse();
+    journal.StopAccepting(absl::UnavailableError("journal closed"));
     CHECK(store.ForgetReleasedBefore(absl::InfiniteFuture()) == 0);
     CHECK(store.order_count() == 1);
   }

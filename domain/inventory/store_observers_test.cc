@@ -7,37 +7,12 @@
 
 #include "absl/synchronization/mutex.h"
 #include "domain/inventory/inventory_store.h"
+#include "domain/inventory/recording_journal_testing.h"
 
 namespace domain::inventory {
 namespace {
 
-class RecordingJournal final : public StockJournal {
- public:
-  void Append(StockMutation mutation) override {
-    absl::MutexLock lock(&mu_);
-    mutations_.push_back(std::move(mutation));
-  }
-  void WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) override {
-    std::move(done)(absl::OkStatus());
-  }
-  absl::Status Accepting() const override {
-    absl::MutexLock lock(&mu_);
-    return accepting_;
-  }
-  void StopAccepting(absl::Status why) {
-    absl::MutexLock lock(&mu_);
-    accepting_ = std::move(why);
-  }
-  std::vector<StockMutation> mutations() {
-    absl::MutexLock lock(&mu_);
-    return mutations_;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::vector<StockMutation> mutations_ ABSL_GUARDED_BY(mu_);
-  absl::Status accepting_ ABSL_GUARDED_BY(mu_);
-};
+using testing::RecordingJournal;
 
 class RecordingWatcher final : public StockWatcher {
  public:
