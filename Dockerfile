@@ -70,5 +70,8 @@ WORKDIR /var/lib/inventory
 # 50051 InventoryService, 50052 ProductService, 9464/9465 their metrics.
 EXPOSE 50051 50052 9464 9465
 # Exec form: the server is the process that receives SIGTERM and drains
-# (docker-compose.yml also sets init: true to reap and forward).
-CMD ["inventory_server"]
+# (docker-compose.yml also sets init: true to reap and forward). The servers
+# listen on loopback by default; in a container that would be unreachable,
+# so the image's default command listens on every interface of the
+# container's own network (what `docker run -p` publishes is the user's call).
+CMD ["inventory_server", "--listen=0.0.0.0:50051"]

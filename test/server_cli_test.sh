@@ -86,7 +86,7 @@ with_server() {
 
 # --- --help lists every project flag with its default -----------------------
 declare -A expected_default=(
-  [listen]='"0.0.0.0:50051"'
+  [listen]='"127.0.0.1:50051"'
   [catalog]='""'
   [synthetic_products]=0
   [completion_queues]=0

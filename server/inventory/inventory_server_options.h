@@ -25,7 +25,7 @@ struct InventoryServerOptions {
   // The engine, limits, health, reflection and metrics endpoint.
   server::host::ServerHostOptions host;
   // host:port to serve on; port 0 picks a free port.
-  std::string listen = "0.0.0.0:50051";
+  std::string listen = "127.0.0.1:50051";
   // CSV of product_id,quantity to start with (with data_dir: only to seed an
   // empty data directory). Empty, and no synthetic_products: the built-in
   // catalog, product123 with 10.

@@ -25,7 +25,7 @@ struct ProductServerOptions {
   // The engine, limits, health, reflection and metrics endpoint.
   server::host::ServerHostOptions host;
   // host:port to serve on; port 0 picks a free port.
-  std::string listen = "0.0.0.0:50052";
+  std::string listen = "127.0.0.1:50052";
   // The InventoryService: host:port, or dns:///host:port (round_robin over
   // every address).
   std::string inventory = "localhost:50051";
