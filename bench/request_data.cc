@@ -108,12 +108,24 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseMetadata(
       return absl::InvalidArgumentError(
           absl::StrCat("--metadata is not a JSON object: ", parsed.message().ToString()));
     }
-    for (const auto& [key, value] : object.fields()) {
-      if (value.kind_case() != pb::Value::kStringValue) {
+    // The object's entries through reflection, not Struct::fields(): that
+    // map's code is inlined here but instantiated in libprotobuf too, and a
+    // ThreadSanitizer build's inlined copy does not match the library's
+    // (iterating it crashed the TSan pass).
+    const pb::Reflection* reflection = object.GetReflection();
+    const pb::FieldDescriptor* fields = object.GetDescriptor()->FindFieldByName("fields");
+    for (int i = 0; i < reflection->FieldSize(object, fields); ++i) {
+      const pb::Message& entry = reflection->GetRepeatedMessage(object, fields, i);
+      const pb::Descriptor* entry_type = entry.GetDescriptor();
+      const std::string key =
+          entry.GetReflection()->GetString(entry, entry_type->FindFieldByName("key"));
+      const auto* value = dynamic_cast<const pb::Value*>(
+          &entry.GetReflection()->GetMessage(entry, entry_type->FindFieldByName("value")));
+      if (value == nullptr || value->kind_case() != pb::Value::kStringValue) {
         return absl::InvalidArgumentError(
             absl::StrCat("--metadata: the value of '", key, "' is not a string"));
       }
-      if (absl::Status added = add(key, value.string_value()); !added.ok()) return added;
+      if (absl::Status added = add(key, value->string_value()); !added.ok()) return added;
     }
     return out;
   }
