@@ -153,9 +153,13 @@ TEST_CASE("unary calls reuse pooled slots; the pool grows only with concurrency"
   CHECK(after.finishes_ok == 500);
   CHECK(after.handlers_running == 0);
   // 500 calls; at most 8 at once (one per client thread) on top of the 8
-  // requests kept posted: each slot was reused.
+  // requests kept posted. A slot is free again only once its Finish and
+  // done completions are handled, which a slow (sanitized, loaded) run may
+  // see after the client's next call has arrived, so a client can hold a
+  // finishing slot or two beside its new one. Without reuse the pool would
+  // have grown by about 500.
   CHECK(after.slots >= before.slots);
-  CHECK(after.slots <= before.slots + 8);
+  CHECK(after.slots <= before.slots + 3 * 8);
   CHECK(server.engine().MethodStats(kUnaryMethod).calls_started == 500);
   CHECK(server.engine().MethodStats(kStreamMethod).calls_started == 0);
   CHECK(server.engine().MethodStats(kStreamMethod).slots == 2 * 2);
