@@ -56,6 +56,21 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
   return std::string(token);
 }
 
+// A list of client certificate names: needs mTLS, which verifies them.
+absl::Status ValidateIdentities(const std::vector<std::string>& identities, absl::string_view flag,
+                                bool mtls) {
+  if (!identities.empty() && !mtls) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag,
+                     " names client certificates, which only mTLS verifies: give "
+                     "--tls_client_ca (with --tls_cert and --tls_key) too"));
+  }
+  for (const std::string& identity : identities) {
+    if (identity.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": an empty name"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateAuthorizationOptions(const AuthorizationOptions& options, bool mtls) {
@@ -65,21 +80,12 @@ absl::Status ValidateAuthorizationOptions(const AuthorizationOptions& options, b
         "--allow_unauthenticated_admin lets every caller in: it excludes --admin_identities and "
         "--admin_token_file");
   }
-  if (!options.order_identities.empty() && !mtls) {
-    return absl::InvalidArgumentError(
-        "--order_identities names client certificates, which only mTLS verifies: give "
-        "--tls_client_ca (with --tls_cert and --tls_key) too");
-  }
-  for (const std::string& identity : options.order_identities) {
-    if (identity.empty()) return absl::InvalidArgumentError("--order_identities: an empty name");
-  }
-  if (!options.admin_identities.empty() && !mtls) {
-    return absl::InvalidArgumentError(
-        "--admin_identities names client certificates, which only mTLS verifies: give "
-        "--tls_client_ca (with --tls_cert and --tls_key) too");
-  }
-  for (const std::string& identity : options.admin_identities) {
-    if (identity.empty()) return absl::InvalidArgumentError("--admin_identities: an empty name");
+  for (const auto& [identities, flag] :
+       {std::pair{&options.admin_identities, "--admin_identities"},
+        std::pair{&options.order_identities, "--order_identities"}}) {
+    if (absl::Status valid = ValidateIdentities(*identities, flag, mtls); !valid.ok()) {
+      return valid;
+    }
   }
   if (!options.admin_token_file.empty()) {
     absl::StatusOr<std::string> token = ReadToken(options.admin_token_file);
