@@ -233,7 +233,10 @@ std::uint64_t TimelineBucket::Percentile(double q) const {
   std::uint64_t seen = 0;
   for (int i = 0; i < kCoarse; ++i) {
     seen += coarse[i];
-    if (seen >= std::max<std::uint64_t>(rank, 1)) return std::min(CoarseUpper(i), max_ns);
+    if (seen >= std::max<std::uint64_t>(rank, 1)) {
+      // The last bin also holds every larger value: its bound is the max.
+      return i == kCoarse - 1 ? max_ns : std::min(CoarseUpper(i), max_ns);
+    }
   }
   return max_ns;
 }
