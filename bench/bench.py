@@ -298,6 +298,17 @@ SCENARIOS = [
                      ("--target={target}", "--method=get", "--ids_file={file:ids_sku42}",
                       "--connections=8", "--inflight=512", "--progress=false"))),
              ]),
+    Scenario("call-vs-h2load", "inventory_bench --call (the method from the .proto file, the "
+             "request from JSON) against h2load on the same core, same server and request, 8 "
+             "connections x 64 calls in flight", [
+                 Variant("h2load", (inv(SYNTH, "--completion_queues=1"),), H2Load("get-sku42")),
+                 Variant("inventory_bench-call", (inv(SYNTH, "--completion_queues=1"),), Bench(
+                     ("--target={target}",
+                      "--call=inventory.InventoryService/GetProductAvailability",
+                      f"--proto={REPO}/proto/inventory.proto",
+                      '--data={{"product_id": "sku-00000042"}}', "--connections=8",
+                      "--inflight=512", "--progress=false"))),
+             ]),
     Scenario("batching", "GetProduct through product_server with batching on and off, and "
              "inventory_server answering GetProductAvailability itself; all on the 2 cores",
              [Variant("batching-on", product("--batching=true"), GET_PRODUCT),

@@ -124,8 +124,14 @@ struct Slot final : engine::CompletionHandler {
   explicit Slot(Worker* owner) : worker(owner) {}
 
   // Hands the finished call to its worker (Worker::Finished), on the
-  // worker's thread: the one virtual call per completion.
+  // worker's thread: the one virtual call per completion. A server-streaming
+  // call takes several steps (Worker::Advance) before it is finished.
   void OnCompletion(engine::CompletionKind kind, bool ok) override;
+
+  // Where a server-streaming call is: its request written (with the
+  // half-close), then reading, then finishing. One operation at a time, so
+  // the one tag serves every step.
+  enum class Phase { kWriting, kReading, kFinishing };
 
   Worker* const worker;
   engine::Tag tag{this, engine::CompletionKind::kOperation};
@@ -133,7 +139,11 @@ struct Slot final : engine::CompletionHandler {
   std::optional<grpc::ClientContext> context;  // a context serves one call only
   // In the call's arena: must go before its context (declared after it).
   std::unique_ptr<grpc::ClientAsyncResponseReader<grpc::ByteBuffer>> reader;
-  grpc::ByteBuffer request;  // requests that change per call
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<SerializedRequest, grpc::ByteBuffer>> stream;
+  Phase phase = Phase::kWriting;
+  std::uint64_t messages = 0;         // server-streaming: received so far
+  std::int64_t first_message_ns = 0;  // when the first one came
+  grpc::ByteBuffer request;           // requests that change per call
   grpc::ByteBuffer response;
   grpc::Status status;
   std::int64_t start_ns = 0;  // actual (closed loop) or scheduled (open loop) start
@@ -151,6 +161,11 @@ struct Tally {
   std::uint64_t failed = 0;
   std::array<std::uint64_t, kOutcomes> by_outcome{};
   std::array<std::string, kOutcomes> first_message;
+  // Server-streaming calls only.
+  std::uint64_t messages = 0;
+  LatencyHistogram messages_per_call;
+  LatencyHistogram first_message_ns;
+  std::vector<TimelineBucket> timeline;
   std::int64_t last_completion_ns = 0;
   // Open loop, set once the worker stopped sending.
   std::uint64_t scheduled = 0;
@@ -167,6 +182,11 @@ struct Tally {
       by_outcome[i] += other.by_outcome[i];
       if (first_message[i].empty()) first_message[i] = other.first_message[i];
     }
+    if (timeline.size() < other.timeline.size()) timeline.resize(other.timeline.size());
+    for (std::size_t i = 0; i < other.timeline.size(); ++i) timeline[i].Merge(other.timeline[i]);
+    messages += other.messages;
+    messages_per_call.Merge(other.messages_per_call);
+    first_message_ns.Merge(other.first_message_ns);
     last_completion_ns = std::max(last_completion_ns, other.last_completion_ns);
     scheduled += other.scheduled;
     unsent += other.unsent;
@@ -186,6 +206,8 @@ struct Plan {
   std::int64_t measure_ns = 0;  // measured window begins
   std::int64_t end_ns = 0;      // no call starts at or after this
   std::int64_t deadline_ns = 0;
+  std::int64_t timeline_ns = 0;  // LoadResult::timeline_interval
+  std::size_t timeline_buckets = 0;
   std::int64_t drain_limit_ns = 0;  // calls still out then are cancelled
   // Workers done (every call drained); with options.total, the run may end
   // before end_ns.
@@ -284,9 +306,25 @@ class CallStarter {
     slot.measured = start_ns >= plan_.measure_ns && start_ns < plan_.end_ns;
     const SerializedRequest request{&slot.request};
     slot.reader.reset();
+    slot.stream.reset();
     slot.context.emplace();
     slot.context->set_deadline(FromNow(plan_.deadline_ns));
     for (const auto& [key, value] : plan_.options.metadata) slot.context->AddMetadata(key, value);
+    if (plan_.options.server_streaming) {
+      // The initial metadata is held back (corked) and goes out with the
+      // request and the half-close in one batch: StartCall completes no
+      // tag, the write does.
+      slot.context->set_initial_metadata_corked(true);
+      slot.messages = 0;
+      slot.first_message_ns = 0;
+      slot.phase = Slot::Phase::kWriting;
+      slot.stream =
+          plan_.connections[slot.connection].stub->PrepareCall(&*slot.context, plan_.path, cq);
+      slot.stream->StartCall(slot.tag.ToCompletionQueueTag());
+      slot.stream->Write(request, grpc::WriteOptions().set_last_message(),
+                         slot.tag.ToCompletionQueueTag());
+      return;
+    }
     slot.reader = plan_.connections[slot.connection].stub->PrepareUnaryCall(
         &*slot.context, plan_.path, request, cq);
     slot.reader->StartCall();
@@ -382,7 +420,9 @@ class Worker {
                          (static_cast<std::uint64_t>(index) <
                                   plan.options.total % static_cast<std::uint64_t>(plan.workers)
                               ? 1
-                              : 0)) {}
+                              : 0)) {
+    tally_.timeline.resize(plan.timeline_buckets);
+  }
 
   void Run() {
     engine::ScopedWriteCoalescing coalescing(plan_.options.coalesce_writes);
@@ -416,6 +456,7 @@ class Worker {
       engine::Tag* tag = engine::Tag::Next(&cq_, &ok);
       if (tag == nullptr) break;  // never before Shutdown
       Slot* slot = CompleteCall(tag, ok);
+      if (slot == nullptr) continue;  // a streaming call's step
       const std::int64_t done = finished_ns_;
       if (done >= plan_.end_ns || !Begin(*slot, done)) break;
     }
@@ -519,6 +560,35 @@ class Worker {
     finished_ = &slot;
   }
 
+  // A step of a server-streaming call completed: starts its next one, or,
+  // once Finish is done, finishes the call.
+  void Advance(Slot& slot, bool ok) {
+    void* tag = slot.tag.ToCompletionQueueTag();
+    switch (slot.phase) {
+      case Slot::Phase::kWriting:
+        // A failed write means the call is over: its status says why.
+        if (ok) {
+          slot.phase = Slot::Phase::kReading;
+          slot.stream->Read(&slot.response, tag);
+          return;
+        }
+        break;
+      case Slot::Phase::kReading:
+        if (ok) {
+          if (slot.messages++ == 0) slot.first_message_ns = MonotonicNowNs();
+          slot.response.Clear();
+          slot.stream->Read(&slot.response, tag);
+          return;
+        }
+        break;
+      case Slot::Phase::kFinishing:
+        Finished(slot, true);
+        return;
+    }
+    slot.phase = Slot::Phase::kFinishing;
+    slot.stream->Finish(&slot.status, tag);
+  }
+
  private:
   // A new call slot; spread over connections: worker w's i-th slot is
   // global slot w + i * workers.
@@ -559,6 +629,7 @@ class Worker {
   // Completes the call `tag` belongs to (its slot hands it to Finished) and
   // returns the call's slot. Every tag on this queue is a slot's.
   Slot* CompleteCall(engine::Tag* tag, bool ok) {
+    finished_ = nullptr;  // stays null for a step of a streaming call
     tag->Complete(ok);
     return finished_;
   }
@@ -580,9 +651,21 @@ class Worker {
       std::lock_guard<std::mutex> lock(mu_);
       ++tally_.completions;
       if (slot.measured) {
-        tally_.latency_ns.Record(
-            static_cast<std::uint64_t>(std::max<std::int64_t>(now - slot.start_ns, 0)));
+        const auto latency =
+            static_cast<std::uint64_t>(std::max<std::int64_t>(now - slot.start_ns, 0));
+        tally_.latency_ns.Record(latency);
+        const auto bucket =
+            static_cast<std::size_t>((slot.start_ns - plan_.measure_ns) / plan_.timeline_ns);
+        if (bucket < tally_.timeline.size()) tally_.timeline[bucket].Record(latency, outcome == 0);
         ++tally_.by_outcome[outcome];
+        if (plan_.options.server_streaming) {
+          tally_.messages += slot.messages;
+          tally_.messages_per_call.Record(slot.messages);
+          if (slot.messages > 0) {
+            tally_.first_message_ns.Record(static_cast<std::uint64_t>(
+                std::max<std::int64_t>(slot.first_message_ns - slot.start_ns, 0)));
+          }
+        }
         if (outcome == 0) {
           ++tally_.succeeded;
           if (not_available) ++tally_.not_available;
@@ -614,7 +697,13 @@ class Worker {
   Tally tally_;
 };
 
-void Slot::OnCompletion(engine::CompletionKind, bool ok) { worker->Finished(*this, ok); }
+void Slot::OnCompletion(engine::CompletionKind, bool ok) {
+  if (stream != nullptr) {
+    worker->Advance(*this, ok);
+  } else {
+    worker->Finished(*this, ok);
+  }
+}
 
 // "name=value": an integer argument if value parses as one, else a string.
 absl::Status AddChannelArg(grpc::ChannelArguments& args, absl::string_view spec) {
@@ -798,6 +887,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
   if (options.duration <= absl::ZeroDuration() || options.warmup < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--duration must be positive and --warmup not negative");
   }
+  if (options.server_streaming && options.method != LoadMethod::kGeneric) {
+    return absl::InvalidArgumentError("only --call methods may be server-streaming");
+  }
   Plan plan(options, requests);
   if ((requests.method == LoadMethod::kGeneric) != (options.method == LoadMethod::kGeneric)) {
     return absl::InvalidArgumentError("the requests were prepared for another method");
@@ -820,8 +912,11 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
       if (absl::Status added = AddChannelArg(args, spec); !added.ok()) return added;
     }
     Connection connection;
-    connection.channel =
-        grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+    if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
+    connection.channel = grpc::CreateCustomChannel(
+        options.target,
+        options.credentials != nullptr ? options.credentials : grpc::InsecureChannelCredentials(),
+        args);
     connection.stub =
         std::make_unique<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>>(
             connection.channel);
@@ -842,6 +937,11 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
   plan.measure_ns = plan.start_ns + absl::ToInt64Nanoseconds(options.warmup);
   plan.end_ns = plan.measure_ns + absl::ToInt64Nanoseconds(options.duration);
   plan.deadline_ns = absl::ToInt64Nanoseconds(options.deadline);
+  plan.timeline_ns =
+      std::max<std::int64_t>(100'000'000, absl::ToInt64Nanoseconds(options.duration) / 500);
+  plan.timeline_ns = (plan.timeline_ns + 999'999) / 1'000'000 * 1'000'000;  // whole ms
+  plan.timeline_buckets = static_cast<std::size_t>(
+      (absl::ToInt64Nanoseconds(options.duration) + plan.timeline_ns - 1) / plan.timeline_ns);
   plan.drain_limit_ns = plan.end_ns + plan.deadline_ns + 5'000'000'000;
 
   std::vector<std::unique_ptr<Worker>> workers;
@@ -916,6 +1016,14 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
                         plan.measure_ns);
   result.client_cpu_seconds = cpu_at_end.value_or(0) - cpu_at_start.value_or(0);
   result.items_per_call = options.method == LoadMethod::kBatch ? options.batch_size : 1;
+  result.server_streaming = options.server_streaming;
+  result.timeline_interval = absl::Nanoseconds(plan.timeline_ns);
+  result.timeline = std::move(total.timeline);
+  // Only up to the last interval that holds a call (--total may end early).
+  while (!result.timeline.empty() && result.timeline.back().calls == 0) result.timeline.pop_back();
+  result.messages = total.messages;
+  result.messages_per_call = total.messages_per_call;
+  result.first_message_ns = total.first_message_ns;
   return result;
 }
 
@@ -964,6 +1072,18 @@ std::string FormatSummary(const LoadOptions& options, const LoadResult& result) 
                   Micros(h.Percentile(0.999)), "  max ", Micros(h.max()),
                   options.rate > 0 ? "  (from each call's scheduled start)\n" : "\n");
   absl::StrAppend(&out, HistogramText(h));
+  if (result.server_streaming) {
+    const LatencyHistogram& m = result.messages_per_call;
+    absl::StrAppend(&out, "  messages   ", result.messages, " received; per call min ", m.min(),
+                    "  p50 ", m.Percentile(0.5), "  max ", m.max(),
+                    absl::StrFormat("  mean %.2f", m.mean()), "\n");
+    const LatencyHistogram& f = result.first_message_ns;
+    if (f.count() > 0) {
+      absl::StrAppend(&out, "  first msg  us p50 ", Micros(f.Percentile(0.5)), "  p90 ",
+                      Micros(f.Percentile(0.9)), "  p99 ", Micros(f.Percentile(0.99)), "  max ",
+                      Micros(f.max()), "  (", f.count(), " calls got a message)\n");
+    }
+  }
   if (result.succeeded > 0) {
     absl::StrAppend(&out, absl::StrFormat("  client CPU %.1f us per OK call\n",
                                           1e6 * result.client_cpu_seconds /
@@ -1039,6 +1159,28 @@ std::string FormatSummaryJson(const LoadOptions& options, const LoadResult& resu
     *rows.add_values()->mutable_struct_value() = row;
   }
   *f["histogram"].mutable_list_value() = rows;
+  if (result.server_streaming) {
+    f["messages"] = number(static_cast<double>(result.messages));
+    const LatencyHistogram& m = result.messages_per_call;
+    pb::Struct per_call;
+    auto& p = *per_call.mutable_fields();
+    p["min"] = number(static_cast<double>(m.min()));
+    p["p50"] = number(static_cast<double>(m.Percentile(0.5)));
+    p["max"] = number(static_cast<double>(m.max()));
+    p["mean"] = number(m.mean());
+    *f["messages_per_call"].mutable_struct_value() = per_call;
+    const LatencyHistogram& fm = result.first_message_ns;
+    pb::Struct first;
+    auto& fl = *first.mutable_fields();
+    fl["calls"] = number(static_cast<double>(fm.count()));
+    fl["p50"] = number(us(static_cast<double>(fm.Percentile(0.5))));
+    fl["p90"] = number(us(static_cast<double>(fm.Percentile(0.9))));
+    fl["p99"] = number(us(static_cast<double>(fm.Percentile(0.99))));
+    fl["p99_9"] = number(us(static_cast<double>(fm.Percentile(0.999))));
+    fl["max"] = number(us(static_cast<double>(fm.max())));
+    fl["mean"] = number(us(fm.mean()));
+    *f["first_message_us"].mutable_struct_value() = first;
+  }
   if (result.succeeded > 0) {
     f["client_cpu_us_per_call"] =
         number(1e6 * result.client_cpu_seconds / static_cast<double>(result.succeeded));
@@ -1051,7 +1193,7 @@ std::string FormatSummaryJson(const LoadOptions& options, const LoadResult& resu
 std::string FormatSummaryCsvHeader() {
   return "method,target,loop,offered_rate,inflight,connections,calls,ok,failed,error_ratio,"
          "calls_per_second,p50_us,p90_us,p99_us,p99_9_us,max_us,client_cpu_us_per_call,codes,"
-         "first_messages";
+         "first_messages,messages,first_message_p50_us,first_message_p99_us";
 }
 
 std::string FormatSummaryCsv(const LoadOptions& options, const LoadResult& result) {
@@ -1093,6 +1235,9 @@ std::string FormatSummaryCsv(const LoadOptions& options, const LoadResult& resul
                            : "",
       CsvField(absl::StrJoin(codes, ";")),
       CsvField(messages_json),
+      result.server_streaming ? absl::StrCat(result.messages) : "",
+      result.server_streaming ? us(result.first_message_ns.Percentile(0.5)) : "",
+      result.server_streaming ? us(result.first_message_ns.Percentile(0.99)) : "",
   };
   return absl::StrJoin(fields, ",");
 }

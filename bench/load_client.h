@@ -35,9 +35,12 @@
 #ifndef BENCH_LOAD_CLIENT_H_
 #define BENCH_LOAD_CLIENT_H_
 
+#include <grpcpp/security/credentials.h>
+
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -81,6 +84,10 @@ struct LoadOptions {
   // name in reports ("package.Service/Method").
   std::string call_path;
   std::string call_name;
+  // kGeneric: the method is server-streaming. Each call sends its one
+  // request and half-closes, then reads every message until the server
+  // ends the stream; the call's latency runs to its status (Finish).
+  bool server_streaming = false;
   // Sent with every call, either kind of method.
   std::vector<std::pair<std::string, std::string>> metadata;
 
@@ -112,6 +119,11 @@ struct LoadOptions {
   bool verify = false;                         // parse and check every response
   // Extra channel arguments, "name=value" (integer if it parses as one).
   std::vector<std::string> channel_args;
+  // Channel credentials (TLS); null: plaintext. With a non-empty
+  // tls_server_name, the name the server's certificate must carry
+  // (server::host::ApplyChannelTlsArguments).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string tls_server_name;
   // One line per second on this stream while running; null for none.
   std::FILE* progress = nullptr;
   absl::Duration connect_timeout = absl::Seconds(10);
@@ -122,6 +134,25 @@ struct LoadOptions {
 inline constexpr int kVerifyFailed = 17;
 inline constexpr int kOutcomes = 18;
 std::string OutcomeName(int outcome);  // "OK", "INVALID_ARGUMENT", ..., "VERIFY_FAILED"
+
+// One interval of a run's measured window, for latency-over-time charts:
+// the measured calls that started (or were scheduled to start) in it.
+struct TimelineBucket {
+  std::uint64_t calls = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t max_ns = 0;
+  double sum_ns = 0;
+  // A coarse log histogram (4 buckets per power of two of microseconds, up
+  // to 2^24 us): percentiles within 19%, enough for a chart.
+  static constexpr int kCoarse = 100;
+  std::array<std::uint32_t, kCoarse> coarse{};
+
+  void Record(std::uint64_t ns, bool ok);
+  void Merge(const TimelineBucket& other);
+  // The upper bound of the coarse bucket holding quantile q (clamped to
+  // max_ns); 0 when empty.
+  std::uint64_t Percentile(double q) const;
+};
 
 struct LoadResult {
   // Every measured call that completed, successful or not: from its start
@@ -147,6 +178,19 @@ struct LoadResult {
   absl::Duration elapsed;
   double client_cpu_seconds = 0;  // this process, over the measured window
   int items_per_call = 1;         // ids per batch, else 1
+  // Server-streaming calls (options.server_streaming): messages received by
+  // the measured calls (failed ones included), messages per measured call,
+  // and each measured call's time to its first message (from its start, or
+  // scheduled start; calls that got none are not in it).
+  bool server_streaming = false;
+  std::uint64_t messages = 0;
+  LatencyHistogram messages_per_call;
+  LatencyHistogram first_message_ns;
+  // The measured window cut into intervals of timeline_interval (from
+  // 100 ms up, at most about 500 of them), bucket i from i intervals after
+  // the window's start.
+  absl::Duration timeline_interval;
+  std::vector<TimelineBucket> timeline;
 
   std::uint64_t completed() const { return succeeded + failed; }
   double calls_per_second() const;
@@ -189,6 +233,12 @@ std::string FormatSummaryJson(const LoadOptions& options, const LoadResult& resu
 // 4180 quoting).
 std::string FormatSummaryCsvHeader();
 std::string FormatSummaryCsv(const LoadOptions& options, const LoadResult& result);
+
+// One self-contained HTML page (no scripts, no fetches) reporting `runs`:
+// per run a table of its figures, an inline SVG chart of latency over the
+// measured window (p50, p99 and max per interval, log scale) and one of the
+// latency distribution (calls per log-spaced latency bin).
+std::string FormatHtmlReport(const std::vector<std::pair<LoadOptions, LoadResult>>& runs);
 
 }  // namespace bench
 

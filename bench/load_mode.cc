@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -26,6 +27,7 @@
 #include "bench/method_resolver.h"
 #include "bench/request_data.h"
 #include "server/host/command_line.h"
+#include "server/host/tls_credentials.h"
 
 ABSL_FLAG(std::string, target, "",
           "Load mode: host:port of a running server to load. Without it, inventory_bench runs its "
@@ -51,6 +53,11 @@ ABSL_FLAG(std::string, protoset, "",
 ABSL_FLAG(std::string, data, "",
           "--call: the request as JSON (protobuf's JSON mapping), or @FILE with one JSON request "
           "per line, sent in turn. Empty: the empty request. Serialized once, before the run.");
+ABSL_FLAG(int, data_ring, 1000,
+          "--call with template values in --data ({{.RequestNumber}}, {{randomInt MIN MAX}}, "
+          "{{randomPick \"a\" \"b\"}}, ...): how many distinct requests to render and "
+          "serialize before the run (1..1000000); calls send them in turn, so the values repeat "
+          "with this period. Random values are drawn with --seed.");
 ABSL_FLAG(std::string, metadata, "",
           "Metadata sent with every call: a JSON object of strings, or key:value,key:value.");
 ABSL_FLAG(int, batch_size, 10, "batch: product ids per call.");
@@ -88,7 +95,23 @@ ABSL_FLAG(std::vector<std::string>, inflight, {"64"},
 ABSL_FLAG(std::vector<std::string>, rate, {},
           "Open loop: calls started per second, on a fixed schedule; each call is timed from its "
           "scheduled start (coordinated omission corrected). A list (1000,5000,20000) runs one "
-          "benchmark per rate.");
+          "benchmark per rate; START:END:STEP (1000:5000:1000) is the list START, START+STEP, "
+          "... up to END (down to it if START > END), each step --rate_step_duration long.");
+ABSL_FLAG(absl::Duration, rate_step_duration, absl::ZeroDuration(),
+          "With a stepped --rate=START:END:STEP: how long each step's measured window is "
+          "(0: --duration). Only the first step has a --warmup.");
+ABSL_FLAG(bool, tls, false,
+          "Connect with TLS (the server's certificate is verified), for the load and for "
+          "reflection.");
+ABSL_FLAG(std::string, tls_ca_cert, "",
+          "With --tls: PEM CA certificates to verify the server with. Empty: the system's "
+          "roots.");
+ABSL_FLAG(std::string, tls_client_cert, "",
+          "With --tls: PEM client certificate to present (mTLS); needs --tls_client_key.");
+ABSL_FLAG(std::string, tls_client_key, "", "With --tls: PEM private key of --tls_client_cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "With --tls: the name the server's certificate must carry. Empty: the host of "
+          "--target.");
 ABSL_FLAG(int, max_outstanding, 0,
           "Open loop: most calls in flight; calls due beyond it are sent late (and timed from "
           "their schedule) or, at the end of the window, counted as unsent. 0: 512 per client "
@@ -109,8 +132,10 @@ ABSL_FLAG(double, max_error_ratio, 0,
 ABSL_FLAG(bool, progress, true, "A progress line per second on stderr.");
 ABSL_FLAG(std::string, format, "text",
           "Each run's summary: text (on stderr, with Google Benchmark's table on stdout), json "
-          "(one JSON object per run on stdout, one line each) or csv (a header, then one row per "
-          "run, on stdout); with json or csv, stdout holds nothing else.");
+          "(one JSON object per run on stdout, one line each), csv (a header, then one row per "
+          "run, on stdout), html (one self-contained page with charts on stdout, the text on "
+          "stderr) or benchmark_json (Google Benchmark's JSON, as compare.py reads it, on "
+          "stdout, the text on stderr); except with text, stdout holds nothing else.");
 ABSL_FLAG(std::vector<std::string>, channel_args, {},
           "Expert: extra client channel arguments name=value,... (integer if it parses as one).");
 
@@ -120,6 +145,8 @@ namespace {
 struct Registry {
   bool any_run = false;
   std::vector<std::string> failures;  // one line per failed run
+  // --format=html: every run, for the page written at the end.
+  std::vector<std::pair<LoadOptions, LoadResult>> reported;
 };
 
 Registry& Runs() {
@@ -161,17 +188,31 @@ absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareCall(LoadOptions& opt
   } else if (!protoset.empty()) {
     resolver = MethodResolver::FromProtoset(protoset);
   } else {
+    grpc::ChannelArguments args;
+    if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
     resolver = MethodResolver::FromReflection(
-        grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials()), options.target,
-        call->service, options.connect_timeout);
+        grpc::CreateCustomChannel(options.target,
+                                  options.credentials != nullptr
+                                      ? options.credentials
+                                      : grpc::InsecureChannelCredentials(),
+                                  args),
+        options.target, call->service, options.connect_timeout);
   }
   if (!resolver.ok()) return resolver.status();
-  absl::StatusOr<const google::protobuf::MethodDescriptor*> method = (*resolver)->FindUnary(*call);
+  absl::StatusOr<const google::protobuf::MethodDescriptor*> method = (*resolver)->FindMethod(*call);
   if (!method.ok()) return method.status();
+  TemplateOptions templates;
+  templates.ring = absl::GetFlag(FLAGS_data_ring);
+  templates.seed = absl::GetFlag(FLAGS_seed);
+  templates.names.service = call->service;
+  templates.names.method = call->method;
+  templates.names.input_type = (*method)->input_type()->full_name();
+  templates.names.output_type = (*method)->output_type()->full_name();
   absl::StatusOr<std::vector<std::string>> requests =
-      SerializeRequests(*(*method)->input_type(), absl::GetFlag(FLAGS_data));
+      SerializeRequests(*(*method)->input_type(), absl::GetFlag(FLAGS_data), templates);
   if (!requests.ok()) return requests.status();
   options.method = LoadMethod::kGeneric;
+  options.server_streaming = (*method)->server_streaming();
   options.call_path = call->path();
   options.call_name = call->display();
   *source =
@@ -198,6 +239,43 @@ absl::StatusOr<std::vector<double>> ParseList(const std::vector<std::string>& va
           "--", flag, ": '", value, "' is not a positive ", integer ? "integer" : "number"));
     }
     out.push_back(number);
+  }
+  return out;
+}
+
+// --rate values: numbers, or START:END:STEP expanded into its steps. Sets
+// *stepped if any value was a schedule.
+absl::StatusOr<std::vector<double>> ParseRates(const std::vector<std::string>& values,
+                                               bool* stepped) {
+  std::vector<std::string> plain;
+  std::vector<double> out;
+  *stepped = false;
+  for (const std::string& value : values) {
+    const std::vector<std::string> parts = absl::StrSplit(value, ':');
+    if (parts.size() == 1) {
+      absl::StatusOr<std::vector<double>> one = ParseList({value}, "rate", /*integer=*/false);
+      if (!one.ok()) return one.status();
+      out.push_back(one->front());
+      continue;
+    }
+    double start = 0, end = 0, step = 0;
+    if (parts.size() != 3 || !absl::SimpleAtod(parts[0], &start) ||
+        !absl::SimpleAtod(parts[1], &end) || !absl::SimpleAtod(parts[2], &step) || !(start > 0) ||
+        !(end > 0) || !(step > 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--rate: '", value, "' is not START:END:STEP with three positive numbers"));
+    }
+    const double direction = end >= start ? 1 : -1;
+    const double span = std::abs(end - start);
+    const auto steps = static_cast<long long>(std::floor(span / step + 1e-9)) + 1;
+    if (steps > 1000) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--rate: '", value, "' has ", steps, " steps, more than 1000"));
+    }
+    for (long long i = 0; i < steps; ++i) {
+      out.push_back(start + direction * step * static_cast<double>(i));
+    }
+    *stepped = true;
   }
   return out;
 }
@@ -254,6 +332,14 @@ void RunOne(benchmark::State& state, const LoadOptions& options,
     state.counters["scheduled"] = static_cast<double>(r.scheduled);
     state.counters["unsent"] = static_cast<double>(r.unsent);
   }
+  if (r.server_streaming) {
+    state.counters["messages"] = static_cast<double>(r.messages);
+    state.counters["messages_per_call"] = r.messages_per_call.mean();
+    state.counters["first_message_p50_us"] =
+        static_cast<double>(r.first_message_ns.Percentile(0.5)) / 1e3;
+    state.counters["first_message_p99_us"] =
+        static_cast<double>(r.first_message_ns.Percentile(0.99)) / 1e3;
+  }
   if (r.succeeded > 0) {
     state.counters["client_cpu_us_per_call"] =
         1e6 * r.client_cpu_seconds / static_cast<double>(r.succeeded);
@@ -267,7 +353,10 @@ void RunOne(benchmark::State& state, const LoadOptions& options,
     header_printed = true;
     std::printf("%s\n", FormatSummaryCsv(options, r).c_str());
   } else {
+    // text, and html or benchmark_json (whose stdout is the page or the
+    // JSON): the summary on stderr.
     std::fprintf(stderr, "%s", FormatSummary(options, r).c_str());
+    if (format == "html") runs.reported.emplace_back(options, r);
   }
   std::fflush(stdout);
   const double max_ratio = absl::GetFlag(FLAGS_max_error_ratio);
@@ -362,11 +451,29 @@ absl::Status RegisterLoadBenchmarks() {
   options.verify = absl::GetFlag(FLAGS_verify);
   options.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   options.channel_args = absl::GetFlag(FLAGS_channel_args);
+  server::host::ChannelTlsOptions tls;
+  tls.enabled = absl::GetFlag(FLAGS_tls);
+  tls.ca_file = absl::GetFlag(FLAGS_tls_ca_cert);
+  tls.cert_file = absl::GetFlag(FLAGS_tls_client_cert);
+  tls.key_file = absl::GetFlag(FLAGS_tls_client_key);
+  tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  tls.ca_flag = "tls_ca_cert";
+  tls.cert_flag = "tls_client_cert";
+  tls.key_flag = "tls_client_key";
+  tls.server_name_flag = "tls_server_name";
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      server::host::MakeChannelCredentials(tls);
+  if (!credentials.ok()) return credentials.status();
+  if (tls.enabled) {
+    options.credentials = *std::move(credentials);
+    options.tls_server_name = tls.server_name;
+  }
   options.progress = absl::GetFlag(FLAGS_progress) ? stderr : nullptr;
   const std::string format = absl::GetFlag(FLAGS_format);
-  if (format != "text" && format != "json" && format != "csv") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--format must be text, json or csv, got '", format, "'"));
+  if (format != "text" && format != "json" && format != "csv" && format != "html" &&
+      format != "benchmark_json") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--format must be text, json, csv, html or benchmark_json, got '", format, "'"));
   }
   if (absl::GetFlag(FLAGS_max_error_ratio) < 0 || absl::GetFlag(FLAGS_max_error_ratio) > 1) {
     return absl::InvalidArgumentError("--max_error_ratio must be in [0, 1]");
@@ -403,8 +510,8 @@ absl::Status RegisterLoadBenchmarks() {
   }
   if (!requests.ok()) return requests.status();
 
-  absl::StatusOr<std::vector<double>> rates =
-      ParseList(absl::GetFlag(FLAGS_rate), "rate", /*integer=*/false);
+  bool stepped = false;
+  absl::StatusOr<std::vector<double>> rates = ParseRates(absl::GetFlag(FLAGS_rate), &stepped);
   if (!rates.ok()) return rates.status();
   absl::StatusOr<std::vector<double>> inflight =
       ParseList(absl::GetFlag(FLAGS_inflight), "inflight", /*integer=*/true);
@@ -431,11 +538,26 @@ absl::Status RegisterLoadBenchmarks() {
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
   };
+  const absl::Duration step_duration = absl::GetFlag(FLAGS_rate_step_duration);
+  if (step_duration < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--rate_step_duration must not be negative");
+  }
+  if (step_duration > absl::ZeroDuration() && !stepped) {
+    return absl::InvalidArgumentError("--rate_step_duration needs --rate=START:END:STEP");
+  }
   if (!rates->empty()) {
-    for (double rate : *rates) {
+    for (std::size_t i = 0; i < rates->size(); ++i) {
       LoadOptions run = options;
-      run.rate = rate;
-      add(run, absl::StrCat("rate:", RateLabel(rate)));
+      run.rate = (*rates)[i];
+      std::string level = absl::StrCat("rate:", RateLabel(run.rate));
+      if (stepped) {
+        // One run per step, one after another: the first warms up, the
+        // others follow on at once.
+        if (step_duration > absl::ZeroDuration()) run.duration = step_duration;
+        if (i > 0) run.warmup = absl::ZeroDuration();
+        level = absl::StrCat("step:", i + 1, "/", level);
+      }
+      add(run, level);
     }
   } else {
     for (double level : *inflight) {
@@ -454,7 +576,8 @@ absl::Status RegisterLoadBenchmarks() {
                                  ", duration ", absl::FormatDuration(options.duration),
                                  ", warm-up ", absl::FormatDuration(options.warmup), ", deadline ",
                                  absl::FormatDuration(options.deadline),
-                                 rates->empty() ? ", closed loop" : ", open loop"));
+                                 rates->empty() ? ", closed loop" : ", open loop",
+                                 tls.enabled ? ", TLS" : ", plaintext"));
   return absl::OkStatus();
 }
 
@@ -471,11 +594,21 @@ class SilentReporter final : public benchmark::BenchmarkReporter {
 
 benchmark::BenchmarkReporter* DisplayReporter() {
   static SilentReporter* silent = new SilentReporter;
-  return absl::GetFlag(FLAGS_format) == "text" ? nullptr : silent;
+  const std::string format = absl::GetFlag(FLAGS_format);
+  if (format == "benchmark_json") {
+    static benchmark::JSONReporter* json = new benchmark::JSONReporter;
+    return json;
+  }
+  return format == "text" ? nullptr : silent;
 }
 
 int LoadModeExitStatus() {
   const Registry& runs = Runs();
+  if (absl::GetFlag(FLAGS_format) == "html" && !runs.reported.empty()) {
+    const std::string page = FormatHtmlReport(runs.reported);
+    std::fwrite(page.data(), 1, page.size(), stdout);
+    std::fflush(stdout);
+  }
   if (!runs.any_run) {
     std::fprintf(stderr, "inventory_bench: no load run matched --benchmark_filter\n");
     return 1;

@@ -247,11 +247,11 @@ bad unknown_service "service 'nope.Service' not found on 127.0.0.1:" --call=nope
 bad unknown_service_proto "service 'nope.Service' not found in proto files" --call=nope.Service/Get \
   --proto=grpc/health/v1/health.proto --import_path="$proto_dir"
 bad missing_proto "--proto $work/none.proto: file not found" "${health[@]}" --proto="$work/none.proto"
-bad streaming "is a server-streaming method; the load tool calls unary methods only" \
-  --call=grpc.health.v1.Health/Watch
+bad streaming "is a bidirectional streaming method; the load tool calls unary and server-streaming methods only" \
+  --call=grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo
 bad bad_call "is not package.Service/Method" --call=Check
 bad data_without_call "--proto, --protoset and --data need --call" --data='{}'
-bad bad_format "--format must be text, json or csv, got 'xml'" "${health[@]}" --format=xml
+bad bad_format "--format must be text, json, csv, html or benchmark_json, got 'xml'" "${health[@]}" --format=xml
 bad bad_metadata "--metadata: 'novalue' is not key:value" "${health[@]}" --metadata=novalue
 
 # Without reflection on the server, and no --proto: says to pass one.

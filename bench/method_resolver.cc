@@ -308,7 +308,7 @@ absl::StatusOr<std::unique_ptr<MethodResolver>> MethodResolver::FromReflection(
   return resolver;
 }
 
-absl::StatusOr<const pb::MethodDescriptor*> MethodResolver::FindUnary(const CallName& call) const {
+absl::StatusOr<const pb::MethodDescriptor*> MethodResolver::FindMethod(const CallName& call) const {
   const pb::ServiceDescriptor* service = pool_->FindServiceByName(call.service);
   if (service == nullptr) {
     return absl::NotFoundError(absl::StrCat("service '", call.service, "' not found in ", source_,
@@ -321,10 +321,11 @@ absl::StatusOr<const pb::MethodDescriptor*> MethodResolver::FindUnary(const Call
     return absl::NotFoundError(absl::StrCat("service ", call.service, " has no method '",
                                             call.method, "'; its methods: ", ListOrNone(methods)));
   }
-  if (method->client_streaming() || method->server_streaming()) {
+  if (method->client_streaming()) {
     return absl::UnimplementedError(
-        absl::StrCat(call.display(), " is a ", method->client_streaming() ? "client" : "server",
-                     "-streaming method; the load tool calls unary methods only"));
+        absl::StrCat(call.display(), " is a ",
+                     method->server_streaming() ? "bidirectional streaming" : "client-streaming",
+                     " method; the load tool calls unary and server-streaming methods only"));
   }
   return method;
 }

@@ -63,9 +63,10 @@ class MethodResolver {
       const std::string& service, absl::Duration timeout);
 
   // The method; NOT_FOUND naming what is missing (and the services or
-  // methods there are), UNIMPLEMENTED for a streaming method (only unary
-  // methods are loaded).
-  absl::StatusOr<const google::protobuf::MethodDescriptor*> FindUnary(const CallName& call) const;
+  // methods there are), UNIMPLEMENTED for a client-streaming or
+  // bidirectional method (only unary and server-streaming methods are
+  // loaded: one request per call).
+  absl::StatusOr<const google::protobuf::MethodDescriptor*> FindMethod(const CallName& call) const;
 
   const google::protobuf::DescriptorPool& pool() const { return *pool_; }
   // Where the descriptors came from, for messages ("proto files a.proto",

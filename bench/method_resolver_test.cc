@@ -50,23 +50,49 @@ TEST_CASE("load tool: ParseCallName takes Service/Method, ghz's Service.Method a
 TEST_CASE("load tool: proto files resolve a unary method and name what is missing", "[load_tool]") {
   auto resolver = MethodResolver::FromProtoFiles({"grpc/health/v1/health.proto"}, {kProtoDir});
   REQUIRE(resolver.ok());
-  auto check = (*resolver)->FindUnary(*ParseCallName("grpc.health.v1.Health/Check"));
+  auto check = (*resolver)->FindMethod(*ParseCallName("grpc.health.v1.Health/Check"));
   REQUIRE(check.ok());
   CHECK((*check)->input_type()->full_name() == "grpc.health.v1.HealthCheckRequest");
   // Not the compiled-in descriptor: this one was parsed at run time.
   CHECK((*check)->file()->pool() != google::protobuf::DescriptorPool::generated_pool());
 
-  auto watch = (*resolver)->FindUnary(*ParseCallName("grpc.health.v1.Health/Watch"));
-  CHECK(watch.status().code() == absl::StatusCode::kUnimplemented);
-  CHECK_THAT(Message(watch.status()), Contains("server-streaming"));
-  auto method = (*resolver)->FindUnary(*ParseCallName("grpc.health.v1.Health/Nope"));
+  // Server-streaming: loaded too (one request, a stream of answers).
+  auto watch = (*resolver)->FindMethod(*ParseCallName("grpc.health.v1.Health/Watch"));
+  REQUIRE(watch.ok());
+  CHECK((*watch)->server_streaming());
+  auto method = (*resolver)->FindMethod(*ParseCallName("grpc.health.v1.Health/Nope"));
   CHECK(method.status().code() == absl::StatusCode::kNotFound);
   CHECK_THAT(Message(method.status()), Contains("no method 'Nope'"));
   CHECK_THAT(Message(method.status()), Contains("Check, Watch"));
-  auto service = (*resolver)->FindUnary(*ParseCallName("grpc.health.v1.Nope/Check"));
+  auto service = (*resolver)->FindMethod(*ParseCallName("grpc.health.v1.Nope/Check"));
   CHECK(service.status().code() == absl::StatusCode::kNotFound);
   CHECK_THAT(Message(service.status()), Contains("'grpc.health.v1.Nope' not found"));
   CHECK_THAT(Message(service.status()), Contains("grpc.health.v1.Health"));
+}
+
+TEST_CASE("load tool: client-streaming and bidirectional methods are refused by name",
+          "[load_tool]") {
+  testing_util::TempDir dir("method_resolver");
+  std::ofstream(dir.Path("streams.proto")) << R"(syntax = "proto3";
+package streams;
+message M { string s = 1; }
+service S {
+  rpc Up(stream M) returns (M);
+  rpc Both(stream M) returns (stream M);
+  rpc Down(M) returns (stream M);
+}
+)";
+  auto resolver = MethodResolver::FromProtoFiles({"streams.proto"}, {dir.Path(".")});
+  REQUIRE(resolver.ok());
+  auto up = (*resolver)->FindMethod(*ParseCallName("streams.S/Up"));
+  CHECK(up.status().code() == absl::StatusCode::kUnimplemented);
+  CHECK_THAT(Message(up.status()), Contains("streams.S/Up is a client-streaming method"));
+  auto both = (*resolver)->FindMethod(*ParseCallName("streams.S/Both"));
+  CHECK(both.status().code() == absl::StatusCode::kUnimplemented);
+  CHECK_THAT(Message(both.status()), Contains("is a bidirectional streaming method"));
+  auto down = (*resolver)->FindMethod(*ParseCallName("streams.S/Down"));
+  REQUIRE(down.ok());
+  CHECK((*down)->server_streaming());
 }
 
 TEST_CASE("load tool: a proto file given by its path is found through its own directory",
@@ -74,7 +100,7 @@ TEST_CASE("load tool: a proto file given by its path is found through its own di
   auto resolver = MethodResolver::FromProtoFiles({kProtoDir + "/inventory.proto"}, {});
   REQUIRE(resolver.ok());
   CHECK((*resolver)
-            ->FindUnary(*ParseCallName("inventory.InventoryService/GetProductAvailability"))
+            ->FindMethod(*ParseCallName("inventory.InventoryService/GetProductAvailability"))
             .ok());
 }
 
@@ -108,7 +134,7 @@ TEST_CASE("load tool: a protoset resolves, and one without its imports is refuse
   const std::string path = dir.WriteFile("health.protoset", set.SerializeAsString());
   auto resolver = MethodResolver::FromProtoset(path);
   REQUIRE(resolver.ok());
-  CHECK((*resolver)->FindUnary(*ParseCallName("grpc.health.v1.Health.Check")).ok());
+  CHECK((*resolver)->FindMethod(*ParseCallName("grpc.health.v1.Health.Check")).ok());
 
   google::protobuf::FileDescriptorProto importer;
   importer.set_name("importer.proto");
@@ -139,12 +165,12 @@ TEST_CASE("load tool: reflection resolves a server's methods, or says to pass --
       MethodResolver::FromReflection(channel, target, "grpc.health.v1.Health", absl::Seconds(10));
   REQUIRE(resolver.ok());
   CHECK((*resolver)->source() == "reflection of " + target);
-  CHECK((*resolver)->FindUnary(*ParseCallName("grpc.health.v1.Health/Check")).ok());
+  CHECK((*resolver)->FindMethod(*ParseCallName("grpc.health.v1.Health/Check")).ok());
   auto inventory = MethodResolver::FromReflection(channel, target, "inventory.InventoryService",
                                                   absl::Seconds(10));
   REQUIRE(inventory.ok());
   CHECK((*inventory)
-            ->FindUnary(*ParseCallName("inventory.InventoryService/GetProductAvailability"))
+            ->FindMethod(*ParseCallName("inventory.InventoryService/GetProductAvailability"))
             .ok());
 
   auto unknown = MethodResolver::FromReflection(channel, target, "nope.Service", absl::Seconds(10));

@@ -50,21 +50,20 @@ absl::StatusOr<std::string> SerializeJsonRequest(const pb::Descriptor& type,
   return bytes;
 }
 
-absl::StatusOr<std::vector<std::string>> SerializeRequests(const pb::Descriptor& type,
-                                                           absl::string_view data) {
-  std::vector<std::string> out;
-  if (data.empty()) {
-    out.emplace_back();  // the empty message serializes to no bytes
-    return out;
-  }
+namespace {
+
+// --data's request texts: the one JSON text, or FILE's non-empty lines, each
+// with its line number (0 for --data itself) for messages.
+absl::StatusOr<std::vector<std::pair<int, std::string>>> RequestTexts(absl::string_view data,
+                                                                      std::string* where) {
+  std::vector<std::pair<int, std::string>> out;
   if (!absl::ConsumePrefix(&data, "@")) {
-    absl::StatusOr<std::string> one = SerializeJsonRequest(type, data);
-    if (!one.ok())
-      return absl::InvalidArgumentError(absl::StrCat("--data: ", one.status().message()));
-    out.push_back(*std::move(one));
+    *where = "--data";
+    out.emplace_back(0, std::string(data));
     return out;
   }
   const std::string path(data);
+  *where = absl::StrCat("--data @", path);
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("--data @", path, ": cannot open the file"));
   std::string line;
@@ -72,15 +71,88 @@ absl::StatusOr<std::vector<std::string>> SerializeRequests(const pb::Descriptor&
   while (std::getline(in, line)) {
     ++number;
     if (absl::StripAsciiWhitespace(line).empty()) continue;
-    absl::StatusOr<std::string> one = SerializeJsonRequest(type, line);
-    if (!one.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--data @", path, " line ", number, ": ", one.status().message()));
-    }
-    out.push_back(*std::move(one));
+    out.emplace_back(number, line);
   }
   if (out.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--data @", path, " holds no request"));
+  }
+  return out;
+}
+
+std::string LineLabel(const std::string& where, int line) {
+  return line == 0 ? where : absl::StrCat(where, " line ", line);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> SerializeRequests(const pb::Descriptor& type,
+                                                           absl::string_view data) {
+  std::vector<std::string> out;
+  if (data.empty()) {
+    out.emplace_back();  // the empty message serializes to no bytes
+    return out;
+  }
+  std::string where;
+  absl::StatusOr<std::vector<std::pair<int, std::string>>> texts = RequestTexts(data, &where);
+  if (!texts.ok()) return texts.status();
+  for (const auto& [line, text] : *texts) {
+    absl::StatusOr<std::string> one = SerializeJsonRequest(type, text);
+    if (!one.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(LineLabel(where, line), ": ", one.status().message()));
+    }
+    out.push_back(*std::move(one));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> SerializeRequests(const pb::Descriptor& type,
+                                                           absl::string_view data,
+                                                           const TemplateOptions& templates) {
+  if (data.empty()) return SerializeRequests(type, data);
+  std::string where;
+  absl::StatusOr<std::vector<std::pair<int, std::string>>> texts = RequestTexts(data, &where);
+  if (!texts.ok()) return texts.status();
+  std::vector<RequestTemplate> parsed;
+  bool varies = false;
+  for (const auto& [line, text] : *texts) {
+    absl::StatusOr<RequestTemplate> one = RequestTemplate::Parse(text);
+    if (!one.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(LineLabel(where, line), ": ", one.status().message()));
+    }
+    varies = varies || one->varies();
+    parsed.push_back(*std::move(one));
+  }
+  const int lines = static_cast<int>(parsed.size());
+  if (varies && (templates.ring < 1 || templates.ring > TemplateOptions::kMaxRing)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--data_ring must be in 1..", TemplateOptions::kMaxRing, ", got ", templates.ring));
+  }
+  if (varies && templates.ring < lines) {
+    return absl::InvalidArgumentError(absl::StrCat("--data_ring=", templates.ring,
+                                                   " is smaller than the ", lines, " requests of ",
+                                                   where, ": each must be rendered at least once"));
+  }
+  std::mt19937_64 rng(templates.seed);
+  TemplateContext context = templates.names;
+  const int count = varies ? templates.ring : lines;
+  std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(count));
+  for (int k = 0; k < count; ++k) {
+    const int index = k % lines;
+    context.request_number = static_cast<std::uint64_t>(k);
+    const std::string text = parsed[static_cast<std::size_t>(index)].Render(context, rng);
+    absl::StatusOr<std::string> one = SerializeJsonRequest(type, text);
+    if (!one.ok()) {
+      const int line = (*texts)[static_cast<std::size_t>(index)].first;
+      return absl::InvalidArgumentError(
+          parsed[static_cast<std::size_t>(index)].has_actions()
+              ? absl::StrCat(LineLabel(where, line), ", rendered as request ", k, " (", text,
+                             "): ", one.status().message())
+              : absl::StrCat(LineLabel(where, line), ": ", one.status().message()));
+    }
+    out.push_back(*std::move(one));
   }
   return out;
 }

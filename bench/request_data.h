@@ -17,8 +17,20 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "bench/request_template.h"
 
 namespace bench {
+
+// Template values in --data (request_template.h).
+struct TemplateOptions {
+  // Distinct requests rendered when a template varies (.RequestNumber,
+  // randomInt, randomPick): entry k of the ring is line k mod L of the data
+  // (L lines), rendered with .RequestNumber = k. At most kMaxRing.
+  int ring = 1000;
+  std::uint64_t seed = 1;  // of randomInt and randomPick
+  TemplateContext names;   // the method's names; request_number unused
+  static constexpr int kMaxRing = 1'000'000;
+};
 
 // Parses `data` (as above) into messages of `type` (a descriptor from any
 // pool) and returns their serialized bytes, in order. INVALID_ARGUMENT for
@@ -26,6 +38,18 @@ namespace bench {
 // INVALID_ARGUMENT for a FILE without a request.
 absl::StatusOr<std::vector<std::string>> SerializeRequests(const google::protobuf::Descriptor& type,
                                                            absl::string_view data);
+
+// The same, each line first read as a template (request_template.h). If no
+// line varies, one request per line as above (the method's names filled
+// in); else exactly templates.ring requests, entry k rendered from line
+// k mod L with .RequestNumber = k and random values drawn from a generator
+// seeded with templates.seed (the same seed gives the same requests).
+// INVALID_ARGUMENT also for a template error (with the line), a ring
+// outside 1..kMaxRing or smaller than the number of lines, and a rendered
+// request that is not valid JSON (with the entry and its text).
+absl::StatusOr<std::vector<std::string>> SerializeRequests(const google::protobuf::Descriptor& type,
+                                                           absl::string_view data,
+                                                           const TemplateOptions& templates);
 
 // One request of `type` from JSON, serialized.
 absl::StatusOr<std::string> SerializeJsonRequest(const google::protobuf::Descriptor& type,

@@ -19,7 +19,7 @@ std::string Message(const absl::Status& status) { return std::string(status.mess
 const google::protobuf::Descriptor& RequestType() {
   static auto* resolver =
       bench::MethodResolver::FromProtoFiles({"inventory.proto"}, {BENCH_PROTO_DIR})->release();
-  return *(*resolver->FindUnary(
+  return *(*resolver->FindMethod(
                *bench::ParseCallName("inventory.InventoryService/GetProductAvailability")))
               ->input_type();
 }

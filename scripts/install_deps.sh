@@ -23,6 +23,9 @@ packages=(
   python3 python3-grpcio python3-protobuf python3-h2
   nghttp2-client util-linux procps curl strace
   clang-14 libclang-rt-14-dev llvm-14
+  # the load tool's report tests: headless rendering of --format=html, and
+  # Google Benchmark's compare.py (with its numpy and scipy) on benchmark_json
+  chromium libbenchmark-tools python3-numpy python3-scipy
 )
 
 # Needed only by the tests, the bench and their tools; --build-only skips these.
@@ -32,6 +35,7 @@ test_only_packages=(
   catch2 libbenchmark-dev python3 python3-grpcio python3-protobuf python3-h2 nghttp2-client curl
   strace
   clang-14 libclang-rt-14-dev llvm-14
+  chromium libbenchmark-tools python3-numpy python3-scipy
 )
 
 # Only with --bench: bench/bench.py's peers scenario (keep in step with its
