@@ -126,17 +126,17 @@ leaf product server product serverAuth "$server"
 leaf product client product clientAuth "$server"
 leaf admin client admin clientAuth 0:0
 
+# What the servers will be handed must chain to the CA they are told to trust.
+for crt in inventory/server inventory/client product/server product/client admin/client; do
+  openssl verify -CAfile "$dir/ca/ca.crt" "$dir/$crt.crt" >/dev/null 2>"$tmp/openssl.err" ||
+    die "$dir/$crt.crt does not verify against $dir/ca/ca.crt: $(cat "$tmp/openssl.err")"
+done
+
 # Every directory trusts the CA: copied whenever it differs.
 for sub in inventory product admin; do
   if ! cmp -s "$dir/ca/ca.crt" "$dir/$sub/ca.crt" 2>/dev/null; then
     install_file "$dir/ca/ca.crt" "$dir/$sub/ca.crt" 0:0 0444
   fi
-done
-
-# What the servers will be handed must chain to the CA they are told to trust.
-for crt in inventory/server inventory/client product/server product/client admin/client; do
-  openssl verify -CAfile "$dir/ca/ca.crt" "$dir/$crt.crt" >/dev/null 2>"$tmp/openssl.err" ||
-    die "$dir/$crt.crt does not verify against $dir/ca/ca.crt: $(cat "$tmp/openssl.err")"
 done
 if ((made == 0)); then
   log "all certificates present in $dir; nothing to do"
