@@ -811,8 +811,12 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
     plan.workers = static_cast<int>(
         std::min<std::uint64_t>(static_cast<std::uint64_t>(plan.workers), options.total));
   }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      server::host::MakeChannelCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
   for (int c = 0; c < options.connections; ++c) {
     grpc::ChannelArguments args;
+    server::host::ApplyChannelTlsArguments(options.tls, args);
     args.SetInt("inventory_bench.connection", c);  // distinct args: own connection
     // A load tool must not retry: a failure is a result.
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
@@ -820,8 +824,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
       if (absl::Status added = AddChannelArg(args, spec); !added.ok()) return added;
     }
     Connection connection;
-    connection.channel =
-        grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+    connection.channel = grpc::CreateCustomChannel(options.target, *credentials, args);
     connection.stub =
         std::make_unique<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>>(
             connection.channel);

@@ -47,6 +47,7 @@
 #include "absl/time/time.h"
 #include "bench/latency_histogram.h"
 #include "bench/load_ids.h"
+#include "server/host/tls_credentials.h"
 
 namespace bench {
 
@@ -115,6 +116,9 @@ struct LoadOptions {
   // One line per second on this stream while running; null for none.
   std::FILE* progress = nullptr;
   absl::Duration connect_timeout = absl::Seconds(10);
+  // TLS (and mTLS with a client certificate) on every connection; disabled:
+  // plaintext. Credentials are made once per run, shared by the channels.
+  server::host::ChannelTlsOptions tls;
 };
 
 // gRPC status codes 0..16, and one more outcome: an OK response that failed

@@ -26,6 +26,7 @@
 #include "bench/method_resolver.h"
 #include "bench/request_data.h"
 #include "server/host/command_line.h"
+#include "server/host/tls_credentials.h"
 
 ABSL_FLAG(std::string, target, "",
           "Load mode: host:port of a running server to load. Without it, inventory_bench runs its "
@@ -111,6 +112,18 @@ ABSL_FLAG(std::string, format, "text",
           "Each run's summary: text (on stderr, with Google Benchmark's table on stdout), json "
           "(one JSON object per run on stdout, one line each) or csv (a header, then one row per "
           "run, on stdout); with json or csv, stdout holds nothing else.");
+ABSL_FLAG(bool, tls, false,
+          "Connect with TLS, verifying the server's certificate and name (as health_probe "
+          "--tls). false: plaintext.");
+ABSL_FLAG(std::string, tls_ca_cert, "",
+          "With --tls: PEM CA certificates to verify the server with. Empty: the system's "
+          "roots.");
+ABSL_FLAG(std::string, tls_client_cert, "",
+          "With --tls: PEM client certificate to present (mTLS); needs --tls_client_key.");
+ABSL_FLAG(std::string, tls_client_key, "", "With --tls: PEM private key of --tls_client_cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "With --tls: the name the server's certificate must carry (e.g. dialing "
+          "127.0.0.1:50052 and expecting \"product\"). Empty: the host of --target.");
 ABSL_FLAG(std::vector<std::string>, channel_args, {},
           "Expert: extra client channel arguments name=value,... (integer if it parses as one).");
 
@@ -161,8 +174,13 @@ absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareCall(LoadOptions& opt
   } else if (!protoset.empty()) {
     resolver = MethodResolver::FromProtoset(protoset);
   } else {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        server::host::MakeChannelCredentials(options.tls);
+    if (!credentials.ok()) return credentials.status();
+    grpc::ChannelArguments args;
+    server::host::ApplyChannelTlsArguments(options.tls, args);
     resolver = MethodResolver::FromReflection(
-        grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials()), options.target,
+        grpc::CreateCustomChannel(options.target, *credentials, args), options.target,
         call->service, options.connect_timeout);
   }
   if (!resolver.ok()) return resolver.status();
@@ -362,6 +380,18 @@ absl::Status RegisterLoadBenchmarks() {
   options.verify = absl::GetFlag(FLAGS_verify);
   options.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   options.channel_args = absl::GetFlag(FLAGS_channel_args);
+  options.tls.enabled = absl::GetFlag(FLAGS_tls);
+  options.tls.ca_file = absl::GetFlag(FLAGS_tls_ca_cert);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_client_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_client_key);
+  options.tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  options.tls.ca_flag = "tls_ca_cert";
+  options.tls.cert_flag = "tls_client_cert";
+  options.tls.key_flag = "tls_client_key";
+  options.tls.server_name_flag = "tls_server_name";
+  if (absl::Status valid = server::host::ValidateChannelTlsOptions(options.tls); !valid.ok()) {
+    return valid;
+  }
   options.progress = absl::GetFlag(FLAGS_progress) ? stderr : nullptr;
   const std::string format = absl::GetFlag(FLAGS_format);
   if (format != "text" && format != "json" && format != "csv") {
