@@ -319,7 +319,11 @@ for sub in admin product; do
 done
 # in_service SERVICE COMMAND...: run COMMAND in the service's container, as
 # the image's user.
-in_service() { docker exec "$(container "$1")" "$@"; }
+in_service() {
+  local service=$1
+  shift
+  docker exec "$(container "$service")" "$@"
+}
 key_modes=$(in_service inventory stat -c '%u:%g %a %n' /certs/inventory/server.key /certs/inventory/client.key 2>&1)
 product_key_modes=$(in_service product stat -c '%u:%g %a %n' /certs/product/server.key /certs/product/client.key 2>&1)
 if [[ $(grep -c '^10001:10001 400 ' <<<"$key_modes"$'\n'"$product_key_modes") == 4 ]]; then
