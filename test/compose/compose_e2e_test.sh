@@ -25,7 +25,8 @@
 # TLS (mTLS for the inventory), plaintext and certificate-less clients
 # refused (the seed article's plaintext client among them), GetProductAvailability
 # (product123 available, quantity 10), SetStock with the admin certificate
-# (OK) and with the product's (PERMISSION_DENIED), metrics; restart the
+# (OK) and with the product's (PERMISSION_DENIED), ReserveStock with the
+# admin's (PERMISSION_DENIED: --order_identities=product), metrics; restart the
 # inventory and wait for it to serve again; `run certs` again does nothing;
 # `make_dev_certs renew` and the product server serving the new certificate
 # without a restart; stop each service and require exit status 0 (a drained
@@ -498,6 +499,16 @@ check_metrics() {  # SERVICE PORT
   fi
 }
 check_metrics inventory "$INVENTORY_METRICS_PORT"
+
+# Orders (--order_identities=product): the admin's verified certificate may
+# not reserve stock, and nothing is taken.
+if out=$(check_py "${admin_py[@]}" "127.0.0.1:$INVENTORY_PORT" reserve e2e-not-product \
+  product123 1 PERMISSION_DENIED 2>&1) &&
+  [[ $(availability product123 2>&1) == *"Quantity: 10" ]]; then
+  pass "ReserveStock with a certificate other than the product's: $out (stock unchanged)"
+else
+  fail "ReserveStock with the admin certificate: $out; then $(availability product123 2>&1)"
+fi
 
 if [[ " ${services[*]} " == *" product "* ]]; then
   probe "product health through port $PRODUCT_PORT (TLS)" "127.0.0.1:$PRODUCT_PORT" \

@@ -5,6 +5,7 @@
   product_check.py [TLS] ADDRESS order ORDER_ID PRODUCT_ID QUANTITY EXPECTED_TOTAL_CENTS
   product_check.py [TLS] ADDRESS availability PRODUCT_ID
   product_check.py [TLS] ADDRESS set_stock PRODUCT_ID QUANTITY [EXPECTED_CODE]
+  product_check.py [TLS] ADDRESS reserve ORDER_ID PRODUCT_ID QUANTITY [EXPECTED_CODE]
 
 TLS: --tls_ca=FILE [--tls_cert=FILE --tls_key=FILE] [--tls_server_name=NAME];
 without --tls_ca, a plaintext channel.
@@ -14,7 +15,7 @@ the same order_id and requires the same answer both times (a retry reserves
 nothing more). availability and set_stock call the InventoryService:
 availability prints the seed client's line ("Product ID is available.
 Quantity: N"); set_stock requires EXPECTED_CODE (default OK; e.g.
-PERMISSION_DENIED) and prints the answer. Any other failure prints
+PERMISSION_DENIED) and prints the answer; reserve (ReserveStock) likewise. Any other failure prints
 "CODE: details". Exits 0 on success, else prints what was wrong.
 """
 import argparse
@@ -105,6 +106,21 @@ def main():
                 sys.exit(f"SetStock({product_id}, {quantity}): {code}: {details}; "
                          f"expected {expected}")
             print(f"SetStock({product_id}, {quantity}): {code}: {details}")
+        elif args.command == "reserve":
+            stub = inventory_pb2_grpc.InventoryServiceStub(ch)
+            order_id, product_id, quantity = rest[0], rest[1], int(rest[2])
+            expected = rest[3] if len(rest) > 3 else "OK"
+            try:
+                stub.ReserveStock(inventory_pb2.ReserveStockRequest(
+                    order_id=order_id,
+                    lines=[inventory_pb2.StockLine(product_id=product_id, quantity=quantity)]),
+                    timeout=10)
+                code, details = "OK", "reserved"
+            except grpc.RpcError as error:
+                code, details = error.code().name, error.details()
+            if code != expected:
+                sys.exit(f"ReserveStock({order_id}): {code}: {details}; expected {expected}")
+            print(f"ReserveStock({order_id}, {quantity} x {product_id}): {code}: {details}")
         else:
             sys.exit(f"unknown command {args.command}")
     except grpc.RpcError as error:
