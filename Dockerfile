@@ -50,8 +50,10 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINVENTORY_
 FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
 COPY --from=build /opt/inventory/runtime-packages /tmp/runtime-packages
+# openssl (the command) is for make_dev_certs, which docker-compose.yml's
+# one-shot `certs` service runs; the servers only load libssl.
 RUN apt-get update \
- && xargs -a /tmp/runtime-packages apt-get install -y --no-install-recommends \
+ && xargs -a /tmp/runtime-packages apt-get install -y --no-install-recommends openssl \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/runtime-packages
 # A fixed non-root uid, so volumes and Kubernetes' runAsNonRoot can rely on it.
 # /var/lib/inventory is the inventory's data directory; a named volume mounted
@@ -63,6 +65,7 @@ RUN groupadd --gid 10001 inventory \
  && chown inventory:inventory /var/lib/inventory
 COPY --from=build /opt/inventory/bin/ /usr/local/bin/
 COPY data/catalog.csv /usr/local/share/inventory/catalog.csv
+COPY scripts/make_dev_certs.sh /usr/local/bin/make_dev_certs
 # Every binary must find its libraries here, or the image is broken.
 RUN if ldd /usr/local/bin/* | grep 'not found'; then exit 1; fi
 USER 10001:10001

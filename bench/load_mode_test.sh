@@ -6,6 +6,8 @@
 # unless --max_error_ratio allows them; bad flags and an unreachable target
 # fail with a message; and a 300 ms stall of the server (SIGSTOP) must show in
 # the open loop's p99, because its calls are timed from their schedule.
+# Against an mTLS server, --tls with a client certificate loads with zero
+# errors, while plaintext and TLS without a client certificate cannot connect.
 # Nothing here asserts a speed: the one latency bound is a lower bound that
 # a slower machine can only raise.
 #
@@ -30,6 +32,7 @@ fail() {
   for i in $(seq 0 999); do printf 'sku-%08d,1000000000\n' "$i"; done
 } >"$work/catalog.csv"
 
+server_args=(--catalog="$work/catalog.csv")
 common=(--catalog_size=1000 --duration=1s --warmup=200ms --connections=2 --inflight=16
   --progress=false --verify --benchmark_out_format=json)
 
@@ -38,7 +41,7 @@ common=(--catalog_size=1000 --duration=1s --warmup=200ms --connections=2 --infli
 run() {
   local name=$1 expected=$2 status=0
   shift 2
-  bash "$run_with_server" "$server" --catalog="$work/catalog.csv" -- \
+  bash "$run_with_server" "$server" "${server_args[@]}" -- \
     "$bench" --target=127.0.0.1:{PORT} --benchmark_out="$work/$name.json" "$@" \
     >"$work/$name.log" 2>&1 || status=$?
   if [[ $expected == ok && $status -ne 0 ]] || [[ $expected == fail && $status -eq 0 ]]; then
@@ -146,6 +149,28 @@ status=0
 ((status == 1)) || { cat "$work/unreachable.log" >&2; fail "unreachable: exit status $status"; }
 grep -q "cannot connect" "$work/unreachable.log" || fail "unreachable: no 'cannot connect' message"
 echo "ok: unreachable target"
+
+# TLS: the server requires a client certificate from the test CA.
+bash "$(dirname "${BASH_SOURCE[0]}")/../test/tls/make_test_certs.sh" "$work/tls" >/dev/null
+server_args=(--catalog="$work/catalog.csv" --tls_cert="$work/tls/server.pem"
+  --tls_key="$work/tls/server.key" --tls_client_ca="$work/tls/ca.pem")
+run tls_mtls ok "${common[@]}" --method=get --tls --tls_ca_cert="$work/tls/ca.pem" \
+  --tls_client_cert="$work/tls/client.pem" --tls_client_key="$work/tls/client.key" \
+  --tls_server_name=inventory
+check tls_mtls 1
+run tls_plaintext fail "${common[@]}" --method=get --connect_timeout=1s
+grep -q "cannot connect" "$work/tls_plaintext.log" || fail "tls_plaintext: no 'cannot connect' message"
+run tls_no_client_cert fail "${common[@]}" --method=get --connect_timeout=1s --tls \
+  --tls_ca_cert="$work/tls/ca.pem"
+grep -q "cannot connect" "$work/tls_no_client_cert.log" ||
+  fail "tls_no_client_cert: no 'cannot connect' message"
+run tls_wrong_name fail "${common[@]}" --method=get --connect_timeout=1s --tls \
+  --tls_ca_cert="$work/tls/ca.pem" --tls_client_cert="$work/tls/client.pem" \
+  --tls_client_key="$work/tls/client.key" --tls_server_name=not-the-server
+run tls_flag_without_tls fail "${common[@]}" --method=get --tls_ca_cert="$work/tls/ca.pem"
+grep -q "TLS is off" "$work/tls_flag_without_tls.log" || fail "tls_flag_without_tls: no message"
+server_args=(--catalog="$work/catalog.csv")
+echo "ok: TLS and mTLS"
 
 # A 300 ms stall of the whole server during a 1000 calls/s open loop: about
 # 300 of the 3000 measured calls are due during it and wait up to 300 ms, so

@@ -14,11 +14,20 @@ OK), 1 the call failed, 2 bad usage. Message types come from proto/ next to
 this script, compiled with protoc (Debian's python3-grpcio and
 python3-protobuf, no generated stubs to keep around).
 
+TLS: --tls_ca=FILE (the CA to verify the server with) switches to TLS;
+--tls_cert and --tls_key add a client certificate (mTLS), and
+--tls_server_name names the certificate's name when it differs from the
+host in ADDRESS (e.g. 127.0.0.1 and "inventory" in the docker-compose
+deployment). Without --tls_ca: plaintext.
+
 Examples:
     grpc_call.py localhost:50052 product.ProductService/GetProduct 'product_id: "product123"'
     grpc_call.py localhost:50051 inventory.InventoryService/WatchProductAvailability \\
         'product_ids: "product123"' --count=1
     grpc_call.py localhost:50051 grpc.health.v1.Health/Check
+    grpc_call.py 127.0.0.1:50051 inventory.InventoryService/SetStock \\
+        'product_id: "product123" quantity: 100' --tls_ca=tls/ca.crt \\
+        --tls_cert=tls/client.crt --tls_key=tls/client.key --tls_server_name=inventory
 """
 
 import argparse
@@ -60,17 +69,27 @@ def load_protos(proto_dir):
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        usage="%(prog)s ADDRESS SERVICE/METHOD [REQUEST] [--timeout=S] [--count=N]")
+        usage="%(prog)s ADDRESS SERVICE/METHOD [REQUEST] [--timeout=S] [--count=N] "
+              "[--tls_ca=FILE [--tls_cert=FILE --tls_key=FILE] [--tls_server_name=NAME]]")
     parser.add_argument("address", help="host:port of the server")
     parser.add_argument("method", help="e.g. inventory.InventoryService/GetProductAvailability")
     parser.add_argument("request", nargs="?", default="", help="request in protobuf text format")
     parser.add_argument("--timeout", type=float, default=10, help="deadline in seconds (10)")
     parser.add_argument("--count", type=int, default=0,
                         help="streams: stop after this many messages (0: until the deadline)")
+    parser.add_argument("--tls_ca", help="PEM CA file: use TLS, verifying the server with it")
+    parser.add_argument("--tls_cert", help="with --tls_ca: PEM client certificate (mTLS)")
+    parser.add_argument("--tls_key", help="with --tls_cert: its PEM private key")
+    parser.add_argument("--tls_server_name",
+                        help="with --tls_ca: the name the server's certificate must carry")
     parser.add_argument("--proto_dir", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "proto"))
     args = parser.parse_args()
 
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls_cert and --tls_key go together")
+    if args.tls_ca is None and (args.tls_cert or args.tls_server_name):
+        parser.error("--tls_cert, --tls_key and --tls_server_name need --tls_ca")
     pool = load_protos(args.proto_dir)
     service_name, _, method_name = args.method.rpartition("/")
     try:
@@ -91,7 +110,23 @@ def main():
 
     # Loopback and private addresses only: never through an HTTP proxy from
     # the environment.
-    channel = grpc.insecure_channel(args.address, options=[("grpc.enable_http_proxy", 0)])
+    options = [("grpc.enable_http_proxy", 0)]
+    if args.tls_ca is None:
+        channel = grpc.insecure_channel(args.address, options=options)
+    else:
+        def read(path):
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except OSError as error:
+                parser.error(f"cannot read {path}: {error.strerror}")
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=read(args.tls_ca),
+            private_key=read(args.tls_key) if args.tls_key else None,
+            certificate_chain=read(args.tls_cert) if args.tls_cert else None)
+        if args.tls_server_name:
+            options.append(("grpc.ssl_target_name_override", args.tls_server_name))
+        channel = grpc.secure_channel(args.address, credentials, options=options)
     path = f"/{service_name}/{method_name}"
     serialize, parse = request_type.SerializeToString, response_type.FromString
     received = 0

@@ -18,11 +18,20 @@
 #
 # Steps: ensure_docker.sh (engine, packages) and ensure_base_image.sh
 # (debian:bookworm-slim via debootstrap if missing); `config -q`; `build`;
-# `up -d`; wait until every started service is healthy; through the published
-# ports: health_probe, the seed article's Python client (product123 available,
-# quantity 10), metrics; restart the inventory and wait for it to serve
-# again; stop each service and require exit status 0 (a drained server, not
-# Docker's SIGKILL after the grace period); `down -v` on every way out.
+# `up -d`; the one-shot certs service exited 0, its files' owners and modes,
+# each server sees only its own certificates; wait until every started
+# service is healthy; the certificates copied out of the volumes (`docker
+# cp`); through the published ports, with TLS on every hop: health_probe over
+# TLS (mTLS for the inventory), plaintext and certificate-less clients
+# refused (the seed article's plaintext client among them), GetProductAvailability
+# (product123 available, quantity 10), SetStock with the admin certificate
+# (OK) and with the product's (PERMISSION_DENIED), ReserveStock with the
+# admin's (PERMISSION_DENIED: --order_identities=product), metrics; restart the
+# inventory and wait for it to serve again; `run certs` again does nothing;
+# `make_dev_certs renew` and the product server serving the new certificate
+# without a restart; stop each service and require exit status 0 (a drained
+# server, not Docker's SIGKILL after the grace period); `down -v` on every
+# way out.
 #
 # Flags the compose file passes that a binary does not have yet (it is
 # written for the final product) are dropped through a generated override
@@ -291,6 +300,53 @@ for service in "${services[@]}"; do
   fi
 done
 
+# The certificates: made by the one-shot certs service (it ran before the
+# inventory could start), owned as the servers need, each server seeing only
+# its own volume; copied out for the host's clients.
+certs_id=$(docker ps -a -q --filter "label=com.docker.compose.project=$project" \
+  --filter label=com.docker.compose.service=certs --filter label=com.docker.compose.oneoff=False)
+certs_status=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$certs_id" 2>&1 || true)
+if [[ $certs_status == "exited 0" ]]; then
+  pass "certs service made the certificates and exited 0: $(docker logs "$certs_id" 2>&1 | tail -n1)"
+else
+  docker logs "$certs_id" >&2 || true
+  fail "certs service: '$certs_status', expected 'exited 0'"
+  exit 1
+fi
+tls=$work/tls
+mkdir "$tls"
+for sub in admin product; do
+  docker cp "$certs_id:/certs/$sub" "$tls/$sub" || { fail "docker cp of /certs/$sub failed"; exit 1; }
+done
+# in_service SERVICE COMMAND...: run COMMAND in the service's container, as
+# the image's user.
+in_service() {
+  local service=$1
+  shift
+  docker exec "$(container "$service")" "$@"
+}
+key_modes=$(in_service inventory stat -c '%u:%g %a %n' /certs/inventory/server.key /certs/inventory/client.key 2>&1)
+product_key_modes=$(in_service product stat -c '%u:%g %a %n' /certs/product/server.key /certs/product/client.key 2>&1)
+if [[ $(grep -c '^10001:10001 400 ' <<<"$key_modes"$'\n'"$product_key_modes") == 4 ]]; then
+  pass "server keys belong to the image's user 10001, mode 0400"
+else
+  fail "server keys: '$key_modes' '$product_key_modes', expected 10001:10001 400"
+fi
+if in_service inventory sh -c 'test ! -e /certs/product && test ! -e /certs/admin && test ! -e /certs/ca' &&
+  in_service product sh -c 'test ! -e /certs/inventory && test ! -e /certs/admin && test ! -e /certs/ca' &&
+  ! in_service inventory sh -c 'echo x >/certs/inventory/x' 2>/dev/null; then
+  pass "each server mounts only its own certificates, read-only; neither sees the CA key or the admin key"
+else
+  fail "a server sees certificates not its own, or can write its certificate volume"
+fi
+if [[ $(stat -c '%a' "$tls/admin/client.key") == 400 ]] &&
+  openssl verify -CAfile "$tls/admin/ca.crt" "$tls/admin/client.crt" "$tls/product/client.crt" >/dev/null &&
+  openssl x509 -in "$tls/admin/client.crt" -noout -ext subjectAltName | grep -q 'DNS:admin$'; then
+  pass "the admin certificate (SAN DNS:admin) and the product's client certificate chain to the CA"
+else
+  fail "copied certificates: wrong mode, SAN, or they do not verify against the CA"
+fi
+
 # The memory ceiling: each container runs under a cgroup limit, without swap.
 for service in "${services[@]}"; do
   limits=$(docker inspect -f '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}' "$(container "$service")")
@@ -339,27 +395,93 @@ retry() {
   done
 }
 
-probe "inventory health through port $INVENTORY_PORT" "127.0.0.1:$INVENTORY_PORT"
-probe "inventory health, by service name" "127.0.0.1:$INVENTORY_PORT" \
-  --service=inventory.InventoryService
+# The host's clients: the operators' admin certificate for the inventory
+# (mTLS), the CA for the product service's TLS, and the product's own client
+# certificate (an mTLS identity without the admin right).
+inventory_tls=(--tls --tls_ca_cert="$tls/admin/ca.crt" --tls_client_cert="$tls/admin/client.crt"
+  --tls_client_key="$tls/admin/client.key" --tls_server_name=inventory)
+product_tls=(--tls --tls_ca_cert="$tls/admin/ca.crt" --tls_server_name=product)
+admin_py=(--tls_ca="$tls/admin/ca.crt" --tls_cert="$tls/admin/client.crt"
+  --tls_key="$tls/admin/client.key" --tls_server_name=inventory)
+product_identity_py=(--tls_ca="$tls/product/ca.crt" --tls_cert="$tls/product/client.crt"
+  --tls_key="$tls/product/client.key" --tls_server_name=inventory)
+probe "inventory health through port $INVENTORY_PORT (mTLS)" "127.0.0.1:$INVENTORY_PORT" \
+  "${inventory_tls[@]}"
+probe "inventory health, by service name (mTLS)" "127.0.0.1:$INVENTORY_PORT" \
+  --service=inventory.InventoryService "${inventory_tls[@]}"
+
+# refused NAME COMMAND...: COMMAND must fail (a client the server must not
+# serve); one success is a hole, reported.
+refused() {
+  local name=$1 out
+  shift
+  if out=$("$@" 2>&1); then
+    fail "$name: the call succeeded: $out"
+  else
+    pass "$name: refused: $(tail -n1 <<<"$out" | cut -c1-160)"
+  fi
+}
+refused "plaintext health_probe against the inventory" \
+  "$health_probe" --addr="127.0.0.1:$INVENTORY_PORT" --timeout=3s
+refused "TLS without a client certificate against the inventory (mTLS)" \
+  "$health_probe" --addr="127.0.0.1:$INVENTORY_PORT" --timeout=3s --tls \
+  --tls_ca_cert="$tls/admin/ca.crt" --tls_server_name=inventory
+if [[ " ${services[*]} " == *" product "* ]]; then
+  refused "plaintext health_probe against the product service" \
+    "$health_probe" --addr="127.0.0.1:$PRODUCT_PORT" --timeout=3s
+fi
 
 mkdir "$work/stubs"
 "$protoc" -I "$repo/proto" --python_out="$work/stubs" --grpc_out="$work/stubs" \
   --plugin=protoc-gen-grpc="$grpc_python_plugin" "$repo/proto/inventory.proto" \
   "$repo/proto/product.proto"
-seed_client() {  # the seed article's client, verbatim, against the published port
+# The seed article's client, verbatim, speaks plaintext: the inventory must
+# refuse it (UNAVAILABLE: the TLS handshake fails).
+seed_client() {
   PYTHONPATH=$work/stubs PYTHONNOUSERSITE=1 timeout 30 \
     "$python" "$repo/client/seed_client.py" "127.0.0.1:$INVENTORY_PORT"
 }
-check_seed() {  # NAME [QUANTITY]
+if out=$(seed_client 2>&1); then
+  fail "the seed article's plaintext client got an answer from the inventory: $out"
+elif grep -q 'StatusCode.UNAVAILABLE' <<<"$out"; then
+  pass "the seed article's plaintext client is refused (UNAVAILABLE)"
+else
+  fail "the seed article's plaintext client failed, but not with UNAVAILABLE: $(tail -n3 <<<"$out")"
+fi
+check_py() {  # [TLS FLAGS] ADDRESS COMMAND ARGS...: product_check.py
+  PYTHONPATH=$work/stubs PYTHONNOUSERSITE=1 timeout 60 "$python" "$here/product_check.py" "$@"
+}
+availability() { check_py "${admin_py[@]}" "127.0.0.1:$INVENTORY_PORT" availability "$@"; }
+check_seed() {  # NAME [QUANTITY]: the seed scenario's answer, over mTLS as admin
   local expected="Product product123 is available. Quantity: ${2:-10}" out
-  if retry 30 seed_client && out=$(cat "$work/retry.out") && [[ $out == "$expected" ]]; then
-    pass "$1: seed client says '$out'"
+  if retry 30 availability product123 && out=$(cat "$work/retry.out") && [[ $out == "$expected" ]]; then
+    pass "$1: GetProductAvailability over mTLS says '$out'"
   else
-    fail "$1: seed client output '$(cat "$work/retry.out")', expected '$expected'"
+    fail "$1: GetProductAvailability output '$(cat "$work/retry.out")', expected '$expected'"
   fi
 }
 check_seed "seed scenario (GetProductAvailability product123)"
+
+# SetStock: the admin certificate may; the product's verified certificate
+# (SAN DNS:product) may not, and nothing changes.
+# With tools/grpc_call.py, as docs/deployment.md shows operators.
+if out=$(PROTOC=$protoc PYTHONNOUSERSITE=1 timeout 60 "$python" "$repo/tools/grpc_call.py" \
+  "127.0.0.1:$INVENTORY_PORT" inventory.InventoryService/SetStock \
+  'product_id: "e2e-admin-stock" quantity: 7' --tls_ca="$tls/admin/ca.crt" \
+  --tls_cert="$tls/admin/client.crt" --tls_key="$tls/admin/client.key" \
+  --tls_server_name=inventory 2>&1) &&
+  [[ $(availability e2e-admin-stock 2>&1) == "Product e2e-admin-stock is available. Quantity: 7" ]]; then
+  pass "SetStock with the admin certificate: $out"
+else
+  fail "SetStock with the admin certificate: $out; then $(availability e2e-admin-stock 2>&1)"
+fi
+if out=$(check_py "${product_identity_py[@]}" "127.0.0.1:$INVENTORY_PORT" set_stock \
+  e2e-admin-stock 99 PERMISSION_DENIED 2>&1) &&
+  [[ $(availability e2e-admin-stock 2>&1) == *"Quantity: 7" ]]; then
+  pass "SetStock with a non-admin client certificate: $out (stock unchanged)"
+else
+  fail "SetStock with a non-admin client certificate: $out; then $(availability e2e-admin-stock 2>&1)"
+fi
 
 metrics() {  # PORT: GET /metrics must answer 200 with Prometheus text
   "$python" -c '
@@ -378,12 +500,22 @@ check_metrics() {  # SERVICE PORT
 }
 check_metrics inventory "$INVENTORY_METRICS_PORT"
 
+# Orders (--order_identities=product): the admin's verified certificate may
+# not reserve stock, and nothing is taken.
+if out=$(check_py "${admin_py[@]}" "127.0.0.1:$INVENTORY_PORT" reserve e2e-not-product \
+  product123 1 PERMISSION_DENIED 2>&1) &&
+  [[ $(availability product123 2>&1) == *"Quantity: 10" ]]; then
+  pass "ReserveStock with a certificate other than the product's: $out (stock unchanged)"
+else
+  fail "ReserveStock with the admin certificate: $out; then $(availability product123 2>&1)"
+fi
+
 if [[ " ${services[*]} " == *" product "* ]]; then
-  probe "product health through port $PRODUCT_PORT" "127.0.0.1:$PRODUCT_PORT"
+  probe "product health through port $PRODUCT_PORT (TLS)" "127.0.0.1:$PRODUCT_PORT" \
+    "${product_tls[@]}"
   check_metrics product "$PRODUCT_METRICS_PORT"
   product_check() {
-    PYTHONPATH=$work/stubs PYTHONNOUSERSITE=1 timeout 60 \
-      "$python" "$here/product_check.py" "127.0.0.1:$PRODUCT_PORT" "$@"
+    check_py --tls_ca="$tls/admin/ca.crt" --tls_server_name=product "127.0.0.1:$PRODUCT_PORT" "$@"
   }
   if retry 30 product_check get product123 10; then
     pass "product: $(cat "$work/retry.out") (joined from the inventory over the compose network)"
@@ -398,7 +530,7 @@ if [[ " ${services[*]} " == *" product "* ]]; then
   check_seed "inventory after the order (2 of 10 reserved once)" 8
   if [[ -n $bench ]]; then
     printf 'product123\n' >"$work/ids.txt"
-    if "$bench" --target="127.0.0.1:$PRODUCT_PORT" --method=product_get \
+    if "$bench" --target="127.0.0.1:$PRODUCT_PORT" --method=product_get "${product_tls[@]}" \
       --ids_file="$work/ids.txt" --duration=5s --warmup=1s --connections=2 --inflight=32 \
       --progress=false --benchmark_out="$work/load.json" --benchmark_out_format=json \
       >"$work/load.out" 2>&1; then
@@ -422,13 +554,18 @@ else
   cat "$work/restart.log" >&2
   fail "inventory did not come back healthy after a restart"
 fi
-if retry 60 "$health_probe" --addr="127.0.0.1:$INVENTORY_PORT" --timeout=3s; then
+if retry 60 "$health_probe" --addr="127.0.0.1:$INVENTORY_PORT" --timeout=3s "${inventory_tls[@]}"; then
   pass "inventory serves again through port $INVENTORY_PORT after the restart"
 else
   fail "inventory does not serve through port $INVENTORY_PORT after the restart"
 fi
 check_seed "seed scenario after the restart: the order survived in the data volume" \
   "$([[ " ${services[*]} " == *" product "* ]] && echo 8 || echo 10)"
+if [[ $(availability e2e-admin-stock 2>&1) == *"Quantity: 7" ]]; then
+  pass "the admin's SetStock survived the restart"
+else
+  fail "after the restart: $(availability e2e-admin-stock 2>&1), expected quantity 7"
+fi
 if [[ " ${services[*]} " == *" product "* ]]; then
   # The product service was not restarted: its channels must find the
   # restarted inventory by themselves (retry: gRPC backs off before
@@ -438,10 +575,55 @@ if [[ " ${services[*]} " == *" product "* ]]; then
   else
     fail "product did not recover after the inventory's restart"
   fi
-  if retry 60 "$health_probe" --addr="127.0.0.1:$PRODUCT_PORT" --timeout=3s; then
+  if retry 60 "$health_probe" --addr="127.0.0.1:$PRODUCT_PORT" --timeout=3s "${product_tls[@]}"; then
     pass "product still serves after the inventory's restart"
   else
     fail "product does not serve after the inventory's restart"
+  fi
+fi
+
+# --- the certificates: made once; rotated without a restart ---
+phase "7b. certificates again, and rotation"
+ca_before=$(openssl x509 -in "$tls/admin/ca.crt" -noout -fingerprint -sha256)
+if out=$(compose run --rm -T certs 2>&1) && grep -q 'nothing to do' <<<"$out"; then
+  pass "certs service run again: $(tail -n1 <<<"$out")"
+else
+  fail "certs service run again did not leave the certificates alone: $out"
+fi
+served_fingerprint() {  # the certificate the product service serves now
+  # s_client exits 1 when the server closes without close_notify, as gRPC's
+  # does: only the certificate it printed counts.
+  { openssl s_client -connect "127.0.0.1:$PRODUCT_PORT" -servername product \
+    -CAfile "$tls/admin/ca.crt" </dev/null 2>/dev/null || true; } |
+    openssl x509 -noout -fingerprint -sha256
+}
+if [[ " ${services[*]} " == *" product "* ]]; then
+  old_served=$(served_fingerprint)
+  if out=$(compose run --rm -T certs make_dev_certs renew 2>&1); then
+    pass "make_dev_certs renew: $(tail -n1 <<<"$out")"
+  else
+    fail "make_dev_certs renew failed: $out"
+  fi
+  # The server re-reads its files every --tls_refresh_interval (60 s).
+  new_served=$old_served
+  for ((waited = 0; waited < 90; waited += 2)); do
+    new_served=$(served_fingerprint)
+    [[ -n $new_served && $new_served != "$old_served" ]] && break
+    sleep 2
+  done
+  if [[ -n $new_served && $new_served != "$old_served" ]]; then
+    pass "product serves the renewed certificate without a restart (after ${waited}s)"
+  else
+    fail "product still serves '$old_served' 90 s after renew"
+  fi
+  rm -rf "$tls/admin"
+  docker cp "$certs_id:/certs/admin" "$tls/admin"
+  if [[ $(openssl x509 -in "$tls/admin/ca.crt" -noout -fingerprint -sha256) == "$ca_before" ]] &&
+    retry 30 check_py "${admin_py[@]}" "127.0.0.1:$INVENTORY_PORT" set_stock e2e-admin-stock 7 &&
+    retry 30 product_check get product123 8; then
+    pass "after renew: same CA, the renewed admin certificate works, and product still reaches the inventory"
+  else
+    fail "after renew: the CA changed, or the renewed certificates do not work: $(cat "$work/retry.out")"
   fi
 fi
 

@@ -1,46 +1,130 @@
 #!/usr/bin/python3
-"""Checks through the ProductService's published port, for compose_e2e_test.sh.
+"""Checks through the deployment's published ports, for compose_e2e_test.sh.
 
-  product_check.py ADDRESS get PRODUCT_ID EXPECTED_QUANTITY
-  product_check.py ADDRESS order ORDER_ID PRODUCT_ID QUANTITY EXPECTED_TOTAL_CENTS
+  product_check.py [TLS] ADDRESS get PRODUCT_ID EXPECTED_QUANTITY
+  product_check.py [TLS] ADDRESS order ORDER_ID PRODUCT_ID QUANTITY EXPECTED_TOTAL_CENTS
+  product_check.py [TLS] ADDRESS availability PRODUCT_ID
+  product_check.py [TLS] ADDRESS set_stock PRODUCT_ID QUANTITY [EXPECTED_CODE]
+  product_check.py [TLS] ADDRESS reserve ORDER_ID PRODUCT_ID QUANTITY [EXPECTED_CODE]
 
-`order` places the order twice with the same order_id and requires the same
-answer both times (a retry reserves nothing more). Exits 0 on success, else
-prints what was wrong.
+TLS: --tls_ca=FILE [--tls_cert=FILE --tls_key=FILE] [--tls_server_name=NAME];
+without --tls_ca, a plaintext channel.
+
+get and order call the ProductService; `order` places the order twice with
+the same order_id and requires the same answer both times (a retry reserves
+nothing more). availability and set_stock call the InventoryService:
+availability prints the seed client's line ("Product ID is available.
+Quantity: N"); set_stock requires EXPECTED_CODE (default OK; e.g.
+PERMISSION_DENIED) and prints the answer; reserve (ReserveStock) likewise. Any other failure prints
+"CODE: details". Exits 0 on success, else prints what was wrong.
 """
+import argparse
 import sys
 
 import grpc
+import inventory_pb2
+import inventory_pb2_grpc
 import product_pb2
 import product_pb2_grpc
 
 
+def channel(args):
+    options = [("grpc.enable_http_proxy", 0)]
+    if not args.tls_ca:
+        return grpc.insecure_channel(args.address, options=options)
+
+    def read(path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(args.tls_ca),
+        private_key=read(args.tls_key) if args.tls_key else None,
+        certificate_chain=read(args.tls_cert) if args.tls_cert else None)
+    if args.tls_server_name:
+        options.append(("grpc.ssl_target_name_override", args.tls_server_name))
+    return grpc.secure_channel(args.address, credentials, options=options)
+
+
 def main():
-    address, command, *args = sys.argv[1:]
-    stub = product_pb2_grpc.ProductServiceStub(grpc.insecure_channel(address))
-    if command == "get":
-        product_id, expected = args[0], int(args[1])
-        response = stub.GetProduct(product_pb2.GetProductRequest(product_id=product_id),
-                                   timeout=10)
-        if response.quantity != expected or response.is_available != (expected > 0):
-            sys.exit(f"GetProduct({product_id}): quantity {response.quantity}, "
-                     f"available {response.is_available}; expected {expected}")
-        print(f"GetProduct({product_id}): '{response.name}', {response.price_cents} cents, "
-              f"quantity {response.quantity}")
-    elif command == "order":
-        order_id, product_id, quantity, total = args[0], args[1], int(args[2]), int(args[3])
-        request = product_pb2.PlaceOrderRequest(
-            order_id=order_id, lines=[product_pb2.OrderLine(product_id=product_id,
-                                                            quantity=quantity)])
-        first = stub.PlaceOrder(request, timeout=10)
-        retry = stub.PlaceOrder(request, timeout=10)
-        if first.total_cents != total or retry != first:
-            sys.exit(f"PlaceOrder({order_id}): total {first.total_cents} (expected {total}), "
-                     f"retry {'same' if retry == first else 'different'}")
-        print(f"PlaceOrder({order_id}): {quantity} x {product_id} = {first.total_cents} cents; "
-              f"the retry got the same answer")
-    else:
-        sys.exit(f"unknown command {command}")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tls_ca")
+    parser.add_argument("--tls_cert")
+    parser.add_argument("--tls_key")
+    parser.add_argument("--tls_server_name")
+    parser.add_argument("address")
+    parser.add_argument("command")
+    parser.add_argument("args", nargs="*")
+    args = parser.parse_args()
+    rest = args.args
+    ch = channel(args)
+    try:
+        if args.command == "get":
+            stub = product_pb2_grpc.ProductServiceStub(ch)
+            product_id, expected = rest[0], int(rest[1])
+            response = stub.GetProduct(product_pb2.GetProductRequest(product_id=product_id),
+                                       timeout=10)
+            if response.quantity != expected or response.is_available != (expected > 0):
+                sys.exit(f"GetProduct({product_id}): quantity {response.quantity}, "
+                         f"available {response.is_available}; expected {expected}")
+            print(f"GetProduct({product_id}): '{response.name}', {response.price_cents} cents, "
+                  f"quantity {response.quantity}")
+        elif args.command == "order":
+            stub = product_pb2_grpc.ProductServiceStub(ch)
+            order_id, product_id, quantity, total = rest[0], rest[1], int(rest[2]), int(rest[3])
+            request = product_pb2.PlaceOrderRequest(
+                order_id=order_id, lines=[product_pb2.OrderLine(product_id=product_id,
+                                                                quantity=quantity)])
+            first = stub.PlaceOrder(request, timeout=10)
+            retry = stub.PlaceOrder(request, timeout=10)
+            if first.total_cents != total or retry != first:
+                sys.exit(f"PlaceOrder({order_id}): total {first.total_cents} (expected {total}), "
+                         f"retry {'same' if retry == first else 'different'}")
+            print(f"PlaceOrder({order_id}): {quantity} x {product_id} = {first.total_cents} "
+                  f"cents; the retry got the same answer")
+        elif args.command == "availability":
+            stub = inventory_pb2_grpc.InventoryServiceStub(ch)
+            product_id = rest[0]
+            response = stub.GetProductAvailability(
+                inventory_pb2.GetProductAvailabilityRequest(product_id=product_id), timeout=10)
+            if response.is_available:
+                print(f"Product {product_id} is available. Quantity: {response.quantity}")
+            else:
+                print(f"Product {product_id} is not available.")
+        elif args.command == "set_stock":
+            stub = inventory_pb2_grpc.InventoryServiceStub(ch)
+            product_id, quantity = rest[0], int(rest[1])
+            expected = rest[2] if len(rest) > 2 else "OK"
+            try:
+                response = stub.SetStock(
+                    inventory_pb2.SetStockRequest(product_id=product_id, quantity=quantity),
+                    timeout=10)
+                code, details = "OK", str(response.availability).replace("\n", " ").strip()
+            except grpc.RpcError as error:
+                code, details = error.code().name, error.details()
+            if code != expected:
+                sys.exit(f"SetStock({product_id}, {quantity}): {code}: {details}; "
+                         f"expected {expected}")
+            print(f"SetStock({product_id}, {quantity}): {code}: {details}")
+        elif args.command == "reserve":
+            stub = inventory_pb2_grpc.InventoryServiceStub(ch)
+            order_id, product_id, quantity = rest[0], rest[1], int(rest[2])
+            expected = rest[3] if len(rest) > 3 else "OK"
+            try:
+                stub.ReserveStock(inventory_pb2.ReserveStockRequest(
+                    order_id=order_id,
+                    lines=[inventory_pb2.StockLine(product_id=product_id, quantity=quantity)]),
+                    timeout=10)
+                code, details = "OK", "reserved"
+            except grpc.RpcError as error:
+                code, details = error.code().name, error.details()
+            if code != expected:
+                sys.exit(f"ReserveStock({order_id}): {code}: {details}; expected {expected}")
+            print(f"ReserveStock({order_id}, {quantity} x {product_id}): {code}: {details}")
+        else:
+            sys.exit(f"unknown command {args.command}")
+    except grpc.RpcError as error:
+        sys.exit(f"{error.code().name}: {error.details()}")
 
 
 if __name__ == "__main__":
