@@ -1599,7 +1599,12 @@ def main(argv):
     return 0
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (e.g. timeout(1)): kill the servers on the way out
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         status = main(sys.argv[1:])
     except BenchError as e:
