@@ -26,7 +26,12 @@ class MethodAuthorizer {
   // that is not allowed this method). Called on a completion-queue thread,
   // possibly on several at once: thread-safe, cheap, never blocking. The
   // context's metadata and auth_context() (the TLS peer) are available.
-  virtual absl::Status Authorize(grpc::ServerContext& context) const = 0;
+  //
+  // On OK the check may name the caller it authenticated in `*principal`
+  // (never null, empty on entry): the handler reads it as its responder's
+  // principal(), e.g. to record who owns what the call creates. Left empty,
+  // the call has no principal.
+  virtual absl::Status Authorize(grpc::ServerContext& context, std::string* principal) const = 0;
 };
 
 // Hands out the check of each method.

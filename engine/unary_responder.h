@@ -8,6 +8,7 @@
 
 #include <cassert>
 #include <functional>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -24,6 +25,7 @@ class UnaryCompletion {
   virtual void Finish(const absl::Status& status) = 0;
   virtual bool IsCancelled() const = 0;
   virtual grpc::ServerContext& context() = 0;
+  virtual const std::string& principal() const = 0;
 
  protected:
   ~UnaryCompletion() = default;
@@ -75,6 +77,14 @@ class UnaryResponder {
   }
 
   absl::Time deadline() const { return absl::FromChrono(call_->context().deadline()); }
+
+  // The caller the method's authorizer authenticated and named
+  // (engine/call_authorizer.h), e.g. a client certificate's name; empty when
+  // the method is not checked or the check named nobody. Valid until Finish.
+  const std::string& principal() const {
+    assert(call_ != nullptr && "responder already finished or moved from");
+    return call_->principal();
+  }
 
   // Metadata, peer and auth context of the call.
   grpc::ServerContext& context() { return call_->context(); }

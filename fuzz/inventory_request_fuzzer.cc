@@ -290,7 +290,7 @@ class InventoryFuzz {
   // model. Returns whether it reserved a new order.
   bool Reserve(const ::inventory::ReserveStockRequest& request) {
     ::inventory::ReserveStockResponse response;
-    absl::Status status = server::inventory::ApplyReserveStock(store_, request, response);
+    absl::Status status = server::inventory::ApplyReserveStock(store_, request, response, "");
     const std::string& order_id = request.order_id();
     for (const auto& line : request.lines()) touched_.push_back(line.product_id());
     const auto expect = [&](StatusCode code, absl::string_view prefix, absl::string_view why) {
@@ -407,7 +407,7 @@ class InventoryFuzz {
     ::inventory::ReleaseReservationRequest release;
     release.set_order_id(order_id);
     ::inventory::ReleaseReservationResponse response;
-    absl::Status status = server::inventory::ApplyReleaseReservation(store_, release, response);
+    absl::Status status = server::inventory::ApplyReleaseReservation(store_, release, response, "");
     FUZZ_CHECK(status.code() == StatusCode::kNotFound, "order '", order_id,
                "' was rejected but is not unused: release says ", status.ToString());
   }
@@ -415,7 +415,7 @@ class InventoryFuzz {
   void Release(const ::inventory::ReleaseReservationRequest& request) {
     const std::string& order_id = request.order_id();
     ::inventory::ReleaseReservationResponse response;
-    absl::Status status = server::inventory::ApplyReleaseReservation(store_, request, response);
+    absl::Status status = server::inventory::ApplyReleaseReservation(store_, request, response, "");
     if (!ValidateProductId(order_id).ok()) {
       FUZZ_CHECK(status.code() == StatusCode::kInvalidArgument &&
                      absl::StartsWith(status.message(), "order_id"),
@@ -616,9 +616,10 @@ class InventoryFuzz {
       request.set_order_id(id);
       ::inventory::ReleaseReservationResponse here;
       ::inventory::ReleaseReservationResponse there;
-      absl::Status status_here = server::inventory::ApplyReleaseReservation(store_, request, here);
+      absl::Status status_here =
+          server::inventory::ApplyReleaseReservation(store_, request, here, "");
       absl::Status status_there =
-          server::inventory::ApplyReleaseReservation(rebuilt, request, there);
+          server::inventory::ApplyReleaseReservation(rebuilt, request, there, "");
       FUZZ_CHECK(status_here.ok() && status_there.ok() &&
                      here.SerializeAsString() == there.SerializeAsString(),
                  "releasing '", id, "' answers ", status_here.ToString(), " here and ",

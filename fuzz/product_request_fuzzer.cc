@@ -195,7 +195,7 @@ class ProductFuzz {
     }
     const absl::flat_hash_map<std::string, std::int32_t> before = Snapshot();
     ::inventory::ReserveStockResponse reserved;
-    absl::Status status = server::inventory::ApplyReserveStock(store_, reserve, reserved);
+    absl::Status status = server::inventory::ApplyReserveStock(store_, reserve, reserved, "");
 
     // What the inventory must say.
     auto known = orders_.find(order_id);
@@ -256,7 +256,7 @@ class ProductFuzz {
     ::inventory::ReleaseReservationRequest request;
     if (!fuzz::ParseAsEngine(operation, request).ok()) return;
     ::inventory::ReleaseReservationResponse response;
-    absl::Status status = server::inventory::ApplyReleaseReservation(store_, request, response);
+    absl::Status status = server::inventory::ApplyReleaseReservation(store_, request, response, "");
     const StatusCode want = !ValidateProductId(request.order_id()).ok()
                                 ? StatusCode::kInvalidArgument
                             : orders_.contains(request.order_id()) ? StatusCode::kOk

@@ -42,6 +42,7 @@ std::string EncodeOrder(const OrderState& order) {
   StoredOrder stored;
   stored.set_released(order.released);
   if (order.released) stored.set_released_at_unix_micros(absl::ToUnixMicros(order.released_at));
+  if (!order.owner.empty()) stored.set_owner(order.owner);
   for (const ReservationLine& line : order.lines) {
     StoredReservationLine* out = stored.add_lines();
     out->set_product_id(line.product_id);
@@ -116,6 +117,7 @@ absl::StatusOr<StoredState> DurableJournal::Read() const {
                                                 "': unreadable record of order '", key, "'"));
       }
       OrderState order{std::string(key), {}, stored.released()};
+      order.owner = stored.owner();
       if (order.released) {
         order.released_at = stored.released_at_unix_micros() != 0
                                 ? absl::FromUnixMicros(stored.released_at_unix_micros())

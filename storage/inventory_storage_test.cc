@@ -186,6 +186,31 @@ TEST_CASE("storage: forgotten orders leave the directory; the rest keep their re
   CHECK(store.Get("apple").quantity == 10);
 }
 
+TEST_CASE("storage: an order's owner survives a restart, and still guards its release",
+          "[storage]") {
+  TempDir dir("inventory_storage_test");
+  const std::string data_dir = dir.Path("db");
+  {
+    std::unique_ptr<InventoryStorage> storage = OpenOrDie(DurableIn(data_dir), kCatalog);
+    domain::inventory::InventoryStore& store = storage->store();
+    REQUIRE(store.Reserve("mine", {{"apple", 3}}, "shop-a").ok());
+    REQUIRE(store.Reserve("anyone's", {{"pear", 1}}).ok());
+  }
+  const StoredState stored = ReadBack(data_dir);
+  REQUIRE(stored.orders.size() == 2);
+  for (const domain::inventory::OrderState& order : stored.orders) {
+    CHECK(order.owner == (order.order_id == "mine" ? "shop-a" : ""));
+  }
+  std::unique_ptr<InventoryStorage> storage = OpenOrDie(DurableIn(data_dir), kCatalog);
+  domain::inventory::InventoryStore& store = storage->store();
+  CHECK(store.Release("mine", "shop-b").status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(store.Get("apple").quantity == 7);
+  REQUIRE(store.Release("mine", "shop-a").ok());
+  CHECK(store.Get("apple").quantity == 10);
+  REQUIRE(store.Release("anyone's", "shop-b").ok());
+  CHECK(store.Get("pear").quantity == 5);
+}
+
 TEST_CASE("storage: a released order stored without a release time is kept a whole window",
           "[storage][retention]") {
   TempDir dir("inventory_storage_test");

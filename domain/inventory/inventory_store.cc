@@ -147,7 +147,7 @@ void InventoryStore::Unwatch(const std::vector<std::string>& product_ids, StockW
 }
 
 OrderState InventoryStore::StateOf(absl::string_view order_id, const OrderRecord& record) {
-  OrderState state{std::string(order_id), {}, record.released, record.released_at};
+  OrderState state{std::string(order_id), {}, record.released, record.released_at, record.owner};
   state.lines.reserve(record.lines.size());
   for (const ReservedLine& line : record.lines) {
     state.lines.push_back({line.product_id, line.quantity, line.remaining});
@@ -169,6 +169,7 @@ absl::Status InventoryStore::RestoreOrders(std::vector<OrderState> orders) {
     OrderRecord record;
     record.released = order.released;
     record.released_at = order.released_at;
+    record.owner = std::move(order.owner);
     record.lines.reserve(order.lines.size());
     for (ReservationLine& line : order.lines) {
       const std::size_t shard = ShardIndex(line.product_id);
@@ -218,7 +219,7 @@ std::vector<absl::Mutex*> InventoryStore::StockMutexes(
 }
 
 absl::StatusOr<std::vector<ProductStock>> InventoryStore::Reserve(
-    absl::string_view order_id, const std::vector<OrderLine>& lines) {
+    absl::string_view order_id, const std::vector<OrderLine>& lines, absl::string_view owner) {
   // 1. Checks that need no lock.
   if (absl::Status valid = ValidateOrderId(order_id); !valid.ok()) return valid;
   if (lines.empty()) return absl::InvalidArgumentError("order has no lines");
@@ -252,6 +253,7 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Reserve(
   OrderShard& order_shard = order_shards_[ShardIndex(order_id)];
   absl::MutexLock order_lock(&order_shard.mu);
   if (auto existing = order_shard.orders.find(order_id); existing != order_shard.orders.end()) {
+    if (OwnedByAnother(existing->second, owner)) return NotYourOrder(order_id);
     return Replay(order_id, existing->second, lines);
   }
 
@@ -259,12 +261,12 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Reserve(
   std::vector<std::size_t> line_shards(lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) line_shards[i] = ShardIndex(lines[i].product_id);
   OrderedLocks stock_locks(StockMutexes(line_shards), OrderedLocks::Mode::kWriter);
-  return ReserveLocked(order_id, lines, line_shards, order_shard);
+  return ReserveLocked(order_id, lines, line_shards, owner, order_shard);
 }
 
 absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReserveLocked(
     absl::string_view order_id, const std::vector<OrderLine>& lines,
-    const std::vector<std::size_t>& line_shards, OrderShard& order_shard) {
+    const std::vector<std::size_t>& line_shards, absl::string_view owner, OrderShard& order_shard) {
   // Every product must be known before any stock is looked at.
   std::vector<std::int32_t*> stock(lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -287,6 +289,7 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReserveLocked(
   // Everything that allocates happens before the first change, so the order
   // is all or nothing even if an allocation throws.
   OrderRecord record;
+  record.owner = std::string(owner);
   record.lines.reserve(lines.size());
   std::vector<ProductStock> result;
   result.reserve(lines.size());
@@ -343,7 +346,18 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Replay(
   return result;
 }
 
-absl::StatusOr<std::vector<ProductStock>> InventoryStore::Release(absl::string_view order_id) {
+bool InventoryStore::OwnedByAnother(const OrderRecord& record, absl::string_view caller) {
+  return !record.owner.empty() && !caller.empty() && record.owner != caller;
+}
+
+absl::Status InventoryStore::NotYourOrder(absl::string_view order_id) {
+  // Whose it is stays unsaid: the caller learns only that it is not theirs.
+  return absl::PermissionDeniedError(
+      absl::StrCat("order '", order_id, "' was reserved by another identity"));
+}
+
+absl::StatusOr<std::vector<ProductStock>> InventoryStore::Release(absl::string_view order_id,
+                                                                  absl::string_view caller) {
   if (absl::Status valid = ValidateOrderId(order_id); !valid.ok()) return valid;
   if (absl::Status accepting = JournalAccepting(); !accepting.ok()) return accepting;
 
@@ -354,6 +368,7 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Release(absl::string_v
     return absl::NotFoundError(absl::StrCat("order '", order_id, "' not found"));
   }
   OrderRecord& record = found->second;
+  if (OwnedByAnother(record, caller)) return NotYourOrder(order_id);
 
   std::vector<std::size_t> line_shards;
   line_shards.reserve(record.lines.size());

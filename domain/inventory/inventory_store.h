@@ -137,8 +137,16 @@ class InventoryStore {
   // as long as it holds stock, a released one until ForgetReleasedBefore
   // passes its release time (after that the id is unused: a Reserve with it
   // is a new order).
+  //
+  // Ownership: `owner` (empty: none) names who reserves; it is recorded with
+  // a new order. A repeat of an order recorded with an owner, by another
+  // non-empty owner, is PERMISSION_DENIED (checked right after the id is
+  // found, before the lines are compared), and so is its Release (below).
+  // An empty owner on either side is not checked: a server that does not
+  // authenticate its callers passes none.
   absl::StatusOr<std::vector<ProductStock>> Reserve(absl::string_view order_id,
-                                                    const std::vector<OrderLine>& lines);
+                                                    const std::vector<OrderLine>& lines,
+                                                    absl::string_view owner = {});
 
   // Returns the stock held by order `order_id` to its products, and returns
   // their quantities right after that, one entry per line of the original
@@ -160,13 +168,16 @@ class InventoryStore {
   //
   // Errors: INVALID_ARGUMENT if `order_id` breaks the id rules (as in
   // Reserve); NOT_FOUND if no successful Reserve recorded it, or if its
-  // record was forgotten (ForgetReleasedBefore).
+  // record was forgotten (ForgetReleasedBefore); PERMISSION_DENIED if the
+  // order was reserved with an owner and `caller` is another non-empty one
+  // (nothing changes; the message does not name the owner).
   //
   // Locks: the order shard of `order_id` (writer) for the whole call, then the
   // stock shards of the order's products in ascending shard index, each once:
   // writer on the first release, reader on a repeat.
   // Complexity: O(n log n) for the order's n lines, plus the lock acquisitions.
-  absl::StatusOr<std::vector<ProductStock>> Release(absl::string_view order_id);
+  absl::StatusOr<std::vector<ProductStock>> Release(absl::string_view order_id,
+                                                    absl::string_view caller = {});
 
   // The retention sweep: forgets the record of every order released before
   // `cutoff`, and returns how many it forgot. Orders never released keep
@@ -202,6 +213,7 @@ class InventoryStore {
     std::vector<ReservedLine> lines;  // in the original request order
     bool released = false;
     absl::Time released_at = absl::InfinitePast();  // set by the first release
+    std::string owner;                              // who reserved it; empty: nobody named
   };
   struct alignas(64) OrderShard {
     mutable absl::Mutex mu;
@@ -221,6 +233,9 @@ class InventoryStore {
     if (journal_ != nullptr) journal_->Append(std::move(mutation));
   }
   static OrderState StateOf(absl::string_view order_id, const OrderRecord& record);
+  // Whether `caller` is not the owner of `record` (both named, and differ).
+  static bool OwnedByAnother(const OrderRecord& record, absl::string_view caller);
+  static absl::Status NotYourOrder(absl::string_view order_id);
 
   // The mutexes of the given stock shards in lock order: ascending, no repeats.
   std::vector<absl::Mutex*> StockMutexes(std::vector<std::size_t> shard_indices) const;
@@ -235,7 +250,7 @@ class InventoryStore {
   // locks the static analysis cannot follow.
   absl::StatusOr<std::vector<ProductStock>> ReserveLocked(
       absl::string_view order_id, const std::vector<OrderLine>& lines,
-      const std::vector<std::size_t>& line_shards,
+      const std::vector<std::size_t>& line_shards, absl::string_view owner,
       OrderShard& order_shard) ABSL_NO_THREAD_SAFETY_ANALYSIS;
   absl::StatusOr<std::vector<ProductStock>> ReleaseLocked(
       absl::string_view order_id, OrderRecord& record) ABSL_NO_THREAD_SAFETY_ANALYSIS;

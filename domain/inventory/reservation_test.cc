@@ -440,6 +440,41 @@ TEST_CASE("Release returns the stock once; repeats are no-ops", "[reservation][r
   }
 }
 
+TEST_CASE("An order with an owner is replayed and released only by that owner",
+          "[reservation][ownership]") {
+  InventoryStore store;
+  REQUIRE(store.Load({{"a", 10}, {"b", 5}}).ok());
+  REQUIRE(Quantities(Ok(store.Reserve("o1", {{"a", 4}}, "shop-a"))) ==
+          std::vector<std::int32_t>{6});
+
+  // Another identity can neither replay nor release it, and learns nothing
+  // of whose it is; nothing changes.
+  ExpectError(store.Reserve("o1", {{"a", 4}}, "shop-b"), absl::StatusCode::kPermissionDenied,
+              {"order 'o1'", "another identity"});
+  ExpectError(store.Reserve("o1", {{"a", 1}}, "shop-b"), absl::StatusCode::kPermissionDenied,
+              {"order 'o1'"});
+  ExpectError(store.Release("o1", "shop-b"), absl::StatusCode::kPermissionDenied, {"order 'o1'"});
+  CHECK(store.Get("a").quantity == 6);
+
+  // The owner's retry replays; the owner's release gives the stock back, once.
+  CHECK(Quantities(Ok(store.Reserve("o1", {{"a", 4}}, "shop-a"))) == std::vector<std::int32_t>{6});
+  CHECK(Quantities(Ok(store.Release("o1", "shop-a"))) == std::vector<std::int32_t>{10});
+  ExpectError(store.Release("o1", "shop-b"), absl::StatusCode::kPermissionDenied, {"order 'o1'"});
+  CHECK(Quantities(Ok(store.Release("o1", "shop-a"))) == std::vector<std::int32_t>{10});
+
+  // An unauthenticated caller (no name) is not checked, nor is an order
+  // reserved without an owner.
+  REQUIRE(store.Reserve("o2", {{"b", 2}}, "shop-a").ok());
+  CHECK(Quantities(Ok(store.Release("o2"))) == std::vector<std::int32_t>{5});
+  REQUIRE(store.Reserve("o3", {{"b", 1}}).ok());
+  CHECK(Quantities(Ok(store.Release("o3", "shop-b"))) == std::vector<std::int32_t>{5});
+
+  // A name that is not the owner's but shares its prefix is another owner.
+  REQUIRE(store.Reserve("o4", {{"b", 1}}, "shop").ok());
+  ExpectError(store.Release("o4", "shop-a"), absl::StatusCode::kPermissionDenied, {"o4"});
+  CHECK(store.Get("b").quantity == 4);
+}
+
 TEST_CASE("Release adds back to whatever the quantity is now", "[reservation][release]") {
   InventoryStore store;
   REQUIRE(store.Load({{"a", 10}, {"big", 10}}).ok());

@@ -38,6 +38,8 @@ struct OrderState {
   // When it was first released (meaningful only if released): the order
   // retention window (InventoryStore::ForgetReleasedBefore) runs from here.
   absl::Time released_at = absl::InfinitePast();
+  // Who reserved it (InventoryStore::Reserve's owner); empty: nobody named.
+  std::string owner;
 };
 
 // The effect of one store operation: new absolute levels of the products it

@@ -150,6 +150,7 @@ class CallSlot : public CompletionHandler {
   // without waiting for that peer to read an answer. The call counts against
   // its connection and method until ReleaseAdmission(), refused or not.
   absl::Status Admit(grpc::ServerContext& context) {
+    principal_.clear();
     const AdmissionLimits* limits = env_.limits;
     if (limits == nullptr) return absl::OkStatus();
     if (limits->peers != nullptr && limits->max_calls_per_peer > 0) {
@@ -179,9 +180,10 @@ class CallSlot : public CompletionHandler {
       }
     }
     if (limits->authorizer != nullptr) {
-      absl::Status allowed = limits->authorizer->Authorize(context);
+      absl::Status allowed = limits->authorizer->Authorize(context, &principal_);
       if (!allowed.ok()) {
         env_.counters->Add(env_.counters->denied);
+        principal_.clear();
         return allowed;
       }
     }
@@ -196,6 +198,11 @@ class CallSlot : public CompletionHandler {
     if (absl::Status admitted = Admit(context); !admitted.ok()) return admitted;
     return ParseRequest(bytes, request);
   }
+
+  // Whom the method's authorizer let in for the current call (empty: no
+  // authorizer, or it named nobody). Set by Admit(), unchanged until the
+  // slot's next call is admitted.
+  const std::string& principal() const { return principal_; }
 
   // The call is over: its connection and method hold one call fewer.
   void ReleaseAdmission() {
@@ -285,6 +292,7 @@ class CallSlot : public CompletionHandler {
   // Guards the call; the state machines annotate their state with it.
   absl::Mutex mu_;
   std::string peer_;
+  std::string principal_;
   bool peer_held_ = false;
   bool in_flight_held_ = false;
   absl::Time observed_start_;

@@ -114,6 +114,7 @@ class UnaryCall final : public CallSlot, public UnaryCompletion<Response> {
   Response& response() override { return response_; }
   bool IsCancelled() const override { return cancelled_.load(std::memory_order_acquire); }
   grpc::ServerContext& context() override { return *context_; }
+  const std::string& principal() const override { return CallSlot::principal(); }
   void Finish(const absl::Status& status) override {
     absl::MutexLock lock(&mu_);
     env_.counters->Add(env_.counters->handlers_running, -1);

@@ -72,6 +72,21 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
   return std::string(token);
 }
 
+// A list of client certificate names: needs mTLS, which verifies them.
+absl::Status ValidateIdentities(const std::vector<std::string>& identities, absl::string_view flag,
+                                bool mtls) {
+  if (!identities.empty() && !mtls) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag,
+                     " names client certificates, which only mTLS verifies: give "
+                     "--tls_client_ca (with --tls_cert and --tls_key) too"));
+  }
+  for (const std::string& identity : identities) {
+    if (identity.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": an empty name"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateAuthorizationOptions(const AuthorizationOptions& options, bool mtls) {
@@ -81,13 +96,12 @@ absl::Status ValidateAuthorizationOptions(const AuthorizationOptions& options, b
         "--allow_unauthenticated_admin lets every caller in: it excludes --admin_identities and "
         "--admin_token_file");
   }
-  if (!options.admin_identities.empty() && !mtls) {
-    return absl::InvalidArgumentError(
-        "--admin_identities names client certificates, which only mTLS verifies: give "
-        "--tls_client_ca (with --tls_cert and --tls_key) too");
-  }
-  for (const std::string& identity : options.admin_identities) {
-    if (identity.empty()) return absl::InvalidArgumentError("--admin_identities: an empty name");
+  for (const auto& [identities, flag] :
+       {std::pair{&options.admin_identities, "--admin_identities"},
+        std::pair{&options.order_identities, "--order_identities"}}) {
+    if (absl::Status valid = ValidateIdentities(*identities, flag, mtls); !valid.ok()) {
+      return valid;
+    }
   }
   if (!options.admin_token_file.empty()) {
     absl::StatusOr<std::string> token = ReadToken(options.admin_token_file);
@@ -96,41 +110,38 @@ absl::Status ValidateAuthorizationOptions(const AuthorizationOptions& options, b
   return absl::OkStatus();
 }
 
-// The check of one admin method, with its denial counters resolved once.
-class Authorization::AdminCheck final : public engine::MethodAuthorizer {
+// What a guarded method needs: an admin, or an identity that may order.
+struct Authorization::Role {
+  std::string needs;            // "an admin", for messages
+  std::string identities_flag;  // the flag that lists its identities
+  const absl::flat_hash_set<std::string>* identities = nullptr;
+  bool admin = false;  // the admin role: its switches, and the bearer token
+};
+
+// The check of one guarded method, with its denial counters resolved once.
+class Authorization::MethodCheck final : public engine::MethodAuthorizer {
  public:
-  AdminCheck(const Authorization& policy, std::string method, prometheus::Counter* unauthenticated,
-             prometheus::Counter* denied)
+  MethodCheck(const Authorization& policy, const Role& role, std::string method,
+              prometheus::Counter* unauthenticated, prometheus::Counter* denied)
       : policy_(policy),
+        role_(role),
         method_(std::move(method)),
         unauthenticated_(unauthenticated),
         denied_(denied) {}
 
-  absl::Status Authorize(grpc::ServerContext& context) const override {
+  absl::Status Authorize(grpc::ServerContext& context, std::string* principal) const override {
     const AuthorizationOptions& options = policy_.options_;
-    if (!options.admin_enabled) {
-      return Deny(absl::PermissionDeniedError(
-          absl::StrCat(method_, " is turned off on this server (--admin_set_stock=false)")));
-    }
-    if (options.allow_unauthenticated_admin) return absl::OkStatus();
-
-    const auto& metadata = context.client_metadata();
-    if (auto header = metadata.find("authorization"); header != metadata.end()) {
-      absl::string_view value(header->second.data(), header->second.size());
-      if (value.size() <= kBearer.size() || !absl::StartsWithIgnoreCase(value, kBearer)) {
-        return Deny(absl::UnauthenticatedError(
-            "the authorization metadata is not of the form 'Bearer TOKEN'"));
+    if (role_.admin) {
+      if (!options.admin_enabled) {
+        return Deny(absl::PermissionDeniedError(
+            absl::StrCat(method_, " is turned off on this server (--admin_set_stock=false)")));
       }
-      if (!policy_.has_token_) {
-        return Deny(absl::UnauthenticatedError(
-            "this server accepts no bearer token (no --admin_token_file)"));
+      if (options.allow_unauthenticated_admin) return absl::OkStatus();
+      const auto& metadata = context.client_metadata();
+      if (auto header = metadata.find("authorization"); header != metadata.end()) {
+        return CheckToken(absl::string_view(header->second.data(), header->second.size()),
+                          principal);
       }
-      const std::array<unsigned char, kDigestBytes> digest =
-          Digest(absl::StripAsciiWhitespace(value.substr(kBearer.size())));
-      if (CRYPTO_memcmp(digest.data(), policy_.token_digest_.data(), kDigestBytes) != 0) {
-        return Deny(absl::UnauthenticatedError("the bearer token is not the admin token"));
-      }
-      return absl::OkStatus();
     }
 
     std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
@@ -138,21 +149,47 @@ class Authorization::AdminCheck final : public engine::MethodAuthorizer {
       std::vector<std::string> names;
       for (const grpc::string_ref& name : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
         std::string text(name.data(), name.size());
-        if (policy_.identities_.contains(text)) return absl::OkStatus();
+        if (role_.identities->contains(text)) {
+          *principal = std::move(text);
+          return absl::OkStatus();
+        }
         names.push_back(std::move(text));
       }
       return Deny(absl::PermissionDeniedError(
-          absl::StrCat(method_, " needs an admin: the client certificate (",
+          absl::StrCat(method_, " needs ", role_.needs, ": the client certificate (",
                        names.empty() ? "no subject alternative name" : absl::StrJoin(names, ", "),
-                       ") is not one of --admin_identities")));
+                       ") is not one of ", role_.identities_flag)));
     }
-    return Deny(absl::UnauthenticatedError(absl::StrCat(
-        method_,
-        " needs an admin credential: a client certificate named in --admin_identities (mTLS), or "
-        "'authorization: Bearer TOKEN' metadata with the token of --admin_token_file")));
+    if (role_.admin) {
+      return Deny(absl::UnauthenticatedError(absl::StrCat(
+          method_,
+          " needs an admin credential: a client certificate named in --admin_identities (mTLS), "
+          "or 'authorization: Bearer TOKEN' metadata with the token of --admin_token_file")));
+    }
+    return Deny(absl::UnauthenticatedError(absl::StrCat(method_, " needs ", role_.needs,
+                                                        ": a client certificate (mTLS) named in ",
+                                                        role_.identities_flag)));
   }
 
  private:
+  absl::Status CheckToken(absl::string_view value, std::string* principal) const {
+    if (value.size() <= kBearer.size() || !absl::StartsWithIgnoreCase(value, kBearer)) {
+      return Deny(absl::UnauthenticatedError(
+          "the authorization metadata is not of the form 'Bearer TOKEN'"));
+    }
+    if (!policy_.has_token_) {
+      return Deny(absl::UnauthenticatedError(
+          "this server accepts no bearer token (no --admin_token_file)"));
+    }
+    const std::array<unsigned char, kDigestBytes> digest =
+        Digest(absl::StripAsciiWhitespace(value.substr(kBearer.size())));
+    if (CRYPTO_memcmp(digest.data(), policy_.token_digest_.data(), kDigestBytes) != 0) {
+      return Deny(absl::UnauthenticatedError("the bearer token is not the admin token"));
+    }
+    *principal = kTokenPrincipal;
+    return absl::OkStatus();
+  }
+
   absl::Status Deny(absl::Status status) const {
     prometheus::Counter* counter =
         status.code() == absl::StatusCode::kUnauthenticated ? unauthenticated_ : denied_;
@@ -161,6 +198,7 @@ class Authorization::AdminCheck final : public engine::MethodAuthorizer {
   }
 
   const Authorization& policy_;
+  const Role& role_;
   const std::string method_;
   prometheus::Counter* const unauthenticated_;
   prometheus::Counter* const denied_;
@@ -168,8 +206,14 @@ class Authorization::AdminCheck final : public engine::MethodAuthorizer {
 
 Authorization::Authorization(AuthorizationOptions options, prometheus::Registry* registry)
     : options_(std::move(options)),
-      identities_(options_.admin_identities.begin(), options_.admin_identities.end()) {
-  if (registry != nullptr && !options_.admin_methods.empty()) {
+      identities_(options_.admin_identities.begin(), options_.admin_identities.end()),
+      order_identities_(options_.order_identities.begin(), options_.order_identities.end()),
+      admin_role_(std::make_unique<Role>(
+          Role{"an admin", "--admin_identities", &identities_, /*admin=*/true})),
+      order_role_(std::make_unique<Role>(Role{"an identity allowed to place orders",
+                                              "--order_identities", &order_identities_,
+                                              /*admin=*/false})) {
+  if (registry != nullptr && (!options_.admin_methods.empty() || ordering_checked())) {
     denied_family_ = &prometheus::BuildCounter()
                           .Name("grpc_server_authz_denied_total")
                           .Help("Calls refused by authorization before their handler, by code.")
@@ -191,8 +235,15 @@ absl::Status Authorization::Load(bool mtls) {
 }
 
 const engine::MethodAuthorizer* Authorization::ForMethod(const std::string& full_method) {
-  if (std::find(options_.admin_methods.begin(), options_.admin_methods.end(), full_method) ==
-      options_.admin_methods.end()) {
+  auto listed = [&](const std::vector<std::string>& methods) {
+    return std::find(methods.begin(), methods.end(), full_method) != methods.end();
+  };
+  const Role* role = nullptr;
+  if (listed(options_.admin_methods)) {
+    role = admin_role_.get();
+  } else if (ordering_checked() && listed(options_.order_methods)) {
+    role = order_role_.get();
+  } else {
     return nullptr;
   }
   prometheus::Counter* unauthenticated = nullptr;
@@ -208,7 +259,8 @@ const engine::MethodAuthorizer* Authorization::ForMethod(const std::string& full
                                        {"grpc_code", metrics::GoCodeName(code)}});
     }
   }
-  checks_.push_back(std::make_unique<AdminCheck>(*this, full_method, unauthenticated, denied));
+  checks_.push_back(
+      std::make_unique<MethodCheck>(*this, *role, full_method, unauthenticated, denied));
   return checks_.back().get();
 }
 
@@ -236,6 +288,19 @@ std::string Authorization::Describe(bool plaintext) const {
                         "every call is refused");
   }
   return absl::StrCat(methods, ": admins are ", absl::StrJoin(who, " or "));
+}
+
+std::string Authorization::DescribeOrders() const {
+  if (options_.order_methods.empty()) return "";
+  const std::string methods = absl::StrJoin(options_.order_methods, ", ");
+  if (!ordering_checked()) {
+    return absl::StrCat(methods,
+                        ": open to every caller that reaches the port, and any caller may "
+                        "release any order (no --order_identities)");
+  }
+  return absl::StrCat(methods, ": only client certificates named ",
+                      absl::StrJoin(options_.order_identities, ", "),
+                      "; an order is released only by the identity that reserved it");
 }
 
 }  // namespace server::host

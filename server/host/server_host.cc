@@ -157,6 +157,13 @@ absl::StatusOr<int> ServerHost::Start(const std::string& listen_address,
       spdlog::info("{}", admins);
     }
   }
+  if (const std::string orders = authorization_->DescribeOrders(); !orders.empty()) {
+    if (!authorization_->ordering_checked() && !IsLoopbackListenAddress(listen_address)) {
+      spdlog::warn("{}, and the port is reachable from the network", orders);
+    } else {
+      spdlog::info("{}", orders);
+    }
+  }
   return port;
 }
 

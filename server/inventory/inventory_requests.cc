@@ -86,7 +86,7 @@ absl::Status AnswerBatchGetProductAvailability(const InventoryStore& store,
 }
 
 absl::Status ApplyReserveStock(InventoryStore& store, const ReserveStockRequest& request,
-                               ReserveStockResponse& response) {
+                               ReserveStockResponse& response, absl::string_view owner) {
   // Checked before copying the lines: the store would refuse them anyway.
   if (request.lines_size() > static_cast<int>(kMaxOrderLines)) {
     return absl::InvalidArgumentError(
@@ -97,13 +97,15 @@ absl::Status ApplyReserveStock(InventoryStore& store, const ReserveStockRequest&
   for (const StockLine& line : request.lines()) {
     lines.push_back({line.product_id(), line.quantity()});
   }
-  return SetRemaining(store.Reserve(request.order_id(), lines), *response.mutable_remaining());
+  return SetRemaining(store.Reserve(request.order_id(), lines, owner),
+                      *response.mutable_remaining());
 }
 
 absl::Status ApplyReleaseReservation(InventoryStore& store,
                                      const ReleaseReservationRequest& request,
-                                     ReleaseReservationResponse& response) {
-  return SetRemaining(store.Release(request.order_id()), *response.mutable_remaining());
+                                     ReleaseReservationResponse& response,
+                                     absl::string_view caller) {
+  return SetRemaining(store.Release(request.order_id(), caller), *response.mutable_remaining());
 }
 
 absl::Status ApplySetStock(InventoryStore& store, const SetStockRequest& request,

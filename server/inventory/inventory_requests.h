@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "domain/inventory/inventory_store.h"
 #include "inventory.pb.h"
 
@@ -36,16 +37,19 @@ absl::Status AnswerBatchGetProductAvailability(
 
 // ReserveStock: InventoryStore::Reserve (its checks and statuses) on the
 // request's lines; more than kMaxOrderLines lines are refused before they are
-// copied. `remaining` gets one item per line, in line order.
+// copied. `remaining` gets one item per line, in line order. `owner` is the
+// caller's identity (empty: none), recorded with a new order.
 absl::Status ApplyReserveStock(domain::inventory::InventoryStore& store,
                                const ::inventory::ReserveStockRequest& request,
-                               ::inventory::ReserveStockResponse& response);
+                               ::inventory::ReserveStockResponse& response,
+                               absl::string_view owner);
 
-// ReleaseReservation: InventoryStore::Release; `remaining` gets one item per
-// line of the original order.
+// ReleaseReservation: InventoryStore::Release by `caller` (empty: none);
+// `remaining` gets one item per line of the original order.
 absl::Status ApplyReleaseReservation(domain::inventory::InventoryStore& store,
                                      const ::inventory::ReleaseReservationRequest& request,
-                                     ::inventory::ReleaseReservationResponse& response);
+                                     ::inventory::ReleaseReservationResponse& response,
+                                     absl::string_view caller);
 
 // SetStock, once the caller is authorized: InventoryStore::Set (INVALID_ARGUMENT
 // for a bad id or a negative quantity); `availability` is the new value.

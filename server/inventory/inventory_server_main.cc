@@ -50,6 +50,12 @@ ABSL_FLAG(bool, allow_unauthenticated_admin, false,
           "INSECURE, for local development: every caller may use SetStock (logged as a warning "
           "at start). Without it and without --admin_identities or --admin_token_file, SetStock "
           "is refused: UNAUTHENTICATED without a credential.");
+ABSL_FLAG(std::vector<std::string>, order_identities, {},
+          "Comma-separated subject alternative names of client certificates that may call "
+          "ReserveStock and ReleaseReservation; needs mTLS (--tls_client_ca). An order is then "
+          "released only by the identity that reserved it. No certificate gets UNAUTHENTICATED, "
+          "another name PERMISSION_DENIED. Empty: every caller that reaches the port may order "
+          "(logged as a warning when the port is not loopback).");
 ABSL_FLAG(int, max_watch_streams, server::inventory::InventoryServerOptions{}.max_watch_streams,
           "The most WatchProductAvailability streams open at once; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, watch_streams_per_queue,
@@ -86,6 +92,9 @@ absl::StatusOr<server::inventory::InventoryServerOptions> OptionsFromFlags() {
   authorization.admin_identities = absl::GetFlag(FLAGS_admin_identities);
   authorization.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
   authorization.allow_unauthenticated_admin = absl::GetFlag(FLAGS_allow_unauthenticated_admin);
+  authorization.order_methods = {"inventory.InventoryService/ReserveStock",
+                                 "inventory.InventoryService/ReleaseReservation"};
+  authorization.order_identities = absl::GetFlag(FLAGS_order_identities);
   if (absl::Status valid = server::host::ValidateAuthorizationOptions(
           authorization, !options.host.tls.client_ca_file.empty());
       !valid.ok()) {

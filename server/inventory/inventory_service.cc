@@ -81,25 +81,24 @@ void InventoryGrpcService::ReserveStock(engine::UnaryResponder<ReserveStockRespo
                                         const ReserveStockRequest& request) {
   // A replayed order is answered only once its original is durable too:
   // waiting for everything appended so far covers it.
-  absl::Status reserved = ApplyReserveStock(store_, request, responder.response());
+  // The principal is the ordering identity the engine's authorizer let in
+  // (--order_identities), recorded as the order's owner; empty when orders
+  // are not checked.
+  absl::Status reserved =
+      ApplyReserveStock(store_, request, responder.response(), responder.principal());
   FinishMutation(std::move(responder), reserved);
 }
 
 void InventoryGrpcService::ReleaseReservation(
     engine::UnaryResponder<ReleaseReservationResponse> responder,
     const ReleaseReservationRequest& request) {
-  absl::Status released = ApplyReleaseReservation(store_, request, responder.response());
+  absl::Status released =
+      ApplyReleaseReservation(store_, request, responder.response(), responder.principal());
   FinishMutation(std::move(responder), released);
 }
 
 void InventoryGrpcService::SetStock(engine::UnaryResponder<SetStockResponse> responder,
                                     const SetStockRequest& request) {
-  if (options_.authorize_admin) {
-    if (absl::Status allowed = options_.authorize_admin(responder.context()); !allowed.ok()) {
-      responder.Finish(allowed);
-      return;
-    }
-  }
   absl::Status set = ApplySetStock(store_, request, responder.response());
   FinishMutation(std::move(responder), set);
 }

@@ -33,18 +33,10 @@ using ::inventory::SetStockRequest;
 using ::inventory::SetStockResponse;
 using ::inventory::WatchProductAvailabilityRequest;
 
-// Decides whether the caller of an admin method (SetStock) may call it: OK,
-// or the status to answer with (PERMISSION_DENIED, UNAUTHENTICATED). Runs on
-// a completion-queue thread: must not block. This is where authentication
-// plugs in; until then the server either allows everyone or no one.
-using AdminAuthorizer = std::function<absl::Status(const grpc::ServerContext& context)>;
-
 struct InventoryServiceOptions {
   // Mutations are acknowledged only once this journal says they are durable.
   // Null: in memory, acknowledged at once. Must outlive the service.
   StockJournal* journal = nullptr;
-  // Null allows every caller.
-  AdminAuthorizer authorize_admin;
   // WatchProductAvailability requests posted ahead per completion queue;
   // each matched one is replaced at once (max_watch_streams bounds the
   // streams open).

@@ -8,6 +8,7 @@
 #                                 IP:127.0.0.1 (serverAuth)
 #   client.pem/client.key         issued by A; SAN DNS:product-server (clientAuth)
 #   admin.pem/admin.key           issued by A; SAN DNS:admin.example (clientAuth)
+#   shop.pem/shop.key             issued by A; SAN DNS:shop.example (clientAuth)
 #   other-ca.pem/other-ca.key     CA "Test CA B", unrelated to A
 #   other-client.pem/.key         issued by B; SAN DNS:product-server
 #   rotated-ca.pem/rotated-ca.key CA "Test CA C"
@@ -46,9 +47,10 @@ ca rotated-ca "Test CA C"
 leaf server ca localhost 1001 serverAuth "$server_san"
 leaf client ca product-server 1002 clientAuth "DNS:product-server"
 leaf admin ca admin 1003 clientAuth "DNS:admin.example"
+leaf shop ca shop 1004 clientAuth "DNS:shop.example"
 leaf other-client other-ca product-server 2001 clientAuth "DNS:product-server"
 leaf rotated-server rotated-ca localhost 3001 serverAuth "$server_san"
 chmod 600 ./*.key
-openssl verify -CAfile ca.pem server.pem client.pem admin.pem >/dev/null
+openssl verify -CAfile ca.pem server.pem client.pem admin.pem shop.pem >/dev/null
 openssl verify -CAfile other-ca.pem other-client.pem >/dev/null
 openssl verify -CAfile rotated-ca.pem rotated-server.pem >/dev/null

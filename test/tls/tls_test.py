@@ -53,7 +53,9 @@ def load_messages(protoc):
         "inventory.GetProductAvailabilityRequest", "inventory.GetProductAvailabilityResponse",
         "product.GetProductRequest", "product.GetProductResponse",
         "product.PlaceOrderRequest", "product.PlaceOrderResponse",
-        "inventory.SetStockRequest", "inventory.SetStockResponse"]}
+        "inventory.SetStockRequest", "inventory.SetStockResponse",
+        "inventory.ReserveStockRequest", "inventory.ReserveStockResponse",
+        "inventory.ReleaseReservationRequest", "inventory.ReleaseReservationResponse"]}
 
 
 MESSAGES = None
@@ -532,6 +534,112 @@ def case_admin_authorization():
         server = Server(ARGS.inventory_server, *flags, expect_start=False)
         code = server.wait_exit(30)
         assert code == 1 and named in server.text(), f"{flags}: exit {code}:\n{server.text()}"
+
+
+def reserve(ch, order_id, units=1):
+    """ReserveStock(order_id: product123 x units): the status code."""
+    request_type = MESSAGES["inventory.ReserveStockRequest"]
+    response_type = MESSAGES["inventory.ReserveStockResponse"]
+    call = ch.unary_unary("/inventory.InventoryService/ReserveStock",
+                          request_type.SerializeToString, response_type.FromString)
+    request = request_type(order_id=order_id)
+    line = request.lines.add()
+    line.product_id, line.quantity = "product123", units
+    code = code_of(lambda: call(request, timeout=5))
+    ch.close()
+    return code
+
+
+def release(ch, order_id):
+    """ReleaseReservation(order_id): the status code."""
+    request_type = MESSAGES["inventory.ReleaseReservationRequest"]
+    response_type = MESSAGES["inventory.ReleaseReservationResponse"]
+    call = ch.unary_unary("/inventory.InventoryService/ReleaseReservation",
+                          request_type.SerializeToString, response_type.FromString)
+    code = code_of(lambda: call(request_type(order_id=order_id), timeout=5))
+    ch.close()
+    return code
+
+
+def order_denied_counts(metrics_port):
+    """{(method, grpc_code): value} of grpc_server_authz_denied_total for the
+    order methods."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as page:
+        text = page.read().decode()
+    counts = {}
+    for line in text.splitlines():
+        method = re.search(r'grpc_method="(ReserveStock|ReleaseReservation)"', line)
+        if line.startswith("grpc_server_authz_denied_total{") and method:
+            code = re.search(r'grpc_code="([A-Za-z]+)"', line).group(1)
+            value = float(line.rsplit(" ", 1)[1])
+            if value:
+                counts[(method.group(1), code)] = value
+    return counts
+
+
+def case_order_authorization():
+    """With --order_identities, ReserveStock and ReleaseReservation are open
+    only to the listed client certificates, refused before the handler
+    otherwise (stock unchanged, counted by code); an order is replayed and
+    released only by the identity that reserved it, also after a restart."""
+    OK, DENIED = grpc.StatusCode.OK, grpc.StatusCode.PERMISSION_DENIED
+    product = dict(root="ca.pem", key="client.key", chain="client.pem")  # DNS:product-server
+    shop = dict(root="ca.pem", key="shop.key", chain="shop.pem")  # DNS:shop.example
+    admin = dict(root="ca.pem", key="admin.key", chain="admin.pem")  # DNS:admin.example
+    data_dir = tempfile.mkdtemp(prefix="tls_test.orders.")
+    flags = ["--order_identities=product-server,shop.example", f"--data_dir={data_dir}",
+             "--catalog=" + os.path.join(ROOT, "data", "catalog.csv")]
+    try:
+        with inventory_tls(*flags, "--metrics_listen=127.0.0.1:0") as server:
+            metrics_port = int(METRICS_PORT.search(server.text()).group(1))
+            assert "only client certificates named product-server, shop.example" in server.text(), \
+                server.text()
+            # A verified certificate that may not order: refused, nothing held.
+            assert reserve(channel(server.address, **admin), "by-admin") == DENIED
+            assert release(channel(server.address, **admin), "by-admin") == DENIED
+            assert quantity(channel(server.address, **admin)) == 10
+            assert order_denied_counts(metrics_port) == {
+                ("ReserveStock", "PermissionDenied"): 1.0,
+                ("ReleaseReservation", "PermissionDenied"): 1.0}, order_denied_counts(metrics_port)
+            # Reads stay open to every verified client.
+            assert quantity(channel(server.address, **admin)) == 10
+
+            assert reserve(channel(server.address, **product), "o-1", 3) == OK
+            assert quantity(channel(server.address, **shop)) == 7
+            # Another ordering identity can neither release nor replay it.
+            assert release(channel(server.address, **shop), "o-1") == DENIED
+            assert reserve(channel(server.address, **shop), "o-1", 3) == DENIED
+            assert quantity(channel(server.address, **shop)) == 7
+            # The owner can.
+            assert reserve(channel(server.address, **product), "o-1", 3) == OK
+            assert quantity(channel(server.address, **shop)) == 7
+            assert reserve(channel(server.address, **shop), "o-2", 2) == OK
+            assert quantity(channel(server.address, **shop)) == 5
+        # The owner is durable: after a restart the same rules hold.
+        with inventory_tls(*flags) as server:
+            assert quantity(channel(server.address, **shop)) == 5
+            assert release(channel(server.address, **shop), "o-1") == DENIED
+            assert release(channel(server.address, **product), "o-2") == DENIED
+            assert quantity(channel(server.address, **shop)) == 5
+            assert release(channel(server.address, **product), "o-1") == OK
+            assert release(channel(server.address, **shop), "o-2") == OK
+            assert quantity(channel(server.address, **shop)) == 10
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    # Without --order_identities every caller may order, and the log says so;
+    # listening beyond loopback makes it a warning.
+    with Server(ARGS.inventory_server) as server:
+        assert "open to every caller that reaches the port" in server.text(), server.text()
+        assert reserve(channel(server.address, plaintext=True), "anyone") == OK
+        assert release(channel(server.address, plaintext=True), "anyone") == OK
+    # Identities need mTLS to be verified: refused at start otherwise.
+    for extra in [[], [f"--tls_cert={cert('server.pem')}", f"--tls_key={cert('server.key')}"]]:
+        server = Server(ARGS.inventory_server, "--order_identities=product-server", *extra,
+                        expect_start=False)
+        code = server.wait_exit(30)
+        assert code == 1 and "--order_identities" in server.text() and \
+            "--tls_client_ca" in server.text(), f"{extra}: exit {code}:\n{server.text()}"
 
 
 CASES = {name[len("case_"):]: function for name, function in globals().items()
