@@ -269,6 +269,8 @@ SET_STOCK = ("--mode=set_stock", "--threads=64", "--connections=8", "--products=
 SET_STOCK_H2 = H2Load("set-stock", requests=400_000, syscalls=False)
 CHURN_SERVER = ("--data_dir={run_dir}/data", "--sync=false", "--catalog={file:durable_catalog}",
                 "--metrics_listen=127.0.0.1:0", LISTEN)
+ORDER_CHURN = ("--mode=churn", "--threads=256", "--connections=8", "--products=100000",
+               "--progress_seconds=0")
 CHURN = Churn(("--target={target}", "--mode=churn", "--threads=256", "--connections=8",
                "--products=100000", "--max_seconds=900", "--progress_seconds=10"))
 
@@ -409,6 +411,14 @@ SCENARIOS = [
                  Variant("token", (inv(*MTLS, TOKEN_FILE),),
                          SecLoad(SEC_ADMIN + SET_STOCK + ("--token_file={file:admin_token}",),
                                  100_000))], rounds=5),
+    Scenario("authz-orders", "ReserveStock + ReleaseReservation over mTLS (security_load "
+             "--mode=churn, 256 orders in flight, the product-server client certificate), "
+             "in memory: --order_identities=product-server against no order check", [
+                 Variant("orders-open", (inv(*MTLS, "--catalog={file:durable_catalog}"),),
+                         SecLoad(SEC_CLIENT + ORDER_CHURN, 50_000)),
+                 Variant("order-identities", (inv(*MTLS, "--catalog={file:durable_catalog}",
+                                                  "--order_identities=product-server"),),
+                         SecLoad(SEC_CLIENT + ORDER_CHURN, 50_000))], rounds=5),
     Scenario("retention", "1,000,000 new orders (ReserveStock then ReleaseReservation each, "
              "security_load, 256 in flight) against a durable server (--data_dir, --sync=false) "
              "with --order_retention=2s: RSS, data directory and inventory_order_records "
@@ -430,8 +440,8 @@ GROUPS = {
                  "queues", "reflection", "channel-args", "grpc-build", "grpc-build-latency",
                  "coalescing", "coalescing-latency"],
     "service-goals": ["batching", "batching-latency", "batchget"],
-    "security": ["tls", "tls-connect", "authz-cost", "authz-cost-mtls", "retention",
-                 "retention-off"],
+    "security": ["tls", "tls-connect", "authz-cost", "authz-cost-mtls", "authz-orders",
+                 "retention", "retention-off"],
 }
 BINARIES = {  # {build}: --build-dir
     "inventory_server": "{build}/server/inventory/inventory_server",
