@@ -64,6 +64,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = "/usr/bin/python3"  # Debian's, which has python3-grpcio
@@ -140,6 +141,10 @@ CALLS = {
         b"".join(pb((1, i)) for i in BATCH_IDS),  # repeated string product_ids = 1
         pb((1, [pb((1, i), (2, synthetic_quantity(int(i[4:])) > 0), (3, synthetic_quantity(int(i[4:]))))
                 for i in BATCH_IDS]))),
+    # The admin call of the authorization scenarios: always the same product and
+    # quantity, so every answer is the same bytes (the built-in catalog).
+    "set-stock": Call("/inventory.InventoryService/SetStock", pb((1, "product123"), (2, 10)),
+                      pb((1, pb((1, "product123"), (2, True), (3, 10))))),
     # Only for self-test: a method the servers do not have (grpc-status 12 in a 200).
     "unknown-method": Call("/inventory.InventoryService/NoSuchMethod", pb((1, "product123")),
                            availability("product123", 10)),
@@ -160,8 +165,30 @@ class H2Load:
     call: str  # a key of CALLS
     connections: int = 8
     streams: int = 64
-    requests: int = 1_200_000  # about 10 s at 120k req/s
+    requests: int = 1_100_000  # about 10 s at 120k req/s
     latency: bool = False  # --log-file: p50 and p99 over every request
+    tls: bool = False  # https:// (ALPN h2; the run must report "Application protocol: h2")
+    headers: tuple = ()  # extra request headers, "name: value"
+    repeat: int = 1  # measured runs back to back (new connections each), summed
+    syscalls: bool = True  # the syscall-counting run (off where it says nothing)
+
+
+@dataclasses.dataclass
+class SecLoad:
+    """bench/security_load (mTLS, a new connection per call, SetStock): a
+    fixed count; it stops at the first error, so a run that exits 0 was all OK."""
+    args: tuple  # placeholders: {target} {certs} {file:NAME}
+    count: int
+
+
+@dataclasses.dataclass
+class Churn:
+    """The retention proof: security_load --mode=churn against the server while
+    its RSS, data directory and inventory_order_records are sampled."""
+    args: tuple
+    count: int = 1_000_000
+    sample_s: float = 1.0
+    settle_s: float = 10.0  # sampling goes on this long after the last order
 
 
 @dataclasses.dataclass
@@ -224,6 +251,28 @@ DURABLE_VARIANTS = [Variant("reads", (DURABLE,), GET_256),
 PEER_LOAD = H2Load("get", requests=500_000)
 GO_PEER = Server("grpc_go_server", ("-listen={listen}",), (("GOMAXPROCS", "1"),))
 OPEN_LOOP_RATES = "5000,10000,20000,40000,60000,70000,80000,90000,100000,110000"
+
+# TLS and mTLS, with the certificates of test/tls/make_test_certs.sh (made
+# afresh in the driver's work directory for every invocation: {certs}).
+TLS = ("--tls_cert={certs}/server.pem", "--tls_key={certs}/server.key")
+MTLS = TLS + ("--tls_client_ca={certs}/ca.pem",)
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"  # the file admin_token's line
+TOKEN_FILE = "--admin_token_file={file:admin_token}"
+SEC_TLS = ("--target={target}", "--tls_ca={certs}/ca.pem")
+SEC_CLIENT = SEC_TLS + ("--tls_cert={certs}/client.pem", "--tls_key={certs}/client.key")
+SEC_ADMIN = SEC_TLS + ("--tls_cert={certs}/admin.pem", "--tls_key={certs}/admin.key")
+# New connections: 500 h2load clients of one request each, 4 runs back to back.
+NEW_CONN = dict(connections=500, streams=1, requests=500, repeat=4, syscalls=False)
+CONNECT = ("--mode=connect", "--threads=16", "--progress_seconds=0")
+SET_STOCK = ("--mode=set_stock", "--threads=64", "--connections=8", "--products=1",
+             "--progress_seconds=0")
+SET_STOCK_H2 = H2Load("set-stock", requests=400_000, syscalls=False)
+CHURN_SERVER = ("--data_dir={run_dir}/data", "--sync=false", "--catalog={file:durable_catalog}",
+                "--metrics_listen=127.0.0.1:0", LISTEN)
+ORDER_CHURN = ("--mode=churn", "--threads=256", "--connections=8", "--products=100000",
+               "--progress_seconds=0")
+CHURN = Churn(("--target={target}", "--mode=churn", "--threads=256", "--connections=8",
+               "--products=100000", "--max_seconds=900", "--progress_seconds=10"))
 
 SCENARIOS = [
     ab("headline", "InventoryService against the plain async baseline, each with its defaults",
@@ -343,6 +392,54 @@ SCENARIOS = [
              DURABLE_VARIANTS, pin=None),
     Scenario("durable-pinned", "the same, server on CPU 0 and every load on CPU 1",
              DURABLE_VARIANTS),
+    Scenario("tls", "the core goal's load (GetProductAvailability, h2load 8 connections x 64 "
+             "streams, reused connections) over plaintext and over TLS (https://, ALPN h2)", [
+                 Variant("plaintext", (INV,), GET_8x64),
+                 Variant("tls", (inv(*TLS),), H2Load("get", tls=True))], rounds=5),
+    Scenario("tls-connect", "new connections one server core accepts: h2load with 500 clients "
+             "of one call each, 4 runs back to back (req/s = connections/s), and "
+             "security_load's gRPC client with a new channel per call (16 threads), over "
+             "plaintext, TLS and mTLS", [
+                 Variant("plaintext-h2load", (INV,), H2Load("get", **NEW_CONN)),
+                 Variant("tls-h2load", (inv(*TLS),), H2Load("get", tls=True, **NEW_CONN)),
+                 Variant("plaintext-grpc", (INV,), SecLoad(("--target={target}",) + CONNECT, 1000)),
+                 Variant("tls-grpc", (inv(*TLS),), SecLoad(SEC_TLS + CONNECT, 1000)),
+                 Variant("mtls-grpc", (inv(*MTLS),), SecLoad(SEC_CLIENT + CONNECT, 1000))]),
+    Scenario("authz-cost", "SetStock's admin check: a bearer token checked against "
+             "--allow_unauthenticated_admin (no check), plaintext, h2load 8 x 64, the same "
+             "request each time", [
+                 Variant("unchecked", (inv("--allow_unauthenticated_admin"),), SET_STOCK_H2),
+                 Variant("token", (inv(TOKEN_FILE),), dataclasses.replace(
+                     SET_STOCK_H2, headers=(f"authorization: Bearer {ADMIN_TOKEN}",)))],
+             rounds=5),
+    Scenario("authz-cost-mtls", "SetStock's admin check over mTLS (security_load, 64 threads "
+             "on 8 connections): the client certificate's SAN in --admin_identities, and a "
+             "bearer token, against --allow_unauthenticated_admin", [
+                 Variant("unchecked", (inv(*MTLS, "--allow_unauthenticated_admin"),),
+                         SecLoad(SEC_ADMIN + SET_STOCK, 100_000)),
+                 Variant("admin-san", (inv(*MTLS, "--admin_identities=admin.example"),),
+                         SecLoad(SEC_ADMIN + SET_STOCK, 100_000)),
+                 Variant("token", (inv(*MTLS, TOKEN_FILE),),
+                         SecLoad(SEC_ADMIN + SET_STOCK + ("--token_file={file:admin_token}",),
+                                 100_000))], rounds=5),
+    Scenario("authz-orders", "ReserveStock + ReleaseReservation over mTLS (security_load "
+             "--mode=churn, 256 orders in flight, the product-server client certificate), "
+             "in memory: --order_identities=product-server against no order check", [
+                 Variant("orders-open", (inv(*MTLS, "--catalog={file:durable_catalog}"),),
+                         SecLoad(SEC_CLIENT + ORDER_CHURN, 50_000)),
+                 Variant("order-identities", (inv(*MTLS, "--catalog={file:durable_catalog}",
+                                                  "--order_identities=product-server"),),
+                         SecLoad(SEC_CLIENT + ORDER_CHURN, 50_000))], rounds=5),
+    Scenario("retention", "1,000,000 new orders (ReserveStock then ReleaseReservation each, "
+             "security_load, 256 in flight) against a durable server (--data_dir, --sync=false) "
+             "with --order_retention=2s: RSS, data directory and inventory_order_records "
+             "sampled every second", [
+                 Variant("retention-2s", (Server("inventory_server", CHURN_SERVER + (
+                     "--order_retention=2s",)),), CHURN)], rounds=1),
+    Scenario("retention-off", "the same with --order_retention=0 (records kept forever), for "
+             "contrast (inventory_order_records is only updated by the sweep, so it stays 0)", [
+                 Variant("retention-off", (Server("inventory_server", CHURN_SERVER + (
+                     "--order_retention=0",)),), CHURN)], rounds=1),
     Scenario("open-loop", "latency against throughput: an open loop at rising rates, each call "
              "timed from its schedule, 5 s per rate", [
                  Variant("open-loop", (inv(SYNTH, "--completion_queues=1"),), Bench(
@@ -354,12 +451,15 @@ GROUPS = {
                  "queues", "reflection", "channel-args", "grpc-build", "grpc-build-latency",
                  "coalescing", "coalescing-latency"],
     "service-goals": ["batching", "batching-latency", "batchget"],
+    "security": ["tls", "tls-connect", "authz-cost", "authz-cost-mtls", "authz-orders",
+                 "retention", "retention-off"],
 }
 BINARIES = {  # {build}: --build-dir
     "inventory_server": "{build}/server/inventory/inventory_server",
     "product_server": "{build}/server/product/product_server",
     "baseline": "{build}/bench/baseline_async_server",
     "inventory_bench": "{build}/bench/inventory_bench",
+    "security_load": "{build}/bench/security_load",
     "inventory_server_nojemalloc": "{build}-nojemalloc/server/inventory/inventory_server",
     "inventory_server_debian_grpc": "{build}-sys/server/inventory/inventory_server",
     "grpc_go_server": "{build}/bench/peers/grpc_go_server",
@@ -409,6 +509,27 @@ def peak_rss_mb(pid):
     return None
 
 
+def rss_mb(pid):
+    """The process's resident set (VmRSS) now, in MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise BenchError(f"no VmRSS for {pid}")
+
+
+def dir_mb(path):
+    """Bytes of the files under path (as du --apparent-size), in MiB; 0 if missing."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass  # RocksDB deletes files as we walk
+    return total / (1 << 20)
+
+
 def cpu_seconds(pid):
     """utime + stime of a process (all its threads) from /proc/PID/stat."""
     with open(f"/proc/{pid}/stat") as f:
@@ -433,6 +554,8 @@ class RunningServer:
             if match:
                 self.address = f"{match.group(1).strip('[]')}:{match.group(2)}"
                 self.port = int(match.group(2))
+                metrics = re.search(r"metrics on port (\d+)", open(log_path, errors="replace").read())
+                self.metrics_port = int(metrics.group(1)) if metrics else None
                 if self.port == 0:
                     raise BenchError(f"{name} reported port 0: {self.tail()}")
                 return
@@ -501,6 +624,7 @@ class H2Result:
     data_bytes: int
     load_cpu_s: float
     latencies_us: list = None
+    tls: str = None  # what h2load negotiated: protocol, cipher, key exchange, ALPN
 
 
 def parse_h2load(text, expected_requests, ok_frame_bytes):
@@ -536,12 +660,12 @@ def parse_h2load(text, expected_requests, ok_frame_bytes):
     return float(rps.group(1)), succeeded, data_bytes
 
 
-def probe(address, call, work):
+def probe(address, call, work, tls=False, headers=()):
     """One call through nghttp: grpc-status must be 0 and the answer exactly call.response."""
-    url = f"http://{address}{call.path}"
+    url = f"{'https' if tls else 'http'}://{address}{call.path}"
     body = write_frame(work, call)
     argv = ["nghttp", "-H", ":method: POST", "-H", "content-type: application/grpc",
-            "-H", "te: trailers", "-d", body, url]
+            "-H", "te: trailers"] + [a for h in headers for a in ("-H", h)] + ["-d", body, url]
     verbose = subprocess.run(argv[:1] + ["-v"] + argv[1:], capture_output=True, timeout=30)
     statuses = re.findall(rb"recv \(stream_id=\d+\) grpc-status: (\d+)", verbose.stdout)
     if verbose.returncode != 0 or statuses != [b"0"]:
@@ -568,10 +692,11 @@ def h2load_argv(address, call, load, requests=None, duration=None, cpu=None, bod
     argv = pin_prefix(cpu) + ["h2load"]
     argv += ["-n", str(requests)] if requests is not None else ["-D", f"{round(duration * 1000)}ms"]
     argv += ["-c", str(load.connections), "-m", str(load.streams), "-t", "1",
-             "-H", "content-type: application/grpc", "-H", "te: trailers", "-d", body]
+             "-H", "content-type: application/grpc", "-H", "te: trailers"]
+    argv += [a for h in load.headers for a in ("-H", h)] + ["-d", body]
     if log_file:
         argv += ["--log-file", log_file]
-    return argv + [f"http://{address}{call.path}"]
+    return argv + [f"{'https' if load.tls else 'http'}://{address}{call.path}"]
 
 
 def run_h2load(address, call, load, work, requests=None, duration=None, cpu=None,
@@ -582,7 +707,7 @@ def run_h2load(address, call, load, work, requests=None, duration=None, cpu=None
     (always, except in self-test) probes one call for grpc-status 0 and the
     exact answer first; the report's DATA total then covers every response."""
     if check_first:
-        probe(address, call, work)
+        probe(address, call, work, load.tls, load.headers)
     out = os.path.join(work, "h2load.txt")
     log_file = os.path.join(work, "h2load-latency.log") if load.latency else None
     argv = h2load_argv(address, call, load, requests, duration, cpu, write_frame(work, call),
@@ -592,12 +717,23 @@ def run_h2load(address, call, load, work, requests=None, duration=None, cpu=None
     if status != 0:
         raise BenchError(f"h2load exited {status}: {shlex.join(argv)}\n{text[-2000:]}")
     rps, succeeded, data_bytes = parse_h2load(text, requests, len(grpc_frame(call.response)))
+    if load.tls:  # the gRPC server must have negotiated HTTP/2 by ALPN, over TLS
+        alpn = re.search(r"^Application protocol: (\S+)", text, re.M)
+        proto = re.search(r"^TLS Protocol: (\S+)", text, re.M)
+        if not alpn or alpn.group(1) != "h2" or not proto:
+            raise BenchError(f"h2load over TLS did not report ALPN h2:\n{text[:1000]}")
+        cipher = re.search(r"^Cipher: (\S+)", text, re.M)
+        key = re.search(r"^Server Temp Key: (.+)$", text, re.M)
+        tls_seen = (f"{proto.group(1)}, {cipher.group(1) if cipher else '?'}, "
+                             f"{key.group(1).strip() if key else '?'}, ALPN h2")
+    else:
+        tls_seen = None
     latencies = None
     if log_file:
         latencies = sorted(int(line.split()[2]) for line in open(log_file) if line.strip())
         if len(latencies) != succeeded:
             raise BenchError(f"--log-file has {len(latencies)} lines for {succeeded} requests")
-    return H2Result(rps, succeeded, data_bytes, load_cpu, latencies)
+    return H2Result(rps, succeeded, data_bytes, load_cpu, latencies, tls_seen)
 
 
 # --- syscalls -----------------------------------------------------------------
@@ -754,6 +890,8 @@ def make_file(name, work):
             f.writelines(f"sku-{i:08d},100000000\n" for i in range(100000))
         elif name == "ids_sku42":
             f.write("sku-00000042\n")
+        elif name == "admin_token":
+            f.write(ADMIN_TOKEN + "\n")
         else:
             raise BenchError(f"no generated file {name}")
     return path
@@ -810,13 +948,13 @@ class Driver:
 
     def run_variant(self, scenario, variant, run_dir, pin):
         server_cpu, load_cpu = pin if pin else (None, None)
-        subs = {"listen": "127.0.0.1:0", "run_dir": run_dir}
+        subs = {"listen": "127.0.0.1:0", "run_dir": run_dir, "certs": self.certs()}
         files = {}
         for spec in variant.servers + ((variant.background,) if variant.background else ()):
             for a in spec.args:
                 for f in re.findall(r"\{file:(\w+)\}", a):
                     files[f"file:{f}"] = make_file(f, self.work)
-        if isinstance(variant.load, Bench):
+        if isinstance(variant.load, (Bench, SecLoad, Churn)):
             for a in variant.load.args:
                 for f in re.findall(r"\{file:(\w+)\}", a):
                     files[f"file:{f}"] = make_file(f, self.work)
@@ -837,6 +975,14 @@ class Driver:
                 subs["backend"], "BACKEND") for s in servers]
             if isinstance(variant.load, H2Load):
                 self.h2load_variant(variant.load, measured, servers, run_dir, load_cpu, result)
+            elif isinstance(variant.load, (SecLoad, Churn)):
+                load = dataclasses.replace(variant.load, args=tuple(
+                    fmt(a).format(certs=subs["certs"], target=measured.address)
+                    for a in variant.load.args))
+                if isinstance(load, SecLoad):
+                    self.sec_variant(load, measured, run_dir, load_cpu, result)
+                else:
+                    self.churn_variant(load, measured, run_dir, load_cpu, result)
             else:
                 load = dataclasses.replace(variant.load, args=tuple(fmt(a) for a in variant.load.args))
                 bg = variant.background and dataclasses.replace(
@@ -853,21 +999,40 @@ class Driver:
 
     def h2load_variant(self, load, measured, servers, run_dir, load_cpu, result):
         call = CALLS[load.call]
-        requests = self.opts.requests or load.requests
         address = measured.address
         plain = dataclasses.replace(load, latency=False)
-        run_h2load(address, call, plain, run_dir, duration=self.opts.warmup, cpu=load_cpu)
+        if load.repeat > 1:
+            # One request per client, so --requests does not apply; the warm-up
+            # is one run of the same shape (h2load -D with hundreds of TLS
+            # clients still connecting never returns).
+            requests = load.requests
+            run_h2load(address, call, plain, run_dir, requests=requests, cpu=load_cpu)
+        else:
+            requests = self.opts.requests or load.requests
+            run_h2load(address, call, plain, run_dir, duration=self.opts.warmup, cpu=load_cpu)
         before = [cpu_seconds(s.pid) for s in servers]
-        h2 = run_h2load(address, call, load, run_dir, requests=requests, cpu=load_cpu)
+        # load.repeat > 1: runs back to back, each with new connections; the
+        # rate is all their requests over the sum of h2load's own run times.
+        runs = [run_h2load(address, call, load, run_dir, requests=requests, cpu=load_cpu)
+                for _ in range(load.repeat)]
         after = [cpu_seconds(s.pid) for s in servers]
-        result.update(rps=h2.rps, calls=h2.requests, load_cpu_us=h2.load_cpu_s * 1e6 / h2.requests,
-                      cpu_us=(after[-1] - before[-1]) * 1e6 / h2.requests,
-                      cpu_all_us=(sum(after) - sum(before)) * 1e6 / h2.requests)
+        calls = sum(h.requests for h in runs)
+        elapsed = sum(h.requests / h.rps for h in runs)
+        h2 = runs[0]
+        result.update(rps=calls / elapsed, calls=calls,
+                      load_cpu_us=sum(h.load_cpu_s for h in runs) * 1e6 / calls,
+                      cpu_us=(after[-1] - before[-1]) * 1e6 / calls,
+                      cpu_all_us=(sum(after) - sum(before)) * 1e6 / calls,
+                      server_util=(after[-1] - before[-1]) / elapsed)
+        if h2.tls:
+            result["tls"] = h2.tls
         if h2.latencies_us:
             lat = h2.latencies_us
             result.update(p50_us=lat[len(lat) // 2], p99_us=lat[min(len(lat) - 1, len(lat) * 99 // 100)])
         result["load_command"] = shlex.join(h2load_argv("ADDRESS", call, load, requests, cpu=load_cpu))
-        if not self.opts.no_syscalls:
+        if load.repeat > 1:
+            result["load_command"] += f"  (x{load.repeat}, back to back)"
+        if not self.opts.no_syscalls and load.syscalls:
             n = self.opts.syscall_requests or max(1000, requests // 10)
             counter = SyscallCounter(measured.pid, run_dir)
             try:
@@ -876,6 +1041,94 @@ class Driver:
                 counts = counter.stop()
             result.update({f"sys_{k}": v / n for k, v in counts.items()})
             result["syscall_tool"] = SyscallCounter.tool
+
+    def certs(self):
+        """The test certificates (test/tls/make_test_certs.sh), made once per driver."""
+        path = os.path.join(self.work, "certs")
+        if not os.path.exists(os.path.join(path, "server.pem")):
+            subprocess.run(["bash", os.path.join(REPO, "test/tls/make_test_certs.sh"), path],
+                           check=True, capture_output=True, timeout=60)
+        return path
+
+    def run_security_load(self, args, count, work, cpu, name, timeout=1200):
+        """One security_load run; returns (calls done, seconds, load CPU seconds)."""
+        binary = self.binary("security_load")[0][0]
+        argv = pin_prefix(cpu) + [binary] + list(args) + [f"--count={count}"]
+        out = os.path.join(work, f"{name}.txt")
+        status, load_cpu = run_timed(argv, out, timeout)
+        text = open(out, errors="replace").read()
+        done = re.search(r"^done: (\d+) \w+ in ([0-9.]+) s", text, re.M)
+        if status != 0 or not done or int(done.group(1)) != count:
+            raise BenchError(f"security_load exited {status}: {shlex.join(argv)}\n{text[-3000:]}")
+        return int(done.group(1)), float(done.group(2)), load_cpu
+
+    def sec_variant(self, load, measured, run_dir, load_cpu, result):
+        count = self.opts.requests or load.count
+        self.run_security_load(load.args, max(100, count // 10), run_dir, load_cpu, "warmup")
+        before = cpu_seconds(measured.pid)
+        calls, seconds, client_cpu = self.run_security_load(load.args, count, run_dir, load_cpu,
+                                                            "load")
+        used = cpu_seconds(measured.pid) - before
+        result.update(rps=calls / seconds, calls=calls, cpu_us=used * 1e6 / calls,
+                      cpu_all_us=used * 1e6 / calls, load_cpu_us=client_cpu * 1e6 / calls,
+                      server_util=used / seconds)
+        result["load_command"] = shlex.join(pin_prefix(load_cpu) + ["security_load"] + [
+            a.replace(measured.address, "ADDRESS").replace(self.work, "WORK") for a in load.args] +
+            [f"--count={count}"])
+
+    def churn_variant(self, load, measured, run_dir, load_cpu, result):
+        """Runs the churn while a thread samples the server every load.sample_s,
+        and on for load.settle_s after it; the samples go into the result."""
+        count = self.opts.requests or load.count
+        data_dir = os.path.join(run_dir, "data")
+        if measured.metrics_port is None:
+            raise BenchError("the retention server printed no 'metrics on port N'")
+        samples, stop, start = [], threading.Event(), time.monotonic()
+
+        def sample():
+            while True:
+                records = None
+                try:
+                    with urllib.request.urlopen(
+                            f"http://127.0.0.1:{measured.metrics_port}/metrics", timeout=5) as r:
+                        m = re.search(rb"^inventory_order_records(?:\{[^}]*\})? ([0-9.e+]+)$",
+                                      r.read(), re.M)
+                        records = float(m.group(1)) if m else None
+                except OSError:
+                    pass
+                samples.append((time.monotonic() - start, rss_mb(measured.pid),
+                                dir_mb(data_dir), records))
+                if stop.wait(load.sample_s):
+                    return
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            before = cpu_seconds(measured.pid)
+            calls, seconds, client_cpu = self.run_security_load(
+                load.args, count, run_dir, load_cpu, "churn")
+            used = cpu_seconds(measured.pid) - before
+            churn_end = time.monotonic() - start
+            time.sleep(load.settle_s)
+        finally:
+            stop.set()
+            sampler.join()
+        during = [s for s in samples if s[0] <= churn_end]
+        result.update(rps=calls / seconds, calls=calls, load_cpu_us=client_cpu * 1e6 / calls,
+                      cpu_us=used * 1e6 / calls, server_util=used / seconds,
+                      samples=samples, churn_end_s=churn_end)
+        result.update(
+            rss_peak=max(s[1] for s in samples), rss_final=samples[-1][1],
+            dir_peak=max(s[2] for s in samples), dir_final=samples[-1][2],
+            records_peak=max((s[3] for s in samples if s[3] is not None), default=None),
+            records_final=samples[-1][3],
+            # After the first tenth of the run, once the window is full: the
+            # level a bounded server holds from then on.
+            rss_tenth=next((s[1] for s in during if s[0] >= churn_end / 10), None),
+            dir_tenth=next((s[2] for s in during if s[0] >= churn_end / 10), None))
+        result["load_command"] = shlex.join(pin_prefix(load_cpu) + ["security_load"] + [
+            a.replace(measured.address, "ADDRESS").replace(self.work, "WORK") for a in load.args] +
+            [f"--count={count}"])
 
     def bench_variant(self, load, background, measured, servers, run_dir, load_cpu, result):
         binary = self.binary("inventory_bench")[0][0]
@@ -953,6 +1206,10 @@ class Driver:
                 log("   " + line)
                 lines.append(line)
         lines += [""] + summary_table(scenario, results) + [""]
+        for label, runs in results.items():
+            for res in runs:
+                if "samples" in res:
+                    lines += retention_samples(label, res) + [""]
         first = {label: runs[0] for label, runs in results.items()}
         lines.append("Commands (ADDRESS: the address the last server printed, BACKEND the first's; "
                      "FRAME: the request's gRPC frame; WORK, RUN_DIR: the driver's scratch "
@@ -999,6 +1256,14 @@ def describe(res):
         parts.append(f"p50 {res['p50_us']} us, p99 {res['p99_us']} us")
     if "cpu_us" in res:
         parts.append(f"server CPU {res['cpu_us']:.2f} us/RPC")
+    if "server_util" in res:
+        parts.append(f"server core {res['server_util'] * 100:.0f}% busy")
+    if "tls" in res:
+        parts.append(res["tls"])
+    if "rss_peak" in res:
+        parts.append(f"RSS peak {res['rss_peak']:.0f} final {res['rss_final']:.0f} MiB; data dir "
+                     f"peak {res['dir_peak']:.0f} final {res['dir_final']:.0f} MiB; order records "
+                     f"peak {res['records_peak']:.0f} final {res['records_final']:.0f}")
     if res.get("cpu_all_us", 0) - res.get("cpu_us", 0) > 0.005:
         parts.append(f"all servers {res['cpu_all_us']:.2f} us/RPC")
     if "load_cpu_us" in res:
@@ -1013,14 +1278,35 @@ def describe(res):
     return "; ".join(parts)
 
 
+def retention_samples(label, res, rows=30):
+    """The sampled series of a churn run, thinned to about `rows` lines."""
+    samples = res["samples"]
+    step = max(1, len(samples) // rows)
+    picked = samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else [])
+    lines = [f"{label}: samples (every {step} of {len(samples)}; the churn ended at "
+             f"{res['churn_end_s']:.1f} s)", "| t s | RSS MiB | data dir MiB | order records |",
+             "|---|---|---|---|"]
+    for t, rss, size, records in picked:
+        lines.append(f"| {t:.1f} | {rss:.0f} | {size:.1f} | "
+                     f"{'-' if records is None else f'{records:,.0f}'} |")
+    return lines
+
+
 def summary_table(scenario, results):
     columns = [  # (key, header, format)
         ("rps", "req/s (median)", "{:,.0f}"), ("ratio", "vs first", "{:.2f}"),
         ("p50_us", "p50 us", "{:.0f}"), ("p99_us", "p99 us", "{:.0f}"),
-        ("cpu_us", "server CPU us/RPC", "{:.2f}"), ("cpu_all_us", "all servers us/RPC", "{:.2f}"),
+        ("cpu_us", "server CPU us/RPC", "{:.2f}"), ("cpu_ratio", "CPU vs first", "{:.3f}"),
+        ("server_util", "server core busy", "{:.0%}"),
+        ("cpu_all_us", "all servers us/RPC", "{:.2f}"),
         ("load_cpu_us", "load CPU us/RPC", "{:.2f}"), ("sys_reads", "reads/RPC", "{:.2f}"),
         ("sys_writes", "writes/RPC", "{:.2f}"), ("sys_all", "syscalls/RPC", "{:.2f}"),
         ("background_rate", "writes beside (/s)", "{:,.0f}"),
+        ("rss_tenth", "RSS at 1/10 MiB", "{:.0f}"), ("rss_peak", "RSS peak MiB", "{:.0f}"),
+        ("rss_final", "RSS final MiB", "{:.0f}"), ("dir_tenth", "data dir at 1/10 MiB", "{:.1f}"),
+        ("dir_peak", "data dir peak MiB", "{:.1f}"), ("dir_final", "data dir final MiB", "{:.1f}"),
+        ("records_peak", "order records peak", "{:,.0f}"),
+        ("records_final", "order records final", "{:,.0f}"),
         ("rss_mb", "peak RSS MiB", "{:.0f}")]
     medians = {}
     for label, runs in results.items():
@@ -1031,9 +1317,12 @@ def summary_table(scenario, results):
                 row[key] = statistics.median(values)
         medians[label] = row
     first = medians[scenario.variants[0].label].get("rps")
+    first_cpu = medians[scenario.variants[0].label].get("cpu_us")
     for row in medians.values():
         if first and row.get("rps"):
             row["ratio"] = row["rps"] / first
+        if first_cpu and row.get("cpu_us"):
+            row["cpu_ratio"] = row["cpu_us"] / first_cpu
     if all(abs(r.get("cpu_all_us", 0) - r.get("cpu_us", 0)) < 0.005 for r in medians.values()):
         columns = [c for c in columns if c[0] != "cpu_all_us"]
     used = [c for c in columns if any(c[0] in row for row in medians.values())]
@@ -1275,9 +1564,14 @@ def list_scenarios():
         print(f"{s.name:20} {s.what} [{len(s.variants)} variants, {s.rounds} rounds, {pin}]")
         for v in s.variants:
             servers = " -> ".join(f"{sv.name} {' '.join(sv.args)}" for sv in v.servers)
-            load = (f"h2load {v.load.call} {v.load.connections}x{v.load.streams} "
-                    f"n={v.load.requests}" if isinstance(v.load, H2Load)
-                    else f"inventory_bench {' '.join(v.load.args)} {v.load.duration}s")
+            if isinstance(v.load, H2Load):
+                load = (f"h2load {v.load.call} {v.load.connections}x{v.load.streams} "
+                        f"n={v.load.requests}" + (" https" if v.load.tls else "") +
+                        (f" x{v.load.repeat}" if v.load.repeat > 1 else ""))
+            elif isinstance(v.load, (SecLoad, Churn)):
+                load = f"security_load {' '.join(v.load.args)} --count={v.load.count}"
+            else:
+                load = f"inventory_bench {' '.join(v.load.args)} {v.load.duration}s"
             print(f"{'':22}{v.label}: {servers} | {load}"
                   + (" | beside: writes" if v.background else ""))
     for name, members in GROUPS.items():
@@ -1329,7 +1623,12 @@ def main(argv):
     return 0
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (e.g. timeout(1)): kill the servers on the way out
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         status = main(sys.argv[1:])
     except BenchError as e:

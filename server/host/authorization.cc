@@ -3,6 +3,7 @@
 #include <grpc/grpc_security_constants.h>
 #include <grpcpp/security/auth_context.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -25,9 +26,24 @@ namespace {
 constexpr std::size_t kMinTokenLength = 16;
 constexpr absl::string_view kBearer = "bearer ";
 
+// SHA-256, fetched from OpenSSL's default provider once: OpenSSL 3's one-shot
+// SHA256() looks the algorithm up (locks, a fetch and a free) on every call,
+// which was most of the token check's cost per call (docs/performance.md).
+const EVP_MD* Sha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
 std::array<unsigned char, Authorization::kDigestBytes> Digest(absl::string_view bytes) {
   std::array<unsigned char, Authorization::kDigestBytes> digest{};
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest.data());
+  unsigned int size = 0;
+  const EVP_MD* md = Sha256();
+  if (md == nullptr ||
+      EVP_Digest(bytes.data(), bytes.size(), digest.data(), &size, md, nullptr) != 1 ||
+      size != digest.size()) {
+    // The same digest the slow way, should the fetch or the call fail.
+    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest.data());
+  }
   return digest;
 }
 
