@@ -23,12 +23,16 @@ packages=(
   python3 python3-grpcio python3-protobuf python3-h2
   nghttp2-client util-linux procps curl strace
   clang-14 libclang-rt-14-dev llvm-14
+  # libpq (inventory_server --postgres); the PostgreSQL 15 server the
+  # storage/postgres tests start with initdb and pg_ctl
+  libpq-dev postgresql-15
 )
 
 # Needed only by the tests, the bench and their tools; --build-only skips these.
 # clang-14 with libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) and
 # llvm-14 (llvm-symbolizer) build and run the request fuzzers (fuzz/).
 test_only_packages=(
+  postgresql-15
   catch2 libbenchmark-dev python3 python3-grpcio python3-protobuf python3-h2 nghttp2-client curl
   strace
   clang-14 libclang-rt-14-dev llvm-14
