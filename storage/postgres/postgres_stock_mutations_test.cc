@@ -287,6 +287,24 @@ TEST_CASE("replicas share orders and changes: retries, Watch, late notifications
   CHECK(retried.remaining(0).quantity() == 7);
   CHECK(DbQuantity(pg, "apple") == 50);
 
+  // The same new order sent to both replicas at once: one transaction wins,
+  // the other hits the unique order id, retries and replays the winner's
+  // result; stock is taken once per order.
+  for (int round = 0; round < 20; ++round) {
+    const std::string id = absl::StrCat("race-", round);
+    inventory::ReserveStockResponse from_a;
+    inventory::ReserveStockResponse from_b;
+    grpc::Status status_a;
+    std::thread other([&] { status_a = Reserve(a.server.stub(), id, {{"apple", 1}}, &from_a); });
+    grpc::Status status_b = Reserve(b.server.stub(), id, {{"apple", 1}}, &from_b);
+    other.join();
+    REQUIRE(status_a.ok());
+    REQUIRE(status_b.ok());
+    CHECK(from_a.remaining(0).quantity() == from_b.remaining(0).quantity());
+  }
+  CHECK(DbQuantity(pg, "apple") == 30);
+  REQUIRE(SetStock(a.server.stub(), "apple", 50).ok());
+
   // A Watch on one replica sees a change committed through the other.
   WatchReader watch(b.server.stub(), {"apple"});
   REQUIRE(
