@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -127,7 +128,11 @@ std::int64_t IntField(PGresult* result, int row, int column) {
   return value;
 }
 
-std::int32_t Saturate(std::int64_t value) { return static_cast<std::int32_t>(value); }
+// Quantities are integer columns; clamped anyway rather than wrapped.
+std::int32_t Saturate(std::int64_t value) {
+  return static_cast<std::int32_t>(std::clamp<std::int64_t>(
+      value, std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max()));
+}
 
 Conn Connect(const PostgresOptions& options, std::string* error) {
   const std::string timeout =
