@@ -251,6 +251,8 @@ TEST_CASE("with the inventory hung, every call is admitted and counted up to its
   // is counted: none waits inside gRPC.
   auto& engine = products.host().engine();
   REQUIRE(WaitUntil([&] { return engine.MethodStats(kGetProduct).handlers_running == kCalls; }));
+  // A handler is counted running just before it asks the look-up client.
+  REQUIRE(WaitUntil([&] { return products.lookups().Stats().lookups_requested == kCalls; }));
   REQUIRE(inventory.WaitParked(1));
 
   // One more is over the bound: RESOURCE_EXHAUSTED at once, naming it, and
