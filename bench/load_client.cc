@@ -912,7 +912,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
       if (absl::Status added = AddChannelArg(args, spec); !added.ok()) return added;
     }
     Connection connection;
-    if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
+    server::host::ApplyChannelTlsArguments(options.tls, args);
     connection.channel = grpc::CreateCustomChannel(
         options.target,
         options.credentials != nullptr ? options.credentials : grpc::InsecureChannelCredentials(),

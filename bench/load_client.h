@@ -50,6 +50,7 @@
 #include "absl/time/time.h"
 #include "bench/latency_histogram.h"
 #include "bench/load_ids.h"
+#include "server/host/tls_credentials.h"
 
 namespace bench {
 
@@ -119,11 +120,11 @@ struct LoadOptions {
   bool verify = false;                         // parse and check every response
   // Extra channel arguments, "name=value" (integer if it parses as one).
   std::vector<std::string> channel_args;
-  // Channel credentials (TLS); null: plaintext. With a non-empty
-  // tls_server_name, the name the server's certificate must carry
-  // (server::host::ApplyChannelTlsArguments).
+  // Channel credentials, made from `tls` by server::host::MakeChannelCredentials;
+  // null: plaintext. `tls` also adds its channel arguments (the server name
+  // the certificate must carry) to every connection.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
-  std::string tls_server_name;
+  server::host::ChannelTlsOptions tls;
   // One line per second on this stream while running; null for none.
   std::FILE* progress = nullptr;
   absl::Duration connect_timeout = absl::Seconds(10);

@@ -26,6 +26,7 @@
 #include "bench/load_ids.h"
 #include "bench/method_resolver.h"
 #include "bench/request_data.h"
+#include "server/host/client_tls_flags.h"
 #include "server/host/command_line.h"
 #include "server/host/tls_credentials.h"
 
@@ -100,18 +101,6 @@ ABSL_FLAG(std::vector<std::string>, rate, {},
 ABSL_FLAG(absl::Duration, rate_step_duration, absl::ZeroDuration(),
           "With a stepped --rate=START:END:STEP: how long each step's measured window is "
           "(0: --duration). Only the first step has a --warmup.");
-ABSL_FLAG(bool, tls, false,
-          "Connect with TLS (the server's certificate is verified), for the load and for "
-          "reflection.");
-ABSL_FLAG(std::string, tls_ca_cert, "",
-          "With --tls: PEM CA certificates to verify the server with. Empty: the system's "
-          "roots.");
-ABSL_FLAG(std::string, tls_client_cert, "",
-          "With --tls: PEM client certificate to present (mTLS); needs --tls_client_key.");
-ABSL_FLAG(std::string, tls_client_key, "", "With --tls: PEM private key of --tls_client_cert.");
-ABSL_FLAG(std::string, tls_server_name, "",
-          "With --tls: the name the server's certificate must carry. Empty: the host of "
-          "--target.");
 ABSL_FLAG(int, max_outstanding, 0,
           "Open loop: most calls in flight; calls due beyond it are sent late (and timed from "
           "their schedule) or, at the end of the window, counted as unsent. 0: 512 per client "
@@ -189,14 +178,10 @@ absl::StatusOr<std::shared_ptr<const LoadRequests>> PrepareCall(LoadOptions& opt
     resolver = MethodResolver::FromProtoset(protoset);
   } else {
     grpc::ChannelArguments args;
-    if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
+    server::host::ApplyChannelTlsArguments(options.tls, args);
     resolver = MethodResolver::FromReflection(
-        grpc::CreateCustomChannel(options.target,
-                                  options.credentials != nullptr
-                                      ? options.credentials
-                                      : grpc::InsecureChannelCredentials(),
-                                  args),
-        options.target, call->service, options.connect_timeout);
+        grpc::CreateCustomChannel(options.target, options.credentials, args), options.target,
+        call->service, options.connect_timeout);
   }
   if (!resolver.ok()) return resolver.status();
   absl::StatusOr<const google::protobuf::MethodDescriptor*> method = (*resolver)->FindMethod(*call);
@@ -451,23 +436,11 @@ absl::Status RegisterLoadBenchmarks() {
   options.verify = absl::GetFlag(FLAGS_verify);
   options.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   options.channel_args = absl::GetFlag(FLAGS_channel_args);
-  server::host::ChannelTlsOptions tls;
-  tls.enabled = absl::GetFlag(FLAGS_tls);
-  tls.ca_file = absl::GetFlag(FLAGS_tls_ca_cert);
-  tls.cert_file = absl::GetFlag(FLAGS_tls_client_cert);
-  tls.key_file = absl::GetFlag(FLAGS_tls_client_key);
-  tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
-  tls.ca_flag = "tls_ca_cert";
-  tls.cert_flag = "tls_client_cert";
-  tls.key_flag = "tls_client_key";
-  tls.server_name_flag = "tls_server_name";
+  options.tls = server::host::ChannelTlsOptionsFromFlags();
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      server::host::MakeChannelCredentials(tls);
+      server::host::MakeChannelCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();
-  if (tls.enabled) {
-    options.credentials = *std::move(credentials);
-    options.tls_server_name = tls.server_name;
-  }
+  options.credentials = *std::move(credentials);
   options.progress = absl::GetFlag(FLAGS_progress) ? stderr : nullptr;
   const std::string format = absl::GetFlag(FLAGS_format);
   if (format != "text" && format != "json" && format != "csv" && format != "html" &&
@@ -577,7 +550,7 @@ absl::Status RegisterLoadBenchmarks() {
                                  ", warm-up ", absl::FormatDuration(options.warmup), ", deadline ",
                                  absl::FormatDuration(options.deadline),
                                  rates->empty() ? ", closed loop" : ", open loop",
-                                 tls.enabled ? ", TLS" : ", plaintext"));
+                                 options.tls.enabled ? ", TLS" : ", plaintext"));
   return absl::OkStatus();
 }
 

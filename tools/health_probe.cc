@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "server/host/client_tls_flags.h"
 #include "server/host/command_line.h"
 #include "server/host/tls_credentials.h"
 
@@ -40,17 +41,6 @@ ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(1),
 ABSL_FLAG(absl::Duration, timeout, absl::ZeroDuration(),
           "If positive, sets both --connect_timeout and --rpc_timeout (kept for older "
           "scripts). 0: use those two.");
-ABSL_FLAG(bool, tls, false,
-          "Connect with TLS (verifying the server's certificate and name). false: plaintext.");
-ABSL_FLAG(std::string, tls_ca_cert, "",
-          "With --tls: PEM CA certificates to verify the server with. Empty: the system's "
-          "roots.");
-ABSL_FLAG(std::string, tls_client_cert, "",
-          "With --tls: PEM client certificate to present (mTLS); needs --tls_client_key.");
-ABSL_FLAG(std::string, tls_client_key, "", "With --tls: PEM private key of --tls_client_cert.");
-ABSL_FLAG(std::string, tls_server_name, "",
-          "With --tls: the name the server's certificate must carry. Empty: the host of --addr.");
-
 namespace {
 
 using grpc::health::v1::HealthCheckRequest;
@@ -123,16 +113,7 @@ int main(int argc, char** argv) {
                                        absl::FormatDuration(rpc_timeout)));
   }
 
-  server::host::ChannelTlsOptions tls;
-  tls.enabled = absl::GetFlag(FLAGS_tls);
-  tls.ca_file = absl::GetFlag(FLAGS_tls_ca_cert);
-  tls.cert_file = absl::GetFlag(FLAGS_tls_client_cert);
-  tls.key_file = absl::GetFlag(FLAGS_tls_client_key);
-  tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
-  tls.ca_flag = "tls_ca_cert";
-  tls.cert_flag = "tls_client_cert";
-  tls.key_flag = "tls_client_key";
-  tls.server_name_flag = "tls_server_name";
+  const server::host::ChannelTlsOptions tls = server::host::ChannelTlsOptionsFromFlags();
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       server::host::MakeChannelCredentials(tls);
   if (!credentials.ok()) return Report(kUsage, std::string(credentials.status().message()));
