@@ -6,12 +6,14 @@
 //
 // A call of an admin method is let through when it carries
 //   - "authorization: Bearer TOKEN" metadata with the token of
-//     admin_token_file (compared as SHA-256 digests with CRYPTO_memcmp, so in
-//     constant time whatever the length), or
+//     admin_token_file (compared with CRYPTO_memcmp over the token's length
+//     whatever the presented length, so the timing shows neither), or
 //   - a verified client certificate (mTLS) with a subject alternative name
 //     (DNS, URI, e-mail or IP, as the certificate writes it) in
 //     admin_identities.
-// Otherwise it is refused:
+// The certificate is checked first; a call it admits is let through whatever
+// metadata it also carries. Otherwise the token decides, when there is an
+// authorization header. Otherwise it is refused:
 //   UNAUTHENTICATED     no credential at all, an authorization header that
 //                       is not "Bearer TOKEN", or a token that is not the
 //                       admin token;
@@ -38,7 +40,6 @@
 #include <prometheus/family.h>
 #include <prometheus/registry.h>
 
-#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -104,7 +105,6 @@ class Authorization : public engine::CallAuthorizer {
   // Whether order methods are checked (order_identities is set).
   bool ordering_checked() const { return !options_.order_identities.empty(); }
 
-  static constexpr int kDigestBytes = 32;  // SHA-256
   // The principal of a call let in by the admin bearer token.
   static constexpr const char* kTokenPrincipal = "admin-token";
 
@@ -119,7 +119,10 @@ class Authorization : public engine::CallAuthorizer {
   const std::unique_ptr<Role> order_role_;
   prometheus::Family<prometheus::Counter>* denied_family_ = nullptr;
   bool has_token_ = false;
-  std::array<unsigned char, kDigestBytes> token_digest_{};
+  // Whether the server verifies client certificates (Load's mtls): without,
+  // no call has one to check.
+  bool mtls_ = false;
+  std::string token_;  // the admin bearer token (when has_token_)
   std::vector<std::unique_ptr<MethodCheck>> checks_;
 };
 

@@ -482,6 +482,9 @@ def case_admin_authorization():
         assert set_stock(channel(server.address, **tls), 1) == UNAUTH
         assert set_stock(channel(server.address, **tls), 1, token="wrong-token-0123456789") == UNAUTH
         assert set_stock(channel(server.address, **tls), 1, token=ADMIN_TOKEN[:-1]) == UNAUTH
+        # The same length with one byte changed, and the token with one more.
+        assert set_stock(channel(server.address, **tls), 1, token=ADMIN_TOKEN[:-1] + "X") == UNAUTH
+        assert set_stock(channel(server.address, **tls), 1, token=ADMIN_TOKEN + "9") == UNAUTH
         assert set_stock(channel(server.address, **tls), 1, header=f"Basic {ADMIN_TOKEN}") == UNAUTH
         assert quantity(channel(server.address, **tls)) == 10
         assert set_stock(channel(server.address, **tls), 4, token=ADMIN_TOKEN) == OK
@@ -504,6 +507,9 @@ def case_admin_authorization():
         assert quantity(channel(server.address, **client)) == 7
         assert set_stock(channel(server.address, **client), 6, token=ADMIN_TOKEN) == OK
         assert quantity(channel(server.address, **client)) == 6
+        # An admin certificate is enough: a stray header does not undo it.
+        assert set_stock(channel(server.address, **admin), 5, token="wrong-token-0123456789") == OK
+        assert quantity(channel(server.address, **client)) == 5
         assert denied_counts(metrics_port) == {"Unauthenticated": 1.0, "PermissionDenied": 2.0}
 
     # Turned off: refused to admins too.
