@@ -407,8 +407,13 @@ SCENARIOS = [
                  Variant("mtls-grpc", (inv(*MTLS),), SecLoad(SEC_CLIENT + CONNECT, 1000))]),
     Scenario("authz-cost", "SetStock's admin check: a bearer token checked against "
              "--allow_unauthenticated_admin (no check), plaintext, h2load 8 x 64, the same "
-             "request each time", [
+             "request each time; unchecked-header sends the same authorization header to the "
+             "unchecked server, so that token minus unchecked-header is the check alone and "
+             "unchecked-header minus unchecked is the header's own cost in gRPC", [
                  Variant("unchecked", (inv("--allow_unauthenticated_admin"),), SET_STOCK_H2),
+                 Variant("unchecked-header", (inv("--allow_unauthenticated_admin"),),
+                         dataclasses.replace(SET_STOCK_H2,
+                                             headers=(f"authorization: Bearer {ADMIN_TOKEN}",))),
                  Variant("token", (inv(TOKEN_FILE),), dataclasses.replace(
                      SET_STOCK_H2, headers=(f"authorization: Bearer {ADMIN_TOKEN}",)))],
              rounds=5),
