@@ -373,6 +373,7 @@ PostgresStockMutations::~PostgresStockMutations() {
   {
     absl::MutexLock lock(&queue_mu_);
     stopping_ = true;
+    queue_cv_.SignalAll();
   }
   for (std::thread& worker : workers_) worker.join();
   stop_listener_ = true;
@@ -401,6 +402,7 @@ bool PostgresStockMutations::Enqueue(Job job) {
   absl::MutexLock lock(&queue_mu_);
   if (stopping_ || queue_.size() >= static_cast<std::size_t>(options_.queue_limit)) return false;
   queue_.push_back(std::move(job));
+  queue_cv_.Signal();
   return true;
 }
 
@@ -410,10 +412,7 @@ void PostgresStockMutations::WorkerLoop() {
     Job job;
     {
       absl::MutexLock lock(&queue_mu_);
-      queue_mu_.Await(absl::Condition(
-          +[](PostgresStockMutations* self)
-               ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->stopping_ || !self->queue_.empty(); },
-          this));
+      while (!stopping_ && queue_.empty()) queue_cv_.Wait(&queue_mu_);
       if (queue_.empty()) return;  // stopping, and nothing left
       job = std::move(queue_.front());
       queue_.pop_front();

@@ -143,6 +143,11 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
   absl::flat_hash_map<std::string, std::int64_t> versions_ ABSL_GUARDED_BY(versions_mu_);
 
   absl::Mutex queue_mu_;
+  // Signalled on every push and on stopping. A CondVar rather than
+  // Mutex::Await: an Await condition is evaluated by whichever thread
+  // unlocks the mutex, which ThreadSanitizer (through the test shim) cannot
+  // see as holding it.
+  absl::CondVar queue_cv_;
   std::deque<Job> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
 
