@@ -26,12 +26,16 @@ packages=(
   # the load tool's report tests: headless rendering of --format=html, and
   # Google Benchmark's compare.py (with its numpy and scipy) on benchmark_json
   chromium libbenchmark-tools python3-numpy python3-scipy
+  # libpq (inventory_server --postgres); the PostgreSQL 15 server the
+  # storage/postgres tests start with initdb and pg_ctl
+  libpq-dev postgresql-15
 )
 
 # Needed only by the tests, the bench and their tools; --build-only skips these.
 # clang-14 with libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) and
 # llvm-14 (llvm-symbolizer) build and run the request fuzzers (fuzz/).
 test_only_packages=(
+  postgresql-15
   catch2 libbenchmark-dev python3 python3-grpcio python3-protobuf python3-h2 nghttp2-client curl
   strace
   clang-14 libclang-rt-14-dev llvm-14

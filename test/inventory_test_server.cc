@@ -41,6 +41,14 @@ InventoryTestServer::InventoryTestServer(storage::InventoryStorage& storage,
   Start("127.0.0.1:0");
 }
 
+InventoryTestServer::InventoryTestServer(domain::inventory::InventoryStore& store,
+                                         server::inventory::InventoryServiceOptions service_options,
+                                         server::host::ServerHostOptions options)
+    : InventoryTestServer(std::move(options), std::move(service_options)) {
+  store_ = &store;
+  Start("127.0.0.1:0");
+}
+
 server::host::ServerHostOptions InventoryTestServer::DefaultOptions() {
   server::host::ServerHostOptions options;
   options.engine.completion_queues = 2;

@@ -31,6 +31,11 @@ class InventoryTestServer {
   // must outlive this object.
   explicit InventoryTestServer(storage::InventoryStorage& storage,
                                server::host::ServerHostOptions options = DefaultOptions());
+  // Serves `store` (e.g. the cache of a PostgreSQL store, with
+  // service_options.mutations set); both must outlive this object.
+  InventoryTestServer(domain::inventory::InventoryStore& store,
+                      server::inventory::InventoryServiceOptions service_options,
+                      server::host::ServerHostOptions options = DefaultOptions());
   ~InventoryTestServer() { Stop(); }
   InventoryTestServer(const InventoryTestServer&) = delete;
   InventoryTestServer& operator=(const InventoryTestServer&) = delete;

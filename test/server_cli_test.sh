@@ -196,6 +196,15 @@ expect_rejected "--metrics_workers=0" '^inventory_server: .*metrics workers.*\b0
   --metrics_workers=0 --metrics_listen=127.0.0.1:0
 expect_rejected "--catalog with --synthetic_products" "catalog.*synthetic_products" \
   --catalog="$tmp/any.csv" --synthetic_products=5
+expect_rejected "--postgres with --data_dir" '^inventory_server: --postgres and --data_dir' \
+  --postgres="host=$tmp/no-server port=5432" --data_dir="$tmp/pg-and-dir"
+expect_rejected "--postgres_pool_size=0" '^inventory_server: --postgres_pool_size must be >= 1' \
+  --postgres="host=$tmp/no-server port=5432" --postgres_pool_size=0
+expect_rejected "--postgres_queue_limit=0" '^inventory_server: --postgres_queue_limit must be >= 1' \
+  --postgres="host=$tmp/no-server port=5432" --postgres_queue_limit=0
+# Nothing listens on that socket: refused at start, naming the flag.
+expect_rejected "--postgres unreachable" '^inventory_server: --postgres: cannot connect' \
+  --postgres="host=$tmp/no-server port=5432 user=postgres"
 
 # --- a missing --catalog file names the path --------------------------------
 missing=$tmp/no-such-dir/catalog.csv

@@ -9,23 +9,11 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "domain/inventory/order_checks.h"
 #include "domain/inventory/product_id.h"
 
 namespace domain::inventory {
 namespace {
-
-// Order ids follow the product id rules; only the name in the message differs.
-absl::Status ValidateOrderId(absl::string_view order_id) {
-  absl::Status status = ValidateProductId(order_id);
-  if (status.ok()) return status;
-  absl::string_view message = status.message();
-  if (absl::ConsumePrefix(&message, "product_id")) {
-    return absl::InvalidArgumentError(absl::StrCat("order_id", message));
-  }
-  return absl::InvalidArgumentError(absl::StrCat("order_id: ", message));
-}
-
-std::string LineRef(std::size_t index) { return absl::StrCat("lines[", index, "]"); }
 
 Availability AvailabilityOf(std::int32_t quantity) { return {quantity > 0, quantity}; }
 
@@ -98,11 +86,7 @@ absl::Status InventoryStore::JournalAccepting() const {
 }
 
 absl::Status InventoryStore::Set(absl::string_view product_id, std::int32_t quantity) {
-  if (absl::Status valid = ValidateProductId(product_id); !valid.ok()) return valid;
-  if (quantity < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("quantity for '", product_id, "' is negative: ", quantity));
-  }
+  if (absl::Status valid = ValidateStockLevel(product_id, quantity); !valid.ok()) return valid;
   if (absl::Status accepting = JournalAccepting(); !accepting.ok()) return accepting;
   std::string id(product_id);
   Shard& shard = ShardFor(id);
@@ -184,10 +168,8 @@ absl::Status InventoryStore::RestoreOrders(std::vector<OrderState> orders) {
 
 absl::Status InventoryStore::Load(const std::vector<CatalogEntry>& entries) {
   for (const CatalogEntry& entry : entries) {
-    if (absl::Status valid = ValidateProductId(entry.product_id); !valid.ok()) return valid;
-    if (entry.quantity < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("quantity for '", entry.product_id, "' is negative: ", entry.quantity));
+    if (absl::Status valid = ValidateStockLevel(entry.product_id, entry.quantity); !valid.ok()) {
+      return valid;
     }
   }
   for (const CatalogEntry& entry : entries) {
@@ -221,31 +203,7 @@ std::vector<absl::Mutex*> InventoryStore::StockMutexes(
 absl::StatusOr<std::vector<ProductStock>> InventoryStore::Reserve(
     absl::string_view order_id, const std::vector<OrderLine>& lines, absl::string_view owner) {
   // 1. Checks that need no lock.
-  if (absl::Status valid = ValidateOrderId(order_id); !valid.ok()) return valid;
-  if (lines.empty()) return absl::InvalidArgumentError("order has no lines");
-  if (lines.size() > kMaxOrderLines) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("order has ", lines.size(), " lines; the limit is ", kMaxOrderLines));
-  }
-  absl::flat_hash_map<absl::string_view, std::size_t> first_line;
-  first_line.reserve(lines.size());
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const OrderLine& line = lines[i];
-    if (absl::Status valid = ValidateProductId(line.product_id); !valid.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(LineRef(i), ": ", valid.message()));
-    }
-    if (line.quantity <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(LineRef(i), ": quantity for '",
-                                                     line.product_id, "' must be positive, got ",
-                                                     line.quantity));
-    }
-    auto [it, inserted] = first_line.try_emplace(line.product_id, i);
-    if (!inserted) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          LineRef(i), ": product '", line.product_id,
-          "' appears more than once in the order (also at ", LineRef(it->second), ")"));
-    }
-  }
+  if (absl::Status valid = ValidateReservation(order_id, lines); !valid.ok()) return valid;
 
   if (absl::Status accepting = JournalAccepting(); !accepting.ok()) return accepting;
 
@@ -273,16 +231,13 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::ReserveLocked(
     auto& quantities = shards_[line_shards[i]].quantity;
     auto it = quantities.find(lines[i].product_id);
     if (it == quantities.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(LineRef(i), ": unknown product '", lines[i].product_id, "'"));
+      return UnknownProduct(i, lines[i].product_id);
     }
     stock[i] = &it->second;  // stable: nothing is inserted while we hold the lock
   }
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (*stock[i] < lines[i].quantity) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("insufficient stock for product '", lines[i].product_id, "' (", LineRef(i),
-                       "): requested ", lines[i].quantity, ", available ", *stock[i]));
+      return InsufficientStock(i, lines[i].product_id, lines[i].quantity, *stock[i]);
     }
   }
 
@@ -347,13 +302,11 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Replay(
 }
 
 bool InventoryStore::OwnedByAnother(const OrderRecord& record, absl::string_view caller) {
-  return !record.owner.empty() && !caller.empty() && record.owner != caller;
+  return domain::inventory::OwnedByAnother(record.owner, caller);
 }
 
 absl::Status InventoryStore::NotYourOrder(absl::string_view order_id) {
-  // Whose it is stays unsaid: the caller learns only that it is not theirs.
-  return absl::PermissionDeniedError(
-      absl::StrCat("order '", order_id, "' was reserved by another identity"));
+  return domain::inventory::NotYourOrder(order_id);
 }
 
 absl::StatusOr<std::vector<ProductStock>> InventoryStore::Release(absl::string_view order_id,
@@ -365,7 +318,7 @@ absl::StatusOr<std::vector<ProductStock>> InventoryStore::Release(absl::string_v
   absl::MutexLock order_lock(&order_shard.mu);
   auto found = order_shard.orders.find(order_id);
   if (found == order_shard.orders.end()) {
-    return absl::NotFoundError(absl::StrCat("order '", order_id, "' not found"));
+    return OrderNotFound(order_id);
   }
   OrderRecord& record = found->second;
   if (OwnedByAnother(record, caller)) return NotYourOrder(order_id);

@@ -40,10 +40,10 @@ void SetAvailability(ProductAvailability& out, const std::string& product_id,
   out.set_quantity(availability.quantity);
 }
 
-// The store's answer to a reservation or release: its error, or `remaining`
-// filled in.
-absl::Status SetRemaining(const absl::StatusOr<std::vector<ProductStock>>& remaining,
-                          google::protobuf::RepeatedPtrField<ProductAvailability>& out) {
+}  // namespace
+
+absl::Status FillRemaining(const absl::StatusOr<std::vector<ProductStock>>& remaining,
+                           google::protobuf::RepeatedPtrField<ProductAvailability>& out) {
   if (!remaining.ok()) return remaining.status();
   out.Reserve(static_cast<int>(remaining->size()));
   for (const ProductStock& stock : *remaining) {
@@ -52,7 +52,19 @@ absl::Status SetRemaining(const absl::StatusOr<std::vector<ProductStock>>& remai
   return absl::OkStatus();
 }
 
-}  // namespace
+absl::StatusOr<std::vector<OrderLine>> OrderLinesOf(const ReserveStockRequest& request) {
+  // Checked before copying the lines: the store would refuse them anyway.
+  if (request.lines_size() > static_cast<int>(kMaxOrderLines)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order has ", request.lines_size(), " lines; the limit is ", kMaxOrderLines));
+  }
+  std::vector<OrderLine> lines;
+  lines.reserve(request.lines_size());
+  for (const StockLine& line : request.lines()) {
+    lines.push_back({line.product_id(), line.quantity()});
+  }
+  return lines;
+}
 
 absl::Status AnswerGetProductAvailability(const InventoryStore& store,
                                           const GetProductAvailabilityRequest& request,
@@ -87,25 +99,17 @@ absl::Status AnswerBatchGetProductAvailability(const InventoryStore& store,
 
 absl::Status ApplyReserveStock(InventoryStore& store, const ReserveStockRequest& request,
                                ReserveStockResponse& response, absl::string_view owner) {
-  // Checked before copying the lines: the store would refuse them anyway.
-  if (request.lines_size() > static_cast<int>(kMaxOrderLines)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("order has ", request.lines_size(), " lines; the limit is ", kMaxOrderLines));
-  }
-  std::vector<OrderLine> lines;
-  lines.reserve(request.lines_size());
-  for (const StockLine& line : request.lines()) {
-    lines.push_back({line.product_id(), line.quantity()});
-  }
-  return SetRemaining(store.Reserve(request.order_id(), lines, owner),
-                      *response.mutable_remaining());
+  absl::StatusOr<std::vector<OrderLine>> lines = OrderLinesOf(request);
+  if (!lines.ok()) return lines.status();
+  return FillRemaining(store.Reserve(request.order_id(), *lines, owner),
+                       *response.mutable_remaining());
 }
 
 absl::Status ApplyReleaseReservation(InventoryStore& store,
                                      const ReleaseReservationRequest& request,
                                      ReleaseReservationResponse& response,
                                      absl::string_view caller) {
-  return SetRemaining(store.Release(request.order_id(), caller), *response.mutable_remaining());
+  return FillRemaining(store.Release(request.order_id(), caller), *response.mutable_remaining());
 }
 
 absl::Status ApplySetStock(InventoryStore& store, const SetStockRequest& request,

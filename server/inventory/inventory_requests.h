@@ -57,6 +57,18 @@ absl::Status ApplySetStock(domain::inventory::InventoryStore& store,
                            const ::inventory::SetStockRequest& request,
                            ::inventory::SetStockResponse& response);
 
+// ReserveStock's lines, as the domain takes them; INVALID_ARGUMENT for more
+// than kMaxOrderLines lines (refused before they are copied). The other
+// checks are the store's (ValidateReservation).
+absl::StatusOr<std::vector<domain::inventory::OrderLine>> OrderLinesOf(
+    const ::inventory::ReserveStockRequest& request);
+
+// A reservation's or release's answer: its error, or OK with `out` filled
+// with one item per line.
+absl::Status FillRemaining(
+    const absl::StatusOr<std::vector<domain::inventory::ProductStock>>& remaining,
+    google::protobuf::RepeatedPtrField<::inventory::ProductAvailability>& out);
+
 // WatchProductAvailability: the ids to watch, each once, in the order they
 // first appear; INVALID_ARGUMENT for no ids, more than kMaxWatchIds, or the
 // first bad one ("product_ids[i]: ...").

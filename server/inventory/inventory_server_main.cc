@@ -31,6 +31,17 @@ ABSL_FLAG(std::string, data_dir, server::inventory::InventoryServerOptions{}.dat
           "Directory of the durable store (RocksDB; created if missing). Every change is "
           "written there before it is acknowledged, and state is loaded from it at start. "
           "Empty: run in memory, and lose every change at exit.");
+ABSL_FLAG(std::string, postgres, server::inventory::InventoryServerOptions{}.postgres,
+          "libpq connection URI of a PostgreSQL database that decides every reservation, "
+          "release and SetStock (the system of record, shared by replicas); reads are served "
+          "from this replica's copy, kept current through LISTEN/NOTIFY. Migrated at start; "
+          "seeded from the catalog only when empty. Excludes --data_dir. Empty: not used.");
+ABSL_FLAG(int, postgres_pool_size, server::inventory::InventoryServerOptions{}.postgres_pool_size,
+          "With --postgres: connections (each on its own thread) that run transactions.");
+ABSL_FLAG(int, postgres_queue_limit,
+          server::inventory::InventoryServerOptions{}.postgres_queue_limit,
+          "With --postgres: transactions that may wait for a connection; one more is answered "
+          "RESOURCE_EXHAUSTED at once.");
 ABSL_FLAG(bool, sync, server::inventory::InventoryServerOptions{}.sync,
           "With --data_dir: fsync each group commit before acknowledging it. false survives "
           "a crash of the server process but may lose the last acknowledged changes on power "
@@ -85,6 +96,9 @@ absl::StatusOr<server::inventory::InventoryServerOptions> OptionsFromFlags() {
   options.synthetic_products = absl::GetFlag(FLAGS_synthetic_products);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.sync = absl::GetFlag(FLAGS_sync);
+  options.postgres = absl::GetFlag(FLAGS_postgres);
+  options.postgres_pool_size = absl::GetFlag(FLAGS_postgres_pool_size);
+  options.postgres_queue_limit = absl::GetFlag(FLAGS_postgres_queue_limit);
   options.admin_set_stock = absl::GetFlag(FLAGS_admin_set_stock);
   server::host::AuthorizationOptions& authorization = options.host.authorization;
   authorization.admin_methods = {"inventory.InventoryService/SetStock"};
@@ -148,13 +162,42 @@ int main(int argc, char** argv) {
   };
   // Declared before the service and the host, so destroyed after them: calls
   // waiting for durability hold the journal until the server has drained.
-  absl::StatusOr<std::unique_ptr<storage::InventoryStorage>> storage =
-      storage::InventoryStorage::Open(storage_options, *catalog);
-  if (!storage.ok()) return Fail(storage.status());
-  domain::inventory::InventoryStore& store = (*storage)->store();
-  storage::DurableJournal* const journal = (*storage)->journal();
-  switch ((*storage)->origin()) {
+  // With --postgres the database decides every mutation and the store is
+  // this replica's cache of it; otherwise the store decides (in memory, or
+  // journaled to --data_dir).
+  std::unique_ptr<storage::postgres::PostgresStockMutations> postgres;
+  std::unique_ptr<storage::InventoryStorage> embedded;
+  if (!options->postgres.empty()) {
+    storage::postgres::PostgresOptions postgres_options;
+    postgres_options.uri = options->postgres;
+    postgres_options.pool_size = options->postgres_pool_size;
+    postgres_options.queue_limit = options->postgres_queue_limit;
+    postgres_options.order_retention = options->order_retention;
+    postgres_options.retention_interval =
+        domain::inventory::OrderRetention::SweepInterval(options->order_retention);
+    postgres_options.cache_shards = options->store_shards;
+    absl::StatusOr<std::unique_ptr<storage::postgres::PostgresStockMutations>> opened =
+        storage::postgres::PostgresStockMutations::Open(std::move(postgres_options), *catalog);
+    if (!opened.ok()) return Fail(opened.status());
+    postgres = std::move(opened).value();
+    spdlog::info("PostgreSQL decides every mutation ({} connections, {} may wait); {} {} products",
+                 options->postgres_pool_size, options->postgres_queue_limit,
+                 postgres->origin() == storage::postgres::PostgresStockMutations::Origin::kSeeded
+                     ? "seeded the empty database with"
+                     : "loaded",
+                 postgres->cache().size());
+  } else {
+    absl::StatusOr<std::unique_ptr<storage::InventoryStorage>> opened =
+        storage::InventoryStorage::Open(storage_options, *catalog);
+    if (!opened.ok()) return Fail(opened.status());
+    embedded = std::move(opened).value();
+  }
+  domain::inventory::InventoryStore& store =
+      postgres != nullptr ? postgres->cache() : embedded->store();
+  storage::DurableJournal* const journal = embedded != nullptr ? embedded->journal() : nullptr;
+  switch (embedded != nullptr ? embedded->origin() : storage::InventoryStorage::Origin::kRestored) {
     case storage::InventoryStorage::Origin::kMemory:
+      if (postgres != nullptr) break;
       spdlog::warn("running in memory (no --data_dir): stock changes are lost at exit");
       break;
     case storage::InventoryStorage::Origin::kSeeded:
@@ -162,8 +205,9 @@ int main(int argc, char** argv) {
                    storage_options.data_dir, catalog->size());
       break;
     case storage::InventoryStorage::Origin::kRestored:
+      if (postgres != nullptr) break;
       spdlog::info("loaded {} products and {} orders from {}{}", store.size(),
-                   (*storage)->restored_orders(), storage_options.data_dir,
+                   embedded->restored_orders(), storage_options.data_dir,
                    options->catalog.empty() && options->synthetic_products == 0
                        ? ""
                        : " (the catalog flag only seeds an empty data directory: ignored)");
@@ -175,6 +219,7 @@ int main(int argc, char** argv) {
 
   server::inventory::InventoryServiceOptions service_options;
   service_options.journal = journal;
+  service_options.mutations = postgres.get();
   service_options.watch_streams_per_queue = options->watch_streams_per_queue;
   service_options.max_watch_streams = options->max_watch_streams;
   // Who may call SetStock is decided on the engine's call path, before the
@@ -199,8 +244,10 @@ int main(int argc, char** argv) {
           .Add({});
   order_records.Set(static_cast<double>(store.order_count()));
   std::unique_ptr<domain::inventory::OrderRetention> retention;
-  if (options->order_retention > absl::ZeroDuration() &&
-      options->order_retention != absl::InfiniteDuration()) {
+  if (postgres != nullptr) {
+    // The database's released orders are swept by the store's listener.
+  } else if (options->order_retention > absl::ZeroDuration() &&
+             options->order_retention != absl::InfiniteDuration()) {
     retention = std::make_unique<domain::inventory::OrderRetention>(
         store, options->order_retention,
         [&order_records, &orders_forgotten](std::size_t forgotten, std::size_t held) {

@@ -20,6 +20,15 @@ absl::Status ValidateInventoryServerOptions(const InventoryServerOptions& option
         absl::StrCat("--order_retention must be >= 0 (0 keeps every order record), got ",
                      absl::FormatDuration(options.order_retention)));
   }
+  if (!options.postgres.empty() && !options.data_dir.empty()) {
+    return absl::InvalidArgumentError("--postgres and --data_dir exclude each other");
+  }
+  if (options.postgres_pool_size < 1) {
+    return absl::InvalidArgumentError("--postgres_pool_size must be >= 1");
+  }
+  if (options.postgres_queue_limit < 1) {
+    return absl::InvalidArgumentError("--postgres_queue_limit must be >= 1");
+  }
   if (!options.catalog.empty() && options.synthetic_products > 0) {
     return absl::InvalidArgumentError("--catalog and --synthetic_products exclude each other");
   }

@@ -18,6 +18,7 @@
 #include "server/host/server_host.h"
 #include "server/inventory/inventory_service.h"
 #include "storage/durable_journal.h"
+#include "storage/postgres/postgres_stock_mutations.h"
 
 namespace server::inventory {
 
@@ -34,6 +35,13 @@ struct InventoryServerOptions {
   int synthetic_products = 0;
   // Directory of the durable store (RocksDB). Empty: in memory.
   std::string data_dir;
+  // libpq URI of the PostgreSQL database that decides every mutation (the
+  // system of record; replicas share it). Empty: not used. Excludes data_dir.
+  std::string postgres;
+  // With postgres: connection threads, and transactions allowed to wait for
+  // one (past it: RESOURCE_EXHAUSTED at once).
+  int postgres_pool_size = storage::postgres::PostgresOptions{}.pool_size;
+  int postgres_queue_limit = storage::postgres::PostgresOptions{}.queue_limit;
   // With data_dir: fsync each group commit before acknowledging it.
   bool sync = storage::DurableJournalOptions{}.sync;
   // Serve SetStock. false: it answers PERMISSION_DENIED.

@@ -56,51 +56,51 @@ void InventoryGrpcService::Register(engine::Engine& engine) {
            .max_in_flight = options_.max_watch_streams});
 }
 
-template <class Response>
-void InventoryGrpcService::FinishWhenDurable(engine::UnaryResponder<Response> responder) {
-  if (options_.journal == nullptr) {
-    responder.Finish();
-    return;
-  }
-  options_.journal->WhenDurable([responder = std::move(responder)](absl::Status status) mutable {
-    responder.Finish(status);
-  });
-}
-
-template <class Response>
-void InventoryGrpcService::FinishMutation(engine::UnaryResponder<Response> responder,
-                                          const absl::Status& applied) {
-  if (!applied.ok()) {
-    responder.Finish(applied);
-    return;
-  }
-  FinishWhenDurable(std::move(responder));
-}
-
 void InventoryGrpcService::ReserveStock(engine::UnaryResponder<ReserveStockResponse> responder,
                                         const ReserveStockRequest& request) {
-  // A replayed order is answered only once its original is durable too:
-  // waiting for everything appended so far covers it.
+  absl::StatusOr<std::vector<domain::inventory::OrderLine>> lines = OrderLinesOf(request);
+  if (!lines.ok()) {
+    responder.Finish(lines.status());
+    return;
+  }
   // The principal is the ordering identity the engine's authorizer let in
   // (--order_identities), recorded as the order's owner; empty when orders
   // are not checked.
-  absl::Status reserved =
-      ApplyReserveStock(store_, request, responder.response(), responder.principal());
-  FinishMutation(std::move(responder), reserved);
+  std::string owner = responder.principal();
+  const absl::Time deadline = responder.deadline();
+  mutations_.Reserve(
+      request.order_id(), *std::move(lines), std::move(owner), deadline,
+      [responder = std::move(responder)](domain::inventory::StockResult result) mutable {
+        responder.Finish(FillRemaining(result, *responder.response().mutable_remaining()));
+      });
 }
 
 void InventoryGrpcService::ReleaseReservation(
     engine::UnaryResponder<ReleaseReservationResponse> responder,
     const ReleaseReservationRequest& request) {
-  absl::Status released =
-      ApplyReleaseReservation(store_, request, responder.response(), responder.principal());
-  FinishMutation(std::move(responder), released);
+  std::string caller = responder.principal();
+  const absl::Time deadline = responder.deadline();
+  mutations_.Release(
+      request.order_id(), std::move(caller), deadline,
+      [responder = std::move(responder)](domain::inventory::StockResult result) mutable {
+        responder.Finish(FillRemaining(result, *responder.response().mutable_remaining()));
+      });
 }
 
 void InventoryGrpcService::SetStock(engine::UnaryResponder<SetStockResponse> responder,
                                     const SetStockRequest& request) {
-  absl::Status set = ApplySetStock(store_, request, responder.response());
-  FinishMutation(std::move(responder), set);
+  const absl::Time deadline = responder.deadline();
+  mutations_.Set(request.product_id(), request.quantity(), deadline,
+                 [responder = std::move(responder), id = request.product_id(),
+                  quantity = request.quantity()](absl::Status set) mutable {
+                   if (set.ok()) {
+                     ProductAvailability& out = *responder.response().mutable_availability();
+                     out.set_product_id(id);
+                     out.set_is_available(quantity > 0);
+                     out.set_quantity(quantity);
+                   }
+                   responder.Finish(set);
+                 });
 }
 
 absl::StatusOr<std::unique_ptr<engine::StreamSource<ProductAvailability>>>

@@ -1,15 +1,18 @@
 // The InventoryService's RPCs on the engine: each method's request handling
 // (validation, the domain store, the wire response) is in
-// inventory_requests.h; this adds the call around it (authorization, waiting
-// for durability, the Watch stream). No threading or tags here.
+// inventory_requests.h; this adds the call around it (the caller's identity,
+// the asynchronous answer of the store that decides mutations, the Watch
+// stream). No threading or tags here.
 #ifndef SERVER_INVENTORY_INVENTORY_SERVICE_H_
 #define SERVER_INVENTORY_INVENTORY_SERVICE_H_
 
 #include <functional>
 
 #include "absl/status/status.h"
+#include "domain/inventory/embedded_stock_mutations.h"
 #include "domain/inventory/inventory_store.h"
 #include "domain/inventory/stock_journal.h"
+#include "domain/inventory/stock_mutations.h"
 #include "engine/engine.h"
 #include "inventory.grpc.pb.h"
 
@@ -19,6 +22,7 @@ namespace server::inventory {
 using domain::inventory::InventoryStore;
 using domain::inventory::ProductStock;
 using domain::inventory::StockJournal;
+using domain::inventory::StockMutations;
 using ::inventory::BatchGetProductAvailabilityRequest;
 using ::inventory::BatchGetProductAvailabilityResponse;
 using ::inventory::GetProductAvailabilityRequest;
@@ -34,8 +38,15 @@ using ::inventory::SetStockResponse;
 using ::inventory::WatchProductAvailabilityRequest;
 
 struct InventoryServiceOptions {
-  // Mutations are acknowledged only once this journal says they are durable.
-  // Null: in memory, acknowledged at once. Must outlive the service.
+  // Who decides every mutation (ReserveStock, ReleaseReservation, SetStock).
+  // Null: the service's own store, through an EmbeddedStockMutations over
+  // `journal`. Set (e.g. PostgreSQL, storage/postgres/): the store passed to
+  // the service is then only the cache reads are served from, and `journal`
+  // is unused. Must outlive the service.
+  StockMutations* mutations = nullptr;
+  // Without `mutations`: changes are acknowledged only once this journal
+  // says they are durable. Null: in memory, acknowledged at once. Must
+  // outlive the service.
   StockJournal* journal = nullptr;
   // WatchProductAvailability requests posted ahead per completion queue;
   // each matched one is replaced at once (max_watch_streams bounds the
@@ -48,9 +59,13 @@ struct InventoryServiceOptions {
 
 class InventoryGrpcService {
  public:
-  // `store` must outlive this object.
+  // `store` must outlive this object. Reads are answered from it; mutations
+  // go to options.mutations, or to `store` itself (see InventoryServiceOptions).
   explicit InventoryGrpcService(InventoryStore& store, InventoryServiceOptions options = {})
-      : store_(store), options_(std::move(options)) {}
+      : store_(store),
+        options_(std::move(options)),
+        embedded_(store, options_.journal),
+        mutations_(options_.mutations != nullptr ? *options_.mutations : embedded_) {}
   InventoryGrpcService(const InventoryGrpcService&) = delete;
   InventoryGrpcService& operator=(const InventoryGrpcService&) = delete;
 
@@ -74,16 +89,10 @@ class InventoryGrpcService {
   absl::StatusOr<std::unique_ptr<engine::StreamSource<ProductAvailability>>> Watch(
       engine::StreamWaker waker, const WatchProductAvailabilityRequest& request);
 
-  // Sends the response already filled in once every change made so far is
-  // durable (at once without a journal), or the journal's error.
-  template <class Response>
-  void FinishWhenDurable(engine::UnaryResponder<Response> responder);
-  // A mutation's call: its error at once, or its response once durable.
-  template <class Response>
-  void FinishMutation(engine::UnaryResponder<Response> responder, const absl::Status& applied);
-
   InventoryStore& store_;
   const InventoryServiceOptions options_;
+  domain::inventory::EmbeddedStockMutations embedded_;  // used without options_.mutations
+  StockMutations& mutations_;
 };
 
 }  // namespace server::inventory

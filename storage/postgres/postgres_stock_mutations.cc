@@ -1,0 +1,719 @@
+#include "storage/postgres/postgres_stock_mutations.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "domain/inventory/order_checks.h"
+#include "domain/inventory/product_id.h"
+
+namespace storage::postgres {
+
+using domain::inventory::CatalogEntry;
+using domain::inventory::OrderLine;
+using domain::inventory::OrderState;
+using domain::inventory::ProductStock;
+using domain::inventory::SetDone;
+using domain::inventory::StockDone;
+using domain::inventory::StockResult;
+
+namespace {
+
+// Any 64-bit key the application owns; only replicas of this service take it.
+constexpr std::int64_t kMigrationLockKey = 0x696e76656e746f72;  // "inventor"
+constexpr char kChannel[] = "inventory_stock";
+
+// The schema, one entry per version, applied in order, each in its own
+// transaction together with its row in inventory_schema_migrations. Never
+// edit an applied entry: append a new one.
+const char* const kMigrations[] = {
+    // 1: stock with row versions, orders (the idempotency records) with
+    // their lines, the seed marker, and the change notification.
+    R"sql(
+CREATE TABLE inventory_stock (
+  product_id text COLLATE "C" PRIMARY KEY,
+  quantity integer NOT NULL CHECK (quantity >= 0),
+  version bigint NOT NULL
+);
+CREATE TABLE inventory_orders (
+  order_id text COLLATE "C" PRIMARY KEY,
+  owner text NOT NULL DEFAULT '',
+  reserved_at timestamptz NOT NULL DEFAULT now(),
+  released_at timestamptz
+);
+CREATE INDEX inventory_orders_released ON inventory_orders (released_at)
+  WHERE released_at IS NOT NULL;
+CREATE TABLE inventory_order_lines (
+  order_id text COLLATE "C" NOT NULL REFERENCES inventory_orders ON DELETE CASCADE,
+  line_index integer NOT NULL,
+  product_id text COLLATE "C" NOT NULL,
+  quantity integer NOT NULL CHECK (quantity > 0),
+  remaining integer NOT NULL,
+  PRIMARY KEY (order_id, line_index)
+);
+CREATE TABLE inventory_seed (seeded_at timestamptz NOT NULL, products integer NOT NULL);
+CREATE FUNCTION inventory_stock_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('inventory_stock', NEW.version || ',' || NEW.quantity || ',' || NEW.product_id);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER inventory_stock_changed AFTER INSERT OR UPDATE ON inventory_stock
+  FOR EACH ROW EXECUTE FUNCTION inventory_stock_notify();
+)sql",
+};
+
+struct ConnDeleter {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+using Conn = std::unique_ptr<PGconn, ConnDeleter>;
+struct ResultDeleter {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// Conflicts worth retrying the whole transaction for.
+constexpr char kRetryPrefix[] = "retryable: ";
+
+bool IsRetryable(const absl::Status& status) {
+  return absl::IsAborted(status) && absl::StartsWith(status.message(), kRetryPrefix);
+}
+
+absl::Status ConnectionLost(PGconn* conn) {
+  return absl::UnavailableError(absl::StrCat("PostgreSQL connection lost: ", PQerrorMessage(conn)));
+}
+
+// Runs `sql` (one or more statements; the result is the last one's).
+absl::StatusOr<Result> Exec(PGconn* conn, const std::string& sql) {
+  Result result(PQexec(conn, sql.c_str()));
+  if (result == nullptr || PQstatus(conn) != CONNECTION_OK) return ConnectionLost(conn);
+  const ExecStatusType status = PQresultStatus(result.get());
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+  const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+  const std::string code = state != nullptr ? state : "";
+  const std::string message = absl::StrCat("PostgreSQL: ", PQresultErrorMessage(result.get()));
+  if (code == "40001" || code == "40P01" || code == "23505") {
+    return absl::AbortedError(absl::StrCat(kRetryPrefix, message));
+  }
+  if (absl::StartsWith(code, "08") || code == "57P01" || code == "57P02" || code == "57P03") {
+    return absl::UnavailableError(message);
+  }
+  if (code == "57014") return absl::DeadlineExceededError(message);  // statement timeout
+  return absl::InternalError(message);
+}
+
+std::string Literal(PGconn* conn, absl::string_view text) {
+  char* escaped = PQescapeLiteral(conn, text.data(), text.size());
+  if (escaped == nullptr) return "NULL";  // only on out of memory; the statement then fails
+  std::string literal(escaped);
+  PQfreemem(escaped);
+  return literal;
+}
+
+std::string Field(PGresult* result, int row, int column) {
+  return std::string(PQgetvalue(result, row, column), PQgetlength(result, row, column));
+}
+std::int64_t IntField(PGresult* result, int row, int column) {
+  std::int64_t value = 0;
+  (void)absl::SimpleAtoi(absl::string_view(PQgetvalue(result, row, column)), &value);
+  return value;
+}
+
+// Quantities are integer columns; clamped anyway rather than wrapped.
+std::int32_t Saturate(std::int64_t value) {
+  return static_cast<std::int32_t>(std::clamp<std::int64_t>(
+      value, std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max()));
+}
+
+Conn Connect(const PostgresOptions& options, std::string* error) {
+  const std::string timeout =
+      absl::StrCat(std::max<std::int64_t>(2, absl::ToInt64Seconds(options.connect_timeout)));
+  const std::string pg_options =
+      absl::StrCat("-c synchronous_commit=on -c client_min_messages=warning -c statement_timeout=",
+                   absl::ToInt64Milliseconds(options.statement_timeout));
+  const char* keys[] = {"dbname", "connect_timeout", "options", "application_name", nullptr};
+  const char* values[] = {options.uri.c_str(), timeout.c_str(), pg_options.c_str(),
+                          "inventory_server", nullptr};
+  Conn conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
+    *error = conn == nullptr ? "out of memory" : PQerrorMessage(conn.get());
+    while (!error->empty() && error->back() == '\n') error->pop_back();
+    return nullptr;
+  }
+  return conn;
+}
+
+// The IN list of `ids`, escaped.
+std::string InList(PGconn* conn, const std::vector<std::string>& ids) {
+  std::vector<std::string> literals;
+  literals.reserve(ids.size());
+  for (const std::string& id : ids) literals.push_back(Literal(conn, id));
+  return absl::StrCat("(", absl::StrJoin(literals, ", "), ")");
+}
+
+// Locks the stock rows of `ids` in product-id order (the order every
+// transaction takes them in, so overlapping orders cannot deadlock) and
+// returns their quantities.
+absl::StatusOr<absl::flat_hash_map<std::string, std::int32_t>> LockStock(
+    PGconn* conn, const std::vector<std::string>& ids) {
+  absl::StatusOr<Result> rows = Exec(
+      conn, absl::StrCat("SELECT product_id, quantity FROM inventory_stock WHERE product_id IN ",
+                         InList(conn, ids), " ORDER BY product_id FOR UPDATE"));
+  if (!rows.ok()) return rows.status();
+  absl::flat_hash_map<std::string, std::int32_t> quantities;
+  for (int row = 0; row < PQntuples(rows->get()); ++row) {
+    quantities[Field(rows->get(), row, 0)] = Saturate(IntField(rows->get(), row, 1));
+  }
+  return quantities;
+}
+
+struct NewLevel {
+  std::string product_id;
+  std::int32_t quantity = 0;
+  std::int64_t version = 0;
+};
+
+// Reads "product_id, quantity, version" rows.
+std::vector<NewLevel> LevelsOf(PGresult* result) {
+  std::vector<NewLevel> levels;
+  levels.reserve(PQntuples(result));
+  for (int row = 0; row < PQntuples(result); ++row) {
+    levels.push_back(
+        {Field(result, row, 0), Saturate(IntField(result, row, 1)), IntField(result, row, 2)});
+  }
+  return levels;
+}
+
+absl::Status ExpectCommitted(const Result& result) {
+  if (std::strcmp(PQcmdStatus(result.get()), "COMMIT") != 0) {
+    return absl::AbortedError(absl::StrCat(kRetryPrefix, "the transaction was rolled back"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// One connection thread's connection, opened on first use and after a loss.
+class PostgresStockMutations::Session {
+ public:
+  explicit Session(const PostgresOptions& options) : options_(options) {}
+
+  // The open connection, or UNAVAILABLE if PostgreSQL cannot be reached.
+  absl::StatusOr<PGconn*> Get() {
+    if (conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK) return conn_.get();
+    conn_.reset();
+    std::string error;
+    conn_ = Connect(options_, &error);
+    if (conn_ == nullptr) {
+      return absl::UnavailableError(absl::StrCat("PostgreSQL unreachable: ", error));
+    }
+    return conn_.get();
+  }
+
+  // After a failed statement: rolls back an open transaction, or drops a
+  // broken connection.
+  void Recover() {
+    if (conn_ == nullptr) return;
+    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+      conn_.reset();
+      return;
+    }
+    if (PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
+      Result rolled(PQexec(conn_.get(), "ROLLBACK"));
+      if (PQstatus(conn_.get()) != CONNECTION_OK) conn_.reset();
+    }
+  }
+
+  // Runs `body(conn)` (one transaction) until it succeeds, fails for a
+  // reason other than a retryable conflict, or max_attempts are used.
+  template <class T, class Body>
+  absl::StatusOr<T> Run(absl::Time deadline, Body body) {
+    absl::Status last;
+    for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+      if (absl::Now() > deadline) {
+        return absl::DeadlineExceededError("deadline passed before PostgreSQL answered");
+      }
+      absl::StatusOr<PGconn*> conn = Get();
+      if (!conn.ok()) return conn.status();
+      absl::StatusOr<T> result = body(*conn);
+      if (result.ok()) return result;
+      Recover();
+      if (!IsRetryable(result.status())) return result.status();
+      last = result.status();
+    }
+    return absl::AbortedError(absl::StrCat("gave up after ", options_.max_attempts,
+                                           " attempts on conflicting transactions; last: ",
+                                           last.message().substr(sizeof(kRetryPrefix) - 1)));
+  }
+
+ private:
+  const PostgresOptions& options_;
+  Conn conn_;
+};
+
+PostgresStockMutations::PostgresStockMutations(PostgresOptions options)
+    : options_(std::move(options)), cache_(options_.cache_shards) {}
+
+absl::StatusOr<std::unique_ptr<PostgresStockMutations>> PostgresStockMutations::Open(
+    PostgresOptions options, const std::vector<CatalogEntry>& catalog) {
+  if (options.uri.empty()) return absl::InvalidArgumentError("--postgres: empty URI");
+  if (options.pool_size < 1) return absl::InvalidArgumentError("--postgres_pool_size must be >= 1");
+  if (options.queue_limit < 1) {
+    return absl::InvalidArgumentError("--postgres_queue_limit must be >= 1");
+  }
+  if (options.max_attempts < 1) options.max_attempts = 1;
+  for (const CatalogEntry& entry : catalog) {
+    if (absl::Status valid =
+            domain::inventory::ValidateStockLevel(entry.product_id, entry.quantity);
+        !valid.ok()) {
+      return valid;
+    }
+  }
+  std::unique_ptr<PostgresStockMutations> store(new PostgresStockMutations(std::move(options)));
+  std::string error;
+  Conn conn = Connect(store->options_, &error);
+  if (conn == nullptr) {
+    return absl::UnavailableError(absl::StrCat("--postgres: cannot connect: ", error));
+  }
+  PGconn* c = conn.get();
+  const auto fail = [&](const absl::Status& status) {
+    return absl::Status(status.code(), absl::StrCat("--postgres: ", status.message()));
+  };
+  // Migrations and seeding, one replica at a time; the lock is the
+  // session's, so it also goes if this process dies.
+  if (auto locked = Exec(c, absl::StrCat("SELECT pg_advisory_lock(", kMigrationLockKey, ")"));
+      !locked.ok()) {
+    return fail(locked.status());
+  }
+  absl::Status migrated = [&]() -> absl::Status {
+    auto table =
+        Exec(c,
+             "CREATE TABLE IF NOT EXISTS inventory_schema_migrations ("
+             "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+    if (!table.ok()) return table.status();
+    auto current = Exec(c, "SELECT coalesce(max(version), 0) FROM inventory_schema_migrations");
+    if (!current.ok()) return current.status();
+    const std::int64_t applied = IntField(current->get(), 0, 0);
+    const std::int64_t known = sizeof(kMigrations) / sizeof(kMigrations[0]);
+    if (applied > known) {
+      return absl::FailedPreconditionError(absl::StrCat("the database's schema is version ",
+                                                        applied, ", newer than this server knows (",
+                                                        known, ")"));
+    }
+    for (std::int64_t version = applied + 1; version <= known; ++version) {
+      auto done =
+          Exec(c, absl::StrCat("BEGIN; ", kMigrations[version - 1],
+                               "; INSERT INTO inventory_schema_migrations(version) VALUES (",
+                               version, "); COMMIT"));
+      if (!done.ok()) {
+        Result rolled(PQexec(c, "ROLLBACK"));
+        return absl::InternalError(
+            absl::StrCat("migration ", version, " failed: ", done.status().message()));
+      }
+    }
+    // Seeding: only a database never seeded whose stock table is empty.
+    auto seeded = Exec(c,
+                       "BEGIN; SELECT (SELECT count(*) FROM inventory_seed), "
+                       "(SELECT count(*) FROM inventory_stock)");
+    if (!seeded.ok()) return seeded.status();
+    if (IntField(seeded->get(), 0, 0) == 0 && IntField(seeded->get(), 0, 1) == 0) {
+      constexpr std::size_t kBatch = 1000;
+      for (std::size_t begin = 0; begin < catalog.size(); begin += kBatch) {
+        std::vector<std::string> rows;
+        for (std::size_t i = begin; i < std::min(catalog.size(), begin + kBatch); ++i) {
+          rows.push_back(absl::StrCat("(", Literal(c, catalog[i].product_id), ", ",
+                                      catalog[i].quantity, ", 1)"));
+        }
+        auto inserted = Exec(c, absl::StrCat("INSERT INTO inventory_stock(product_id, quantity, "
+                                             "version) VALUES ",
+                                             absl::StrJoin(rows, ", "),
+                                             " ON CONFLICT (product_id) DO UPDATE SET "
+                                             "quantity = EXCLUDED.quantity"));
+        if (!inserted.ok()) return inserted.status();
+      }
+      auto marked = Exec(c, absl::StrCat("INSERT INTO inventory_seed VALUES (now(), ",
+                                         catalog.size(), "); COMMIT"));
+      if (!marked.ok()) return marked.status();
+      store->origin_ = Origin::kSeeded;
+    } else {
+      auto committed = Exec(c, "COMMIT");
+      if (!committed.ok()) return committed.status();
+    }
+    return absl::OkStatus();
+  }();
+  if (!migrated.ok()) return fail(migrated);
+  if (auto unlocked = Exec(c, absl::StrCat("SELECT pg_advisory_unlock(", kMigrationLockKey, ")"));
+      !unlocked.ok()) {
+    return fail(unlocked.status());
+  }
+  auto rows = Exec(c, "SELECT product_id, quantity, version FROM inventory_stock");
+  if (!rows.ok()) return fail(rows.status());
+  for (const NewLevel& level : LevelsOf(rows->get())) {
+    store->ApplyToCache(level.product_id, level.quantity, level.version);
+  }
+  conn.reset();
+
+  store->listener_ = std::thread([s = store.get()] { s->ListenerLoop(); });
+  for (int i = 0; i < store->options_.pool_size; ++i) {
+    store->workers_.emplace_back([s = store.get()] { s->WorkerLoop(); });
+  }
+  return store;
+}
+
+PostgresStockMutations::~PostgresStockMutations() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stopping_ = true;
+    queue_cv_.SignalAll();
+  }
+  for (std::thread& worker : workers_) worker.join();
+  stop_listener_ = true;
+  if (listener_.joinable()) listener_.join();
+  // Whatever was queued after the workers left.
+  std::deque<Job> left;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    left.swap(queue_);
+  }
+  for (Job& job : left) std::move(job)(nullptr);
+}
+
+void PostgresStockMutations::ApplyToCache(const std::string& product_id, std::int32_t quantity,
+                                          std::int64_t version) {
+  absl::MutexLock lock(&versions_mu_);
+  std::int64_t& known = versions_[product_id];
+  if (version <= known) return;
+  known = version;
+  // The cache has no journal, so Set fails only for what the database's
+  // constraints already exclude (bad id, negative quantity).
+  (void)cache_.Set(product_id, quantity);
+}
+
+bool PostgresStockMutations::Enqueue(Job job) {
+  absl::MutexLock lock(&queue_mu_);
+  if (stopping_ || queue_.size() >= static_cast<std::size_t>(options_.queue_limit)) return false;
+  queue_.push_back(std::move(job));
+  queue_cv_.Signal();
+  return true;
+}
+
+void PostgresStockMutations::WorkerLoop() {
+  Session session(options_);
+  for (;;) {
+    Job job;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      while (!stopping_ && queue_.empty()) queue_cv_.Wait(&queue_mu_);
+      if (queue_.empty()) return;  // stopping, and nothing left
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    std::move(job)(&session);
+  }
+}
+
+void PostgresStockMutations::ListenerLoop() {
+  absl::Duration backoff = absl::Milliseconds(50);
+  absl::Time next_sweep = absl::Now() + options_.retention_interval;
+  const bool sweeping = options_.order_retention > absl::ZeroDuration() &&
+                        options_.order_retention != absl::InfiniteDuration();
+  while (!stop_listener_) {
+    std::string error;
+    Conn conn = Connect(options_, &error);
+    if (conn == nullptr) {
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(1));
+      continue;
+    }
+    PGconn* c = conn.get();
+    // LISTEN before the reload: a change committed in between is both in
+    // the reload and notified, and the version keeps the newer.
+    absl::StatusOr<Result> rows = Exec(c, absl::StrCat("LISTEN ", kChannel));
+    if (rows.ok()) rows = Exec(c, "SELECT product_id, quantity, version FROM inventory_stock");
+    if (!rows.ok()) {
+      absl::SleepFor(backoff);
+      continue;
+    }
+    for (const NewLevel& level : LevelsOf(rows->get())) {
+      ApplyToCache(level.product_id, level.quantity, level.version);
+    }
+    ++reloads_;
+    listening_ = true;
+    backoff = absl::Milliseconds(50);
+    while (!stop_listener_ && PQstatus(c) == CONNECTION_OK) {
+      pollfd fd{PQsocket(c), POLLIN, 0};
+      const int ready = poll(&fd, 1, 100);
+      if (ready < 0) continue;
+      if (ready > 0 && PQconsumeInput(c) == 0) break;  // connection lost
+      while (PGnotify* notify = PQnotifies(c)) {
+        // "version,quantity,product_id": the id goes last, it may hold commas.
+        std::vector<absl::string_view> parts =
+            absl::StrSplit(notify->extra, absl::MaxSplits(',', 2));
+        std::int64_t version = 0;
+        std::int64_t quantity = 0;
+        if (parts.size() == 3 && absl::SimpleAtoi(parts[0], &version) &&
+            absl::SimpleAtoi(parts[1], &quantity)) {
+          ApplyToCache(std::string(parts[2]), Saturate(quantity), version);
+        }
+        PQfreemem(notify);
+      }
+      if (sweeping && absl::Now() >= next_sweep) {
+        next_sweep = absl::Now() + options_.retention_interval;
+        (void)Exec(
+            c, absl::StrCat("DELETE FROM inventory_orders WHERE released_at < now() - "
+                            "interval '",
+                            absl::ToInt64Milliseconds(options_.order_retention), " milliseconds'"));
+      }
+    }
+    listening_ = false;
+  }
+}
+
+void PostgresStockMutations::Reserve(std::string order_id, std::vector<OrderLine> lines,
+                                     std::string owner, absl::Time deadline, StockDone done) {
+  if (absl::Status valid = domain::inventory::ValidateReservation(order_id, lines); !valid.ok()) {
+    std::move(done)(std::move(valid));
+    return;
+  }
+  auto shared_done = std::make_shared<StockDone>(std::move(done));
+  Job job = [this, order_id = std::move(order_id), lines = std::move(lines),
+             owner = std::move(owner), deadline, shared_done](Session* session) mutable {
+    if (session == nullptr) {
+      std::move (*shared_done)(absl::UnavailableError("the server is shutting down"));
+      return;
+    }
+    std::vector<NewLevel> committed;
+    StockResult result =
+        session->Run<std::vector<ProductStock>>(deadline, [&](PGconn* c) -> StockResult {
+          committed.clear();
+          const std::string id = Literal(c, order_id);
+          auto recorded = Exec(
+              c, absl::StrCat("BEGIN; SELECT o.owner, o.released_at IS NOT NULL, l.product_id, "
+                              "l.quantity, l.remaining FROM inventory_orders o JOIN "
+                              "inventory_order_lines l ON l.order_id = o.order_id WHERE "
+                              "o.order_id = ",
+                              id, " ORDER BY l.line_index"));
+          if (!recorded.ok()) return recorded.status();
+          PGresult* r = recorded->get();
+          if (PQntuples(r) > 0) {
+            auto ended = Exec(c, "ROLLBACK");
+            if (!ended.ok()) return ended.status();
+            if (domain::inventory::OwnedByAnother(Field(r, 0, 0), owner)) {
+              return domain::inventory::NotYourOrder(order_id);
+            }
+            OrderState state;
+            state.order_id = order_id;
+            state.released = Field(r, 0, 1) == "t";
+            for (int row = 0; row < PQntuples(r); ++row) {
+              state.lines.push_back(
+                  {Field(r, row, 2), Saturate(IntField(r, row, 3)), Saturate(IntField(r, row, 4))});
+            }
+            return domain::inventory::ReplayOrder(state, lines);
+          }
+          std::vector<std::string> ids;
+          ids.reserve(lines.size());
+          for (const OrderLine& line : lines) ids.push_back(line.product_id);
+          auto stock = LockStock(c, ids);
+          if (!stock.ok()) return stock.status();
+          for (std::size_t i = 0; i < lines.size(); ++i) {
+            if (!stock->contains(lines[i].product_id)) {
+              return domain::inventory::UnknownProduct(i, lines[i].product_id);
+            }
+          }
+          for (std::size_t i = 0; i < lines.size(); ++i) {
+            const std::int32_t available = stock->at(lines[i].product_id);
+            if (available < lines[i].quantity) {
+              return domain::inventory::InsufficientStock(i, lines[i].product_id, lines[i].quantity,
+                                                          available);
+            }
+          }
+          std::vector<std::string> values;
+          for (const OrderLine& line : lines) {
+            values.push_back(
+                absl::StrCat("(", Literal(c, line.product_id), ", ", line.quantity, ")"));
+          }
+          auto updated =
+              Exec(c, absl::StrCat("UPDATE inventory_stock AS s SET quantity = s.quantity - v.q, "
+                                   "version = s.version + 1 FROM (VALUES ",
+                                   absl::StrJoin(values, ", "),
+                                   ") AS v(id, q) WHERE s.product_id = v.id AND s.quantity >= v.q "
+                                   "RETURNING s.product_id, s.quantity, s.version"));
+          if (!updated.ok()) return updated.status();
+          if (PQntuples(updated->get()) != static_cast<int>(lines.size())) {
+            return absl::InternalError("a locked stock row changed during its transaction");
+          }
+          committed = LevelsOf(updated->get());
+          absl::flat_hash_map<std::string, std::int32_t> left;
+          for (const NewLevel& level : committed) left[level.product_id] = level.quantity;
+          std::vector<std::string> line_rows;
+          std::vector<ProductStock> answer;
+          for (std::size_t i = 0; i < lines.size(); ++i) {
+            const std::int32_t remaining = left.at(lines[i].product_id);
+            line_rows.push_back(absl::StrCat("(", id, ", ", i, ", ",
+                                             Literal(c, lines[i].product_id), ", ",
+                                             lines[i].quantity, ", ", remaining, ")"));
+            answer.push_back({lines[i].product_id, {remaining > 0, remaining}});
+          }
+          auto inserted =
+              Exec(c, absl::StrCat("INSERT INTO inventory_orders(order_id, owner) VALUES (", id,
+                                   ", ", Literal(c, owner),
+                                   "); INSERT INTO inventory_order_lines(order_id, line_index, "
+                                   "product_id, quantity, remaining) VALUES ",
+                                   absl::StrJoin(line_rows, ", "), "; COMMIT"));
+          if (!inserted.ok()) {
+            if (absl::IsUnavailable(inserted.status())) {
+              return absl::UnavailableError(absl::StrCat(
+                  "the reservation's outcome is unknown (retry with the same order id): ",
+                  inserted.status().message()));
+            }
+            return inserted.status();
+          }
+          if (absl::Status ok = ExpectCommitted(*inserted); !ok.ok()) return ok;
+          return answer;
+        });
+    if (result.ok()) {
+      for (const NewLevel& level : committed) {
+        ApplyToCache(level.product_id, level.quantity, level.version);
+      }
+    }
+    std::move (*shared_done)(std::move(result));
+  };
+  if (!Enqueue(std::move(job))) {
+    std::move (*shared_done)(absl::ResourceExhaustedError(
+        "too many reservations waiting for PostgreSQL (--postgres_queue_limit)"));
+  }
+}
+
+void PostgresStockMutations::Release(std::string order_id, std::string caller, absl::Time deadline,
+                                     StockDone done) {
+  if (absl::Status valid = domain::inventory::ValidateOrderId(order_id); !valid.ok()) {
+    std::move(done)(std::move(valid));
+    return;
+  }
+  auto shared_done = std::make_shared<StockDone>(std::move(done));
+  Job job = [this, order_id = std::move(order_id), caller = std::move(caller), deadline,
+             shared_done](Session* session) mutable {
+    if (session == nullptr) {
+      std::move (*shared_done)(absl::UnavailableError("the server is shutting down"));
+      return;
+    }
+    std::vector<NewLevel> committed;
+    StockResult result =
+        session->Run<std::vector<ProductStock>>(deadline, [&](PGconn* c) -> StockResult {
+          committed.clear();
+          const std::string id = Literal(c, order_id);
+          auto recorded = Exec(
+              c, absl::StrCat("BEGIN; SELECT o.owner, o.released_at IS NOT NULL, l.product_id, "
+                              "l.quantity FROM inventory_orders o JOIN inventory_order_lines l "
+                              "ON l.order_id = o.order_id WHERE o.order_id = ",
+                              id, " ORDER BY l.line_index FOR UPDATE OF o"));
+          if (!recorded.ok()) return recorded.status();
+          PGresult* r = recorded->get();
+          if (PQntuples(r) == 0) return domain::inventory::OrderNotFound(order_id);
+          if (domain::inventory::OwnedByAnother(Field(r, 0, 0), caller)) {
+            return domain::inventory::NotYourOrder(order_id);
+          }
+          const bool released = Field(r, 0, 1) == "t";
+          std::vector<std::string> ids;
+          std::vector<std::string> values;
+          for (int row = 0; row < PQntuples(r); ++row) {
+            ids.push_back(Field(r, row, 2));
+            values.push_back(
+                absl::StrCat("(", Literal(c, ids.back()), ", ", IntField(r, row, 3), ")"));
+          }
+          std::string sql;
+          if (released) {
+            sql = absl::StrCat(
+                "SELECT product_id, quantity, version FROM inventory_stock WHERE product_id IN ",
+                InList(c, ids));
+          } else {
+            auto locked = LockStock(c, ids);
+            if (!locked.ok()) return locked.status();
+            sql = absl::StrCat(
+                "UPDATE inventory_stock AS s SET quantity = least(s.quantity::bigint + v.q, "
+                "2147483647)::integer, version = s.version + 1 FROM (VALUES ",
+                absl::StrJoin(values, ", "),
+                ") AS v(id, q) WHERE s.product_id = v.id RETURNING s.product_id, s.quantity, "
+                "s.version");
+          }
+          auto levels = Exec(c, sql);
+          if (!levels.ok()) return levels.status();
+          committed = LevelsOf(levels->get());
+          auto ended = Exec(c, released ? std::string("ROLLBACK")
+                                        : absl::StrCat("UPDATE inventory_orders SET released_at "
+                                                       "= now() WHERE order_id = ",
+                                                       id, "; COMMIT"));
+          if (!ended.ok()) return ended.status();
+          if (!released) {
+            if (absl::Status ok = ExpectCommitted(*ended); !ok.ok()) return ok;
+          }
+          absl::flat_hash_map<std::string, std::int32_t> now;
+          for (const NewLevel& level : committed) now[level.product_id] = level.quantity;
+          std::vector<ProductStock> answer;
+          for (const std::string& product : ids) {
+            auto it = now.find(product);
+            if (it == now.end()) {
+              return absl::InternalError(absl::StrCat("order '", order_id, "': product '", product,
+                                                      "' is no longer in the store"));
+            }
+            answer.push_back({product, {it->second > 0, it->second}});
+          }
+          return answer;
+        });
+    if (result.ok()) {
+      for (const NewLevel& level : committed) {
+        ApplyToCache(level.product_id, level.quantity, level.version);
+      }
+    }
+    std::move (*shared_done)(std::move(result));
+  };
+  if (!Enqueue(std::move(job))) {
+    std::move (*shared_done)(absl::ResourceExhaustedError(
+        "too many releases waiting for PostgreSQL (--postgres_queue_limit)"));
+  }
+}
+
+void PostgresStockMutations::Set(std::string product_id, std::int32_t quantity, absl::Time deadline,
+                                 SetDone done) {
+  if (absl::Status valid = domain::inventory::ValidateStockLevel(product_id, quantity);
+      !valid.ok()) {
+    std::move(done)(std::move(valid));
+    return;
+  }
+  auto shared_done = std::make_shared<SetDone>(std::move(done));
+  Job job = [this, product_id = std::move(product_id), quantity, deadline,
+             shared_done](Session* session) mutable {
+    if (session == nullptr) {
+      std::move (*shared_done)(absl::UnavailableError("the server is shutting down"));
+      return;
+    }
+    absl::StatusOr<NewLevel> result =
+        session->Run<NewLevel>(deadline, [&](PGconn* c) -> absl::StatusOr<NewLevel> {
+          auto row = Exec(
+              c, absl::StrCat("INSERT INTO inventory_stock(product_id, quantity, version) VALUES (",
+                              Literal(c, product_id), ", ", quantity,
+                              ", 1) ON CONFLICT (product_id) DO UPDATE SET quantity = "
+                              "EXCLUDED.quantity, version = inventory_stock.version + 1 "
+                              "RETURNING product_id, quantity, version"));
+          if (!row.ok()) return row.status();
+          return LevelsOf(row->get()).at(0);
+        });
+    if (result.ok()) ApplyToCache(result->product_id, result->quantity, result->version);
+    std::move (*shared_done)(result.status());
+  };
+  if (!Enqueue(std::move(job))) {
+    std::move (*shared_done)(absl::ResourceExhaustedError(
+        "too many stock changes waiting for PostgreSQL (--postgres_queue_limit)"));
+  }
+}
+
+}  // namespace storage::postgres

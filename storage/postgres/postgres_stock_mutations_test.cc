@@ -1,0 +1,379 @@
+// PostgresStockMutations against a real PostgreSQL 15 (PostgresTestServer)
+// and real gRPC servers on loopback: the service's semantics on this store,
+// two replicas on one database, and an outage of the database.
+#include "storage/postgres/postgres_stock_mutations.h"
+
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "test/inventory_clients.h"
+#include "test/inventory_test_server.h"
+#include "test/postgres_test_server.h"
+#include "test/test_util.h"
+
+namespace {
+
+using domain::inventory::OrderLine;
+using domain::inventory::ProductStock;
+using domain::inventory::StockResult;
+using storage::postgres::PostgresOptions;
+using storage::postgres::PostgresStockMutations;
+using testing_util::InventoryTestServer;
+using testing_util::PostgresTestServer;
+using testing_util::Release;
+using testing_util::Reserve;
+using testing_util::SetStock;
+using testing_util::WaitUntil;
+using testing_util::WatchReader;
+
+std::unique_ptr<PostgresStockMutations> OpenStore(
+    const PostgresTestServer& pg, const std::vector<domain::inventory::CatalogEntry>& catalog,
+    PostgresOptions options = {}) {
+  options.uri = pg.uri();
+  auto store = PostgresStockMutations::Open(options, catalog);
+  INFO(store.status().ToString());
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
+// A replica: the PostgreSQL store and the gRPC service over its cache.
+struct Replica {
+  Replica(const PostgresTestServer& pg, const std::vector<domain::inventory::CatalogEntry>& catalog,
+          PostgresOptions options = {})
+      : store(OpenStore(pg, catalog, options)),
+        server(store->cache(), {.mutations = store.get()}) {}
+  std::unique_ptr<PostgresStockMutations> store;
+  InventoryTestServer server;
+};
+
+// The store's answer to a Reserve, waited for.
+StockResult ReserveNow(PostgresStockMutations& store, const std::string& order_id,
+                       std::vector<OrderLine> lines, const std::string& owner = "") {
+  absl::Notification done;
+  StockResult result = absl::UnknownError("unanswered");
+  store.Reserve(order_id, std::move(lines), owner, absl::Now() + absl::Seconds(30),
+                [&](StockResult r) {
+                  result = std::move(r);
+                  done.Notify();
+                });
+  REQUIRE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  return result;
+}
+StockResult ReleaseNow(PostgresStockMutations& store, const std::string& order_id,
+                       const std::string& caller = "") {
+  absl::Notification done;
+  StockResult result = absl::UnknownError("unanswered");
+  store.Release(order_id, caller, absl::Now() + absl::Seconds(30), [&](StockResult r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  REQUIRE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  return result;
+}
+
+int DbQuantity(const PostgresTestServer& pg, const std::string& id) {
+  return std::stoi(
+      pg.Query(absl::StrCat("SELECT quantity FROM inventory_stock WHERE product_id = '", id, "'")));
+}
+
+}  // namespace
+
+TEST_CASE("migrations and seeding: seeded once, from the catalog, into an empty database",
+          "[postgres]") {
+  PostgresTestServer pg;
+  {
+    auto first = OpenStore(pg, {{"apple", 5}, {"pear", 0}});
+    CHECK(first->origin() == PostgresStockMutations::Origin::kSeeded);
+    CHECK(first->cache().Get("apple").quantity == 5);
+    CHECK(first->cache().size() == 2);
+  }
+  CHECK(pg.Query("SELECT max(version) FROM inventory_schema_migrations") == "1");
+  // A second start (another catalog) finds the database seeded: its
+  // catalog is ignored and the stored stock is served.
+  pg.Query(
+      "UPDATE inventory_stock SET quantity = 7, version = version + 1 WHERE product_id = "
+      "'apple'");
+  auto second = OpenStore(pg, {{"apple", 100}, {"plum", 1}});
+  CHECK(second->origin() == PostgresStockMutations::Origin::kExisting);
+  CHECK(second->cache().Get("apple").quantity == 7);
+  CHECK_FALSE(second->cache().Get("plum").is_available);
+  CHECK(pg.Query("SELECT count(*) FROM inventory_stock") == "2");
+  // A bad catalog is refused before anything is written.
+  auto bad = PostgresStockMutations::Open({.uri = pg.uri()}, {{"", 1}});
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  // Nothing listens there: UNAVAILABLE, not a hang.
+  auto down = PostgresStockMutations::Open({.uri = "host=/nonexistent port=1 user=postgres"}, {});
+  CHECK(down.status().code() == absl::StatusCode::kUnavailable);
+}
+
+TEST_CASE("ReserveStock, ReleaseReservation and SetStock keep their statuses on PostgreSQL",
+          "[postgres]") {
+  PostgresTestServer pg;
+  Replica replica(pg, {{"apple", 10}, {"pear", 3}});
+  auto& stub = replica.server.stub();
+
+  inventory::ReserveStockResponse reserved;
+  REQUIRE(Reserve(stub, "order-1", {{"apple", 4}, {"pear", 1}}, &reserved).ok());
+  REQUIRE(reserved.remaining_size() == 2);
+  CHECK(reserved.remaining(0).quantity() == 6);
+  CHECK(reserved.remaining(1).quantity() == 2);
+  CHECK(DbQuantity(pg, "apple") == 6);
+  CHECK(replica.server.Quantity("apple") == 6);  // the replica reads its own write
+  CHECK(pg.Query("SELECT owner FROM inventory_orders WHERE order_id = 'order-1'").empty());
+
+  // A retry, lines in another order: the original result, nothing more taken.
+  inventory::ReserveStockResponse replayed;
+  REQUIRE(Reserve(stub, "order-1", {{"pear", 1}, {"apple", 4}}, &replayed).ok());
+  CHECK(replayed.remaining(0).product_id() == "pear");
+  CHECK(replayed.remaining(0).quantity() == 2);
+  CHECK(replayed.remaining(1).quantity() == 6);
+  CHECK(DbQuantity(pg, "apple") == 6);
+  CHECK(Reserve(stub, "order-1", {{"apple", 5}}).error_code() == grpc::StatusCode::ALREADY_EXISTS);
+
+  // Short on the second line: nothing of the first is taken.
+  grpc::Status short_stock = Reserve(stub, "order-2", {{"apple", 1}, {"pear", 3}});
+  CHECK(short_stock.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(short_stock.error_message() ==
+        "insufficient stock for product 'pear' (lines[1]): requested 3, available 2");
+  CHECK(DbQuantity(pg, "apple") == 6);
+  // ... and the id stays unused.
+  CHECK(Reserve(stub, "order-2", {{"apple", 1}}).ok());
+
+  grpc::Status unknown = Reserve(stub, "order-3", {{"apple", 1}, {"kiwi", 1}});
+  CHECK(unknown.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(unknown.error_message() == "lines[1]: unknown product 'kiwi'");
+  CHECK(Reserve(stub, "order-4", {{"apple", 1}, {"apple", 1}}).error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(Reserve(stub, "order-5", {{"apple", 0}}).error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(Reserve(stub, "", {{"apple", 1}}).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(Reserve(stub, "order-6", {}).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  // A quote in an id is data, not SQL.
+  CHECK(Reserve(stub, "o'; DROP TABLE inventory_stock; --", {{"apple", 1}}).ok());
+  CHECK(DbQuantity(pg, "apple") == 4);
+
+  inventory::ReleaseReservationResponse released;
+  REQUIRE(Release(stub, "order-1", &released).ok());
+  REQUIRE(released.remaining_size() == 2);
+  CHECK(released.remaining(0).quantity() == 8);  // 4 + 4 back
+  CHECK(released.remaining(1).quantity() == 3);
+  // Idempotent: the current quantities, nothing returned twice.
+  REQUIRE(Release(stub, "order-1", &released).ok());
+  CHECK(released.remaining(0).quantity() == 8);
+  CHECK(DbQuantity(pg, "apple") == 8);
+  CHECK(Release(stub, "nope").error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(Release(stub, "").error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  // A released order id names that reservation forever.
+  inventory::ReserveStockResponse again;
+  REQUIRE(Reserve(stub, "order-1", {{"apple", 4}, {"pear", 1}}, &again).ok());
+  CHECK(again.remaining(0).quantity() == 6);  // the original result
+  CHECK(DbQuantity(pg, "apple") == 8);
+
+  inventory::SetStockResponse set;
+  REQUIRE(SetStock(stub, "apple", 3, &set).ok());
+  CHECK(set.availability().quantity() == 3);
+  REQUIRE(SetStock(stub, "new-product", 2).ok());
+  CHECK(Reserve(stub, "o-new", {{"new-product", 2}}).ok());
+  CHECK(DbQuantity(pg, "new-product") == 0);
+  CHECK(SetStock(stub, "apple", -1).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(DbQuantity(pg, "apple") == 3);
+  CHECK(replica.server.Quantity("apple") == 3);
+}
+
+TEST_CASE("owners: another identity's order is PERMISSION_DENIED on PostgreSQL", "[postgres]") {
+  PostgresTestServer pg;
+  auto store = OpenStore(pg, {{"apple", 10}});
+  REQUIRE(ReserveNow(*store, "o1", {{"apple", 2}}, "alice").ok());
+  CHECK(pg.Query("SELECT owner FROM inventory_orders WHERE order_id = 'o1'") == "alice");
+  CHECK(ReserveNow(*store, "o1", {{"apple", 2}}, "bob").status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  CHECK(ReleaseNow(*store, "o1", "bob").status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(DbQuantity(pg, "apple") == 8);
+  // No identity on either side is not checked.
+  CHECK(ReserveNow(*store, "o1", {{"apple", 2}}).ok());
+  REQUIRE(ReleaseNow(*store, "o1", "alice").ok());
+  CHECK(DbQuantity(pg, "apple") == 10);
+}
+
+TEST_CASE("a full queue is RESOURCE_EXHAUSTED at once, and the queued work still completes",
+          "[postgres]") {
+  PostgresTestServer pg;
+  auto store = OpenStore(pg, {{"apple", 10}}, {.pool_size = 1, .queue_limit = 1});
+  // Hold the row in another session so the only connection thread waits.
+  PGconn* blocker = PQconnectdb(pg.uri().c_str());
+  REQUIRE(PQstatus(blocker) == CONNECTION_OK);
+  PQclear(PQexec(blocker, "BEGIN; SELECT * FROM inventory_stock FOR UPDATE"));
+  std::atomic<int> answered{0};
+  std::vector<absl::StatusCode> codes(3, absl::StatusCode::kUnknown);
+  for (int i = 0; i < 3; ++i) {
+    store->Reserve(absl::StrCat("q", i), {{"apple", 1}}, "", absl::Now() + absl::Seconds(30),
+                   [&, i](StockResult r) {
+                     codes[i] = r.status().code();
+                     ++answered;
+                   });
+    // Let the first one reach the connection thread before queuing more.
+    if (i == 0) {
+      REQUIRE(WaitUntil([&] {
+        return pg.Query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") ==
+               "1";
+      }));
+    }
+  }
+  CHECK(answered == 1);  // the third, refused on the caller's thread
+  CHECK(codes[2] == absl::StatusCode::kResourceExhausted);
+  PQclear(PQexec(blocker, "COMMIT"));
+  PQfinish(blocker);
+  REQUIRE(WaitUntil([&] { return answered == 3; }));
+  CHECK(codes[0] == absl::StatusCode::kOk);
+  CHECK(codes[1] == absl::StatusCode::kOk);
+  CHECK(DbQuantity(pg, "apple") == 8);
+}
+
+TEST_CASE("two replicas, 64 clients, 5000 attempts on 1000 units: exactly 1000 succeed",
+          "[postgres]") {
+  PostgresTestServer pg;
+  Replica a(pg, {{"hot", 1000}});
+  Replica b(pg, {{"hot", 1000}});
+  constexpr int kClients = 64;
+  constexpr int kAttempts = 5000;
+  std::atomic<int> next{0};
+  std::atomic<int> ok{0};
+  std::atomic<int> sold_out{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto& stub = (c % 2 == 0 ? a : b).server.stub();
+      for (int i = next++; i < kAttempts; i = next++) {
+        grpc::Status status = Reserve(stub, absl::StrCat("order-", i), {{"hot", 1}});
+        if (status.ok()) {
+          ++ok;
+        } else if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+          ++sold_out;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  CHECK(ok == 1000);
+  CHECK(sold_out == kAttempts - 1000);
+  CHECK(other == 0);
+  CHECK(DbQuantity(pg, "hot") == 0);
+  CHECK(pg.Query("SELECT count(*) FROM inventory_orders") == "1000");
+  // Both caches converge on 0, whichever replica sold the last unit.
+  CHECK(WaitUntil([&] { return a.server.Quantity("hot") == 0 && b.server.Quantity("hot") == 0; },
+                  absl::Seconds(5)));
+}
+
+TEST_CASE("replicas share orders and changes: retries, Watch, late notifications", "[postgres]") {
+  PostgresTestServer pg;
+  Replica a(pg, {{"apple", 10}});
+  Replica b(pg, {});
+
+  // An idempotent retry sent to the other replica gets the original result.
+  inventory::ReserveStockResponse first;
+  REQUIRE(Reserve(a.server.stub(), "order-x", {{"apple", 3}}, &first).ok());
+  REQUIRE(SetStock(a.server.stub(), "apple", 50).ok());
+  inventory::ReserveStockResponse retried;
+  REQUIRE(Reserve(b.server.stub(), "order-x", {{"apple", 3}}, &retried).ok());
+  CHECK(retried.remaining(0).quantity() == 7);
+  CHECK(DbQuantity(pg, "apple") == 50);
+
+  // The same new order sent to both replicas at once: one transaction wins,
+  // the other hits the unique order id, retries and replays the winner's
+  // result; stock is taken once per order.
+  for (int round = 0; round < 20; ++round) {
+    const std::string id = absl::StrCat("race-", round);
+    inventory::ReserveStockResponse from_a;
+    inventory::ReserveStockResponse from_b;
+    grpc::Status status_a;
+    std::thread other([&] { status_a = Reserve(a.server.stub(), id, {{"apple", 1}}, &from_a); });
+    grpc::Status status_b = Reserve(b.server.stub(), id, {{"apple", 1}}, &from_b);
+    other.join();
+    REQUIRE(status_a.ok());
+    REQUIRE(status_b.ok());
+    CHECK(from_a.remaining(0).quantity() == from_b.remaining(0).quantity());
+  }
+  CHECK(DbQuantity(pg, "apple") == 30);
+  REQUIRE(SetStock(a.server.stub(), "apple", 50).ok());
+
+  // A Watch on one replica sees a change committed through the other.
+  WatchReader watch(b.server.stub(), {"apple"});
+  REQUIRE(
+      watch.ReadUntil([](const auto& got) { return !got.empty() && got.back().quantity() == 50; }));
+  REQUIRE(Reserve(a.server.stub(), "order-y", {{"apple", 5}}).ok());
+  CHECK(watch.ReadUntil([](const auto& got) { return got.back().quantity() == 45; }));
+  // A change made in the database by anyone reaches both.
+  pg.Query(
+      "UPDATE inventory_stock SET quantity = 44, version = version + 1 WHERE product_id = "
+      "'apple'");
+  CHECK(watch.ReadUntil([](const auto& got) { return got.back().quantity() == 44; }));
+  CHECK(WaitUntil([&] { return a.server.Quantity("apple") == 44; }, absl::Seconds(5)));
+  watch.Cancel();
+  (void)watch.Finish();
+
+  // A late or repeated notification never overwrites a newer value.
+  const std::int64_t version =
+      std::stoll(pg.Query("SELECT version FROM inventory_stock WHERE product_id = 'apple'"));
+  a.store->ApplyToCache("apple", 1, version - 1);
+  a.store->ApplyToCache("apple", 2, version);
+  CHECK(a.server.Quantity("apple") == 44);
+  pg.Query(absl::StrCat("SELECT pg_notify('inventory_stock', '", version - 2, ",3,apple')"));
+  pg.Query(absl::StrCat("SELECT pg_notify('inventory_stock', '", version + 1, ",9,apple')"));
+  CHECK(WaitUntil([&] { return b.server.Quantity("apple") == 9; }, absl::Seconds(5)));
+}
+
+TEST_CASE("PostgreSQL restarted: UNAVAILABLE meanwhile, then recovery and caches converge",
+          "[postgres]") {
+  PostgresTestServer pg;
+  Replica a(pg, {{"apple", 10}});
+  Replica b(pg, {});
+  REQUIRE(WaitUntil([&] { return a.store->listening() && b.store->listening(); }));
+  REQUIRE(Reserve(a.server.stub(), "before", {{"apple", 1}}).ok());
+  REQUIRE(WaitUntil([&] { return b.server.Quantity("apple") == 9; }, absl::Seconds(5)));
+  // A change the listeners cannot hear about (the trigger off): only the
+  // full reload on reconnect can bring it.
+  pg.Query(
+      "ALTER TABLE inventory_stock DISABLE TRIGGER inventory_stock_changed; "
+      "UPDATE inventory_stock SET quantity = 20, version = version + 1 WHERE product_id = "
+      "'apple'; ALTER TABLE inventory_stock ENABLE TRIGGER inventory_stock_changed");
+  absl::SleepFor(absl::Milliseconds(300));
+  CHECK(b.server.Quantity("apple") == 9);
+  const std::int64_t reloads_before = b.store->reloads();
+
+  pg.Stop();
+  grpc::ClientContext context;
+  context.set_deadline(testing_util::DeadlineIn(absl::Seconds(5)));
+  inventory::ReserveStockRequest request =
+      testing_util::ReserveStockRequestFor("during", {{"apple", 1}});
+  inventory::ReserveStockResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status down = a.server.stub().ReserveStock(&context, request, &response);
+  CHECK(down.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(absl::Now() - start < absl::Seconds(5));
+  CHECK(SetStock(b.server.stub(), "apple", 1).error_code() == grpc::StatusCode::UNAVAILABLE);
+  // Reads keep being served from the cache meanwhile.
+  CHECK(b.server.Quantity("apple") == 9);
+
+  pg.Start();
+  CHECK(WaitUntil([&] { return b.store->reloads() > reloads_before; }));
+  CHECK(WaitUntil(
+      [&] { return a.server.Quantity("apple") == 20 && b.server.Quantity("apple") == 20; },
+      absl::Seconds(10)));
+  // Writes recover without a restart of the replicas.
+  CHECK(WaitUntil(
+      [&] {
+        return Reserve(a.server.stub(), "after", {{"apple", 2}}).ok();
+      },
+      absl::Seconds(10)));
+  CHECK(WaitUntil([&] { return b.server.Quantity("apple") == 18; }, absl::Seconds(5)));
+  CHECK(DbQuantity(pg, "apple") == 18);
+}
