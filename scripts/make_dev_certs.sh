@@ -21,20 +21,30 @@
 #                                 SAN DNS:product
 #   admin/client.{crt,key}        operators calling SetStock, SAN DNS:admin
 #   */ca.crt                      a copy of the CA certificate in each
+# Only when postgres/ exists (docker-compose.scale.yml mounts a volume there):
+#   postgres/server.{crt,key}     PostgreSQL, SAN DNS:postgres
+#   inventory/postgres-client.{crt,key}
+#                                 the inventory replicas' login to PostgreSQL
+#                                 (`cert` authentication: CN inventory, the
+#                                 database role; SAN DNS:inventory)
 # Keys of the servers' directories belong to $SERVER_UID (the image's user,
-# 10001) with mode 0400; the admin key and the CA key belong to root.
+# 10001) with mode 0400; PostgreSQL's to $POSTGRES_UID (999, the postgres
+# user of deploy/postgres/Dockerfile); the admin key and the CA key belong to
+# root.
 #
 # To use your own CA, put its ca.crt and ca.key in ca/ before the first run:
 # the leaves are then issued by it. Files that exist are never overwritten
 # by `init`; put your own leaf files in place and it leaves them alone.
 #
 # Environment: CERTS_DIR (/certs), SERVER_UID and SERVER_GID (10001),
-# CA_DAYS (3650), LEAF_DAYS (825).
+# POSTGRES_UID and POSTGRES_GID (999), CA_DAYS (3650), LEAF_DAYS (825).
 set -euo pipefail
 
 dir=${CERTS_DIR:-/certs}
 server_uid=${SERVER_UID:-10001}
 server_gid=${SERVER_GID:-10001}
+postgres_uid=${POSTGRES_UID:-999}
+postgres_gid=${POSTGRES_GID:-999}
 ca_days=${CA_DAYS:-3650}
 leaf_days=${LEAF_DAYS:-825}
 mode=${1:-init}
@@ -53,6 +63,9 @@ command -v openssl >/dev/null || die "openssl is not installed"
 for sub in ca inventory product admin; do
   [[ -d $dir/$sub ]] || die "$dir/$sub is missing (a volume per directory; see docker-compose.yml)"
 done
+# PostgreSQL's certificates only for the scaled deployment.
+with_postgres=0
+[[ -d $dir/postgres ]] && with_postgres=1
 umask 077
 
 tmp=$(mktemp -d)
@@ -125,15 +138,23 @@ leaf inventory client inventory-health clientAuth "$server"
 leaf product server product serverAuth "$server"
 leaf product client product clientAuth "$server"
 leaf admin client admin clientAuth 0:0
+leaves=(inventory/server inventory/client product/server product/client admin/client)
+subs=(inventory product admin)
+if ((with_postgres)); then
+  leaf postgres server postgres serverAuth "$postgres_uid:$postgres_gid"
+  leaf inventory postgres-client inventory clientAuth "$server"
+  leaves+=(postgres/server inventory/postgres-client)
+  subs+=(postgres)
+fi
 
 # What the servers will be handed must chain to the CA they are told to trust.
-for crt in inventory/server inventory/client product/server product/client admin/client; do
+for crt in "${leaves[@]}"; do
   openssl verify -CAfile "$dir/ca/ca.crt" "$dir/$crt.crt" >/dev/null 2>"$tmp/openssl.err" ||
     die "$dir/$crt.crt does not verify against $dir/ca/ca.crt: $(cat "$tmp/openssl.err")"
 done
 
 # Every directory trusts the CA: copied whenever it differs.
-for sub in inventory product admin; do
+for sub in "${subs[@]}"; do
   if ! cmp -s "$dir/ca/ca.crt" "$dir/$sub/ca.crt" 2>/dev/null; then
     install_file "$dir/ca/ca.crt" "$dir/$sub/ca.crt" 0:0 0444
   fi

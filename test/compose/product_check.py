@@ -3,6 +3,8 @@
 
   product_check.py [TLS] ADDRESS get PRODUCT_ID EXPECTED_QUANTITY
   product_check.py [TLS] ADDRESS order ORDER_ID PRODUCT_ID QUANTITY EXPECTED_TOTAL_CENTS
+  product_check.py [TLS] ADDRESS order_code ORDER_ID PRODUCT_ID QUANTITY EXPECTED_CODE
+  product_check.py [TLS] ADDRESS orders PREFIX PRODUCT_ID COUNT INTERVAL_S RETRY_FOR_S
   product_check.py [TLS] ADDRESS availability PRODUCT_ID
   product_check.py [TLS] ADDRESS set_stock PRODUCT_ID QUANTITY [EXPECTED_CODE]
   product_check.py [TLS] ADDRESS reserve ORDER_ID PRODUCT_ID QUANTITY [EXPECTED_CODE]
@@ -12,7 +14,15 @@ without --tls_ca, a plaintext channel.
 
 get and order call the ProductService; `order` places the order twice with
 the same order_id and requires the same answer both times (a retry reserves
-nothing more). availability and set_stock call the InventoryService:
+nothing more). order_code places one order and requires EXPECTED_CODE (e.g.
+UNAVAILABLE). orders (compose_scale_test.sh) places COUNT orders
+PREFIX-0..COUNT-1 of product PRODUCT_ID, order i for 1 + i % 3 units, one
+every INTERVAL_S seconds; an order answered UNAVAILABLE or
+DEADLINE_EXCEEDED is placed again with the same order_id (idempotent) every
+0.2 s for up to RETRY_FOR_S seconds. Each acknowledged order prints
+"ACK ORDER_ID QUANTITY ATTEMPTS UNIX_TIME [CODES OF THE FAILED ATTEMPTS]", as
+it happens; any other failure, or a total other than the catalog price times
+the quantity, prints "FAILED ..." and exits 1. availability and set_stock call the InventoryService:
 availability prints the seed client's line ("Product ID is available.
 Quantity: N"); set_stock requires EXPECTED_CODE (default OK; e.g.
 PERMISSION_DENIED) and prints the answer; reserve (ReserveStock) likewise. Any other failure prints
@@ -20,6 +30,7 @@ PERMISSION_DENIED) and prints the answer; reserve (ReserveStock) likewise. Any o
 """
 import argparse
 import sys
+import time
 
 import grpc
 import inventory_pb2
@@ -82,6 +93,52 @@ def main():
                          f"retry {'same' if retry == first else 'different'}")
             print(f"PlaceOrder({order_id}): {quantity} x {product_id} = {first.total_cents} "
                   f"cents; the retry got the same answer")
+        elif args.command == "order_code":
+            stub = product_pb2_grpc.ProductServiceStub(ch)
+            order_id, product_id, quantity, expected = rest[0], rest[1], int(rest[2]), rest[3]
+            try:
+                stub.PlaceOrder(product_pb2.PlaceOrderRequest(
+                    order_id=order_id, lines=[product_pb2.OrderLine(product_id=product_id,
+                                                                    quantity=quantity)]),
+                    timeout=10)
+                code, details = "OK", "placed"
+            except grpc.RpcError as error:
+                code, details = error.code().name, error.details()
+            if code != expected:
+                sys.exit(f"PlaceOrder({order_id}): {code}: {details}; expected {expected}")
+            print(f"PlaceOrder({order_id}): {code}: {details}")
+        elif args.command == "orders":
+            stub = product_pb2_grpc.ProductServiceStub(ch)
+            prefix, product_id, count = rest[0], rest[1], int(rest[2])
+            interval, retry_for = float(rest[3]), float(rest[4])
+            price = stub.GetProduct(product_pb2.GetProductRequest(product_id=product_id),
+                                    timeout=10).price_cents
+            retryable = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+            for i in range(count):
+                order_id, quantity = f"{prefix}-{i}", 1 + i % 3
+                request = product_pb2.PlaceOrderRequest(
+                    order_id=order_id, lines=[product_pb2.OrderLine(product_id=product_id,
+                                                                    quantity=quantity)])
+                give_up = time.monotonic() + retry_for
+                failed = []
+                while True:
+                    try:
+                        response = stub.PlaceOrder(request, timeout=10)
+                        break
+                    except grpc.RpcError as error:
+                        failed.append(error.code().name)
+                        if error.code() not in retryable or time.monotonic() > give_up:
+                            print(f"FAILED {order_id} {quantity} {','.join(failed)}: "
+                                  f"{error.details()}", flush=True)
+                            sys.exit(1)
+                        time.sleep(0.2)
+                if response.total_cents != price * quantity:
+                    print(f"FAILED {order_id} {quantity}: total {response.total_cents}, "
+                          f"expected {price * quantity}", flush=True)
+                    sys.exit(1)
+                print(f"ACK {order_id} {quantity} {len(failed) + 1} {time.time():.3f} "
+                      f"{','.join(failed)}".rstrip(), flush=True)
+                time.sleep(interval)
         elif args.command == "availability":
             stub = inventory_pb2_grpc.InventoryServiceStub(ch)
             product_id = rest[0]
