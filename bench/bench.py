@@ -196,6 +196,7 @@ class Bench:
     """inventory_bench's load mode (it checks every status itself)."""
     args: tuple
     duration: int = 10
+    binary: str = "inventory_bench"  # a BINARIES name
 
 
 @dataclasses.dataclass
@@ -358,6 +359,17 @@ SCENARIOS = [
                       '--data={{"product_id": "sku-00000042"}}', "--connections=8",
                       "--inflight=512", "--progress=false"))),
              ]),
+    Scenario("client-grpc-build", "inventory_bench --call built on our release gRPC and on "
+             "Debian's libgrpc++ (build-sys), against one server, 8 connections x 64 calls in "
+             "flight", [
+                 Variant(label, (inv(SYNTH, "--completion_queues=1"),), Bench(
+                     ("--target={target}",
+                      "--call=inventory.InventoryService/GetProductAvailability",
+                      f"--proto={REPO}/proto/inventory.proto",
+                      '--data={{"product_id": "sku-00000042"}}', "--connections=8",
+                      "--inflight=512", "--progress=false"), binary=binary))
+                 for label, binary in (("release-grpc", "inventory_bench"),
+                                       ("debian-grpc", "inventory_bench_debian_grpc"))]),
     Scenario("batching", "GetProduct through product_server with batching on and off, and "
              "inventory_server answering GetProductAvailability itself; all on the 2 cores",
              [Variant("batching-on", product("--batching=true"), GET_PRODUCT),
@@ -467,6 +479,7 @@ BINARIES = {  # {build}: --build-dir
     "security_load": "{build}/bench/security_load",
     "inventory_server_nojemalloc": "{build}-nojemalloc/server/inventory/inventory_server",
     "inventory_server_debian_grpc": "{build}-sys/server/inventory/inventory_server",
+    "inventory_bench_debian_grpc": "{build}-sys/bench/inventory_bench",
     "grpc_go_server": "{build}/bench/peers/grpc_go_server",
     "seed_server": "{repo}/bench/peers/seed_server.py",
     "product_server_old": None,
@@ -477,6 +490,8 @@ BINARY_NOTES = {
     "-DINVENTORY_JEMALLOC=OFF && cmake --build build-nojemalloc --target inventory_server",
     "inventory_server_debian_grpc": "cmake -S . -B build-sys -G Ninja -DINVENTORY_SYSTEM_GRPC=ON "
     "-DINVENTORY_BUILD_TESTS=OFF && cmake --build build-sys --target inventory_server",
+    "inventory_bench_debian_grpc": "cmake -S . -B build-sys -G Ninja -DINVENTORY_SYSTEM_GRPC=ON "
+    "-DINVENTORY_BUILD_TESTS=OFF && cmake --build build-sys --target inventory_bench",
     "grpc_go_server": "built by the driver (go build, GOPATH mode, offline)",
     "seed_server": "run by /usr/bin/python3 with stubs the driver generates",
     "product_server_old": "only with --bin product_server_old=PATH, e.g. a product_server "
@@ -1136,7 +1151,7 @@ class Driver:
             [f"--count={count}"])
 
     def bench_variant(self, load, background, measured, servers, run_dir, load_cpu, result):
-        binary = self.binary("inventory_bench")[0][0]
+        binary = self.binary(load.binary)[0][0]
         duration = self.opts.duration or load.duration
         target = measured.address
         run_bench(binary, load, target, run_dir, {}, max(1, round(self.opts.warmup)), load_cpu,
