@@ -37,6 +37,7 @@
 #include "domain/product/product_catalog.h"
 #include "server/host/command_line.h"
 #include "server/host/server_host.h"
+#include "server/host/tls_credentials.h"
 #include "server/inventory/inventory_service.h"
 #include "server/product/inventory_reserver.h"
 #include "server/product/product_service.h"
@@ -443,6 +444,7 @@ void RegisterInProcessSuites() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  server::host::KeepOpenSslThroughExit();  // before any thread: see its comment
   // Each benchmark starts and drains a server; its info lines would bury
   // the results.
   spdlog::set_level(spdlog::level::warn);

@@ -92,6 +92,7 @@ std::string DialTarget(const std::string& addr) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  server::host::KeepOpenSslThroughExit();  // before any thread: see its comment
   ParseFlags(argc, argv);
   const std::string addr = absl::GetFlag(FLAGS_addr);
   const std::string service = absl::GetFlag(FLAGS_service);

@@ -5,6 +5,7 @@
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -250,5 +251,7 @@ void ApplyChannelTlsArguments(const ChannelTlsOptions& options, grpc::ChannelArg
     args.SetSslTargetNameOverride(options.server_name);
   }
 }
+
+bool KeepOpenSslThroughExit() { return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr) == 1; }
 
 }  // namespace server::host

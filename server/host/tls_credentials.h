@@ -108,6 +108,16 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 // override) to `args`. A no-op without TLS or server_name.
 void ApplyChannelTlsArguments(const ChannelTlsOptions& options, grpc::ChannelArguments& args);
 
+// Keeps OpenSSL's global state alive until the process is gone: call it
+// first thing in main, before any thread exists. gRPC 1.51 never joins its
+// own threads, so one of them can still be starting a TLS handshake (a
+// subchannel reconnecting after a failed connect) while exit() runs, and
+// OpenSSL's atexit cleanup would free the locks under it: a rare SIGSEGV at
+// exit (seen under ASan as a hang). The memory stays reachable until the
+// kernel reclaims it; nothing is reported as leaked. Returns false if
+// OpenSSL refused (it was initialized before without the option).
+bool KeepOpenSslThroughExit();
+
 }  // namespace server::host
 
 #endif  // SERVER_HOST_TLS_CREDENTIALS_H_

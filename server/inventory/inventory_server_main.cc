@@ -16,6 +16,7 @@
 #include "server/host/server_flags.h"
 #include "server/host/server_host.h"
 #include "server/host/shutdown_signal.h"
+#include "server/host/tls_credentials.h"
 #include "server/inventory/inventory_server_options.h"
 #include "server/inventory/inventory_service.h"
 #include "storage/inventory_storage.h"
@@ -133,6 +134,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  server::host::KeepOpenSslThroughExit();  // before any thread: see its comment
   server::host::BlockShutdownSignals();
   server::host::ParseServerFlags(
       argc, argv, "inventory_server",

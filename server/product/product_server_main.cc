@@ -13,6 +13,7 @@
 #include "server/host/server_flags.h"
 #include "server/host/server_host.h"
 #include "server/host/shutdown_signal.h"
+#include "server/host/tls_credentials.h"
 #include "server/product/batching_client_metrics.h"
 #include "server/product/inventory_readiness.h"
 #include "server/product/inventory_reserver.h"
@@ -124,6 +125,7 @@ absl::StatusOr<server::product::ProductServerOptions> OptionsFromFlags() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  server::host::KeepOpenSslThroughExit();  // before any thread: see its comment
   server::host::BlockShutdownSignals();
   server::host::ParseServerFlags(
       argc, argv, "product_server",
