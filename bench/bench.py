@@ -1836,6 +1836,8 @@ def self_test(opts, names):
                 server.stop()
         log(f"ok: {name} exited 0 on SIGTERM")
 
+    if names == ["postgres"]:
+        return self_test_postgres(driver)
     unknown = [n for n in names if n not in SELF_TEST_ARGS]
     if unknown:
         raise BenchError(f"self-test: unknown server {unknown}; one of {list(SELF_TEST_ARGS)}")
@@ -1847,6 +1849,60 @@ def self_test(opts, names):
         log("self-test FAILED:\n  " + "\n  ".join(failures))
         return 1
     log("self-test: PASS")
+    return 0
+
+
+def self_test_postgres(driver):
+    """The PostgreSQL scenarios' machinery, briefly (no speed asserted): the
+    driver's own PostgreSQL starts with PG_SETTINGS, inventory_server seeds
+    it, pgbench's ReserveStock script commits orders of the service's shape
+    without a failure, ReserveStock through the service works on the same
+    database, and pg_propagation_bench sees on B every value written on A."""
+    failures = []
+    for name in ("pg-reserve", "pg-reads", "pg-propagation"):
+        if not any(s.name == name for s in SCENARIOS):
+            failures.append(f"scenario {name} is missing")
+    scenario = next(s for s in SCENARIOS if s.name == "pg-reserve")
+    lines = ["", ""]
+    driver.start_postgres(scenario, None, lines)
+    try:
+        log("ok: " + lines[0][2:120])
+        settings = driver.pg.query("SELECT string_agg(name || '=' || setting, ',' ORDER BY name) "
+                                   "FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit')")
+        if settings != "fsync=on,synchronous_commit=on":
+            failures.append(f"PostgreSQL settings {settings}")
+        run_dir = tempfile.mkdtemp(prefix="selftest.", dir=driver.work)
+        short = dataclasses.replace(scenario.variants[0].load, duration=1)
+        res = driver.pg_variant(short, run_dir, None, {"postgres": driver.pg.uri})
+        orders = int(driver.pg.query("SELECT count(*) FROM inventory_order_lines l JOIN "
+                                     "inventory_orders o USING (order_id) WHERE o.order_id "
+                                     "LIKE 'pgb-%' AND l.quantity = 1"))
+        if res["calls"] < 1 or orders != res["calls"]:
+            failures.append(f"pgbench: {res['calls']} transactions, {orders} orders recorded")
+        log(f"ok: pgbench's ReserveStock script: {res['calls']} orders committed, as many recorded")
+        driver.opts.duration, driver.opts.no_syscalls = 1, True
+        service = next(v for v in scenario.variants if v.servers)
+        res = driver.run_variant(scenario, service, run_dir, None)
+        if res["calls"] < 1:
+            failures.append("the service reserved nothing")
+        log(f"ok: ReserveStock through inventory_server --postgres: {res['calls']} orders")
+        if os.access(driver.bins["pg_propagation_bench"].format(build=driver.build, repo=REPO),
+                     os.X_OK):
+            slow = Propagation(("--postgres={postgres}", "--rate=200", "--products=10",
+                                "--warmup=0s"), duration=1)
+            res = driver.pg_variant(slow, run_dir, None, {"postgres": driver.pg.uri})
+            if res["failed"] or res["propagation"]["visible"] < 1:
+                failures.append(f"pg_propagation_bench: {res['propagation']}")
+            log(f"ok: pg_propagation_bench: {res['propagation']['visible']} values seen on B")
+        else:
+            log("skipped: pg_propagation_bench is not built")
+    finally:
+        driver.pg.stop()
+        driver.pg = None
+    if failures:
+        log("self-test postgres FAILED:\n  " + "\n  ".join(failures))
+        return 1
+    log("self-test postgres: PASS")
     return 0
 
 
