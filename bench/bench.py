@@ -200,6 +200,24 @@ class Bench:
 
 
 @dataclasses.dataclass
+class PgBench:
+    """pgbench on the scenario's PostgreSQL: a custom script (a generated file),
+    `clients` connections on one pgbench thread, for `duration` seconds. It
+    stops a client at its first failed transaction, so every counted one committed."""
+    script: str  # a make_file name
+    clients: int = 4
+    duration: int = 10
+
+
+@dataclasses.dataclass
+class Propagation:
+    """bench/pg_propagation_bench on the scenario's PostgreSQL: two replicas in
+    one process, writes on A at a fixed rate, visibility timed on B."""
+    args: tuple  # placeholders: {postgres}
+    duration: int = 10
+
+
+@dataclasses.dataclass
 class Variant:
     label: str
     servers: tuple  # started in order; the last one gets the load and is measured
@@ -215,6 +233,13 @@ class Scenario:
     pin: tuple = ("0", "1")  # CPUs (servers, load), or None: nothing pinned
     rounds: int = 3
     sweep: bool = False  # keep the bench's JSON and draw it (bench.py plot)
+    # A PostgreSQL server of the scenario's own (Postgres below), started once
+    # before the rounds and shared by every variant ({postgres} is its URI),
+    # on the servers' CPU when pinned. pg_seed: a server started and stopped
+    # once before the rounds, so that the schema and the rows exist before a
+    # variant without servers (pgbench) runs.
+    postgres: bool = False
+    pg_seed: object = None
 
 
 LISTEN = "--listen={listen}"
@@ -252,6 +277,20 @@ DURABLE_VARIANTS = [Variant("reads", (DURABLE,), GET_256),
 PEER_LOAD = H2Load("get", requests=500_000)
 GO_PEER = Server("grpc_go_server", ("-listen={listen}",), (("GOMAXPROCS", "1"),))
 OPEN_LOOP_RATES = "5000,10000,20000,40000,60000,70000,80000,90000,100000,110000"
+
+# PostgreSQL (issue #14). The reservations' catalog names its products
+# sku-10000000 .. sku-10099999 (pg_catalog) so that pgbench's script can write
+# every id as the same literal the service sends ('sku-:p', p a number);
+# inventory_bench asks for the same ids with --id_prefix=sku-1 --id_width=7.
+PG_POOL = 4  # --postgres_pool_size's default, and pgbench's clients
+PG_RESERVER = inv("--postgres={postgres}", "--catalog={file:pg_catalog}",
+                  f"--postgres_pool_size={PG_POOL}")
+PG_RESERVE_256 = Bench(("--target={target}", "--method=reserve", "--inflight=256",
+                        "--connections=8", "--catalog_size=100000", "--id_prefix=sku-1",
+                        "--id_width=7", "--progress=false"))
+PG_READS = H2Load("get-sku42")
+PROPAGATION = Propagation(("--postgres={postgres}", "--rate=5000", "--products=1000",
+                           f"--pool_size={PG_POOL}"))
 
 # TLS and mTLS, with the certificates of test/tls/make_test_certs.sh (made
 # afresh in the driver's work directory for every invocation: {certs}).
@@ -462,12 +501,36 @@ SCENARIOS = [
                  Variant("open-loop", (inv(SYNTH, "--completion_queues=1"),), Bench(
                      ("--target={target}", "--method=get", "--rate=" + OPEN_LOOP_RATES,
                       "--progress=false"), duration=5))], rounds=1, sweep=True),
+    Scenario("pg-reserve", "durable ReserveStock through inventory_server --postgres (4 "
+             "connections, synchronous_commit on, inventory_bench 256 in flight) against "
+             "pgbench running the same transaction (the same statements in the same round "
+             "trips, bench/bench.py PG_RESERVE_SCRIPT) on 4 connections, same database, "
+             "rounds interleaved; PostgreSQL and the server on CPU 0, the load on CPU 1", [
+                 Variant("pgbench", (), PgBench("pg_reserve_script", clients=PG_POOL)),
+                 Variant("inventory_server", (PG_RESERVER,), PG_RESERVE_256)],
+             rounds=5, postgres=True, pg_seed=PG_RESERVER),
+    Scenario("pg-reads", "GetProductAvailability (the core goal's h2load load, 8 connections x "
+             "64 streams) on a replica whose system of record is PostgreSQL (its cache) against "
+             "the embedded RocksDB store (--data_dir), both --synthetic_products=100000; "
+             "PostgreSQL idle beside the server on CPU 0", [
+                 Variant("rocksdb", (inv(SYNTH, "--data_dir={run_dir}/data"),), PG_READS),
+                 Variant("postgres", (inv(SYNTH, "--postgres={postgres}"),), PG_READS)],
+             rounds=5, postgres=True),
+    Scenario("pg-propagation", "a change acknowledged on replica A visible in replica B's "
+             "cache (what B's readers and Watch streams see), two PostgresStockMutations on one "
+             "database, 5,000 SetStock-style writes/s on A (open loop, 1,000 products in turn); "
+             "PostgreSQL on CPU 0, the tool (both replicas) on CPU 1", [
+                 Variant("5000-writes-per-s", (), PROPAGATION),
+                 Variant("2000-writes-per-s", (), dataclasses.replace(PROPAGATION, args=tuple(
+                     a.replace("--rate=5000", "--rate=2000") for a in PROPAGATION.args)))],
+             rounds=3, postgres=True),
 ]
 GROUPS = {
     "ablation": ["headline", "same-queues", "depth", "depth-1", "deadlock-detection", "allocator",
                  "queues", "reflection", "channel-args", "grpc-build", "grpc-build-latency",
                  "coalescing", "coalescing-latency"],
     "service-goals": ["batching", "batching-latency", "batchget"],
+    "postgres": ["pg-reserve", "pg-reads", "pg-propagation"],
     "security": ["tls", "tls-connect", "authz-cost", "authz-cost-mtls", "authz-orders",
                  "retention", "retention-off"],
 }
@@ -477,6 +540,7 @@ BINARIES = {  # {build}: --build-dir
     "baseline": "{build}/bench/baseline_async_server",
     "inventory_bench": "{build}/bench/inventory_bench",
     "security_load": "{build}/bench/security_load",
+    "pg_propagation_bench": "{build}/bench/pg_propagation_bench",
     "inventory_server_nojemalloc": "{build}-nojemalloc/server/inventory/inventory_server",
     "inventory_server_debian_grpc": "{build}-sys/server/inventory/inventory_server",
     "inventory_bench_debian_grpc": "{build}-sys/bench/inventory_bench",
@@ -615,6 +679,92 @@ class RunningServer:
             pass
         self.process.wait()
         self.log_file.close()
+
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+# The settings a deployment would keep for durability (the defaults, stated),
+# and the memory a small dedicated database would get.
+PG_SETTINGS = ("fsync=on", "synchronous_commit=on", "full_page_writes=on", "wal_sync_method=fdatasync",
+               "shared_buffers=256MB", "max_connections=100", "max_wal_size=4GB",
+               "checkpoint_timeout=15min")
+
+
+class Postgres:
+    """A PostgreSQL 15 server of the driver's own: initdb into DIR/data (on
+    the disk of the driver's work directory, not tmpfs), the server started
+    with PG_SETTINGS, listening only on its Unix socket in DIR (as
+    test/postgres_test_server.cc does; as user nobody when run as root), on
+    `cpu` when pinned (postmaster and every backend inherit the affinity)."""
+
+    USER = "nobody"
+
+    def __init__(self, root, cpu):
+        self.dir = root
+        self.data = os.path.join(root, "data")
+        self.cpu = cpu
+        self.as_owner = ["runuser", "-u", self.USER, "--"] if os.geteuid() == 0 else []
+        if os.geteuid() == 0:
+            os.chown(root, pwd_uid(self.USER), -1)
+        self._run([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
+                   "--no-locale", "-E", "UTF8"], "initdb.log")
+        options = " ".join([f"-c listen_addresses='' -k {root} -p 5432"] +
+                           [f"-c {setting}" for setting in PG_SETTINGS])
+        self._run(pin_prefix(cpu) + [f"{PG_BIN}/pg_ctl", "-D", self.data, "-l",
+                                     os.path.join(root, "server.log"), "-w", "-t", "60", "-o",
+                                     options, "start"], "pg_ctl.log")
+        self.running = True
+        self.uri = f"host={root} port=5432 user=postgres dbname=postgres"
+        self.postmaster = int(open(os.path.join(self.data, "postmaster.pid")).readline())
+
+    def _run(self, argv, log_name):
+        log_path = os.path.join(self.dir, log_name)
+        with open(log_path, "wb") as out:
+            code = subprocess.run(self.as_owner + argv if argv[0] != "taskset" else
+                                  argv[:3] + self.as_owner + argv[3:], stdout=out,
+                                  stderr=subprocess.STDOUT, cwd=self.dir, timeout=120).returncode
+        if code != 0:
+            raise BenchError(f"{shlex.join(argv)} exited {code}:\n{open(log_path).read()[-2000:]}")
+
+    def cpu_seconds(self):
+        """CPU time of every process of the server: the postmaster's own and its
+        exited children's (cutime + cstime: it waits for every backend), and
+        the running children's."""
+        with open(f"/proc/{self.postmaster}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total = sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        for pid in children(self.postmaster):
+            try:
+                total += cpu_seconds(pid)
+            except OSError:
+                pass  # a backend that exited
+        return total
+
+    def query(self, sql):
+        out = subprocess.run([f"{PG_BIN}/psql", self.uri, "-At", "-c", sql], capture_output=True,
+                             text=True, timeout=60)
+        if out.returncode != 0:
+            raise BenchError(f"psql {sql!r}: {out.stderr}")
+        return out.stdout.strip()
+
+    def stop(self):
+        if self.running:
+            self.running = False
+            self._run([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60",
+                       "stop"], "pg_ctl.log")
+
+
+def pwd_uid(user):
+    import pwd
+    return pwd.getpwnam(user).pw_uid
+
+
+def children(pid):
+    """Direct children of pid (the postmaster's backends and workers)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
 
 
 def run_timed(argv, out_path, timeout, env=None):
@@ -908,6 +1058,11 @@ def make_file(name, work):
         if name == "durable_catalog":  # stock no run can exhaust
             f.write("product_id,quantity\n")
             f.writelines(f"sku-{i:08d},100000000\n" for i in range(100000))
+        elif name == "pg_catalog":  # the PostgreSQL scenarios' ids (see PG_RESERVER)
+            f.write("product_id,quantity\n")
+            f.writelines(f"sku-1{i:07d},100000000\n" for i in range(100000))
+        elif name == "pg_reserve_script":
+            f.write(PG_RESERVE_SCRIPT)
         elif name == "ids_sku42":
             f.write("sku-00000042\n")
         elif name == "admin_token":
@@ -915,6 +1070,23 @@ def make_file(name, work):
         else:
             raise BenchError(f"no generated file {name}")
     return path
+
+
+# pgbench's ReserveStock: the transaction of PostgresStockMutations::Reserve
+# (storage/postgres/postgres_stock_mutations.cc) for a new order of one line,
+# quantity 1, as inventory_bench --method=reserve sends it: the same
+# statements, in the same order, in the same four round trips (\; joins
+# statements into one simple-protocol message, as one PQexec of several
+# statements does), with every value a literal. The order id is
+# pgb-<client>-<random 63-bit number>, unique in practice as the service's
+# (a repeat would end that client with a unique violation, and the run fails).
+PG_RESERVE_SCRIPT = r"""\set p random(10000000, 10099999)
+\set o random(1, 9223372036854775806)
+BEGIN \; SELECT o.owner, o.released_at IS NOT NULL, l.product_id, l.quantity, l.remaining FROM inventory_orders o JOIN inventory_order_lines l ON l.order_id = o.order_id WHERE o.order_id = 'pgb-:client_id-:o' ORDER BY l.line_index;
+SELECT product_id, quantity FROM inventory_stock WHERE product_id IN ('sku-:p') ORDER BY product_id FOR UPDATE;
+UPDATE inventory_stock AS s SET quantity = s.quantity - v.q, version = s.version + 1 FROM (VALUES ('sku-:p', 1)) AS v(id, q) WHERE s.product_id = v.id AND s.quantity >= v.q RETURNING s.product_id, s.quantity, s.version \gset
+INSERT INTO inventory_orders(order_id, owner) VALUES ('pgb-:client_id-:o', '') \; INSERT INTO inventory_order_lines(order_id, line_index, product_id, quantity, remaining) VALUES ('pgb-:client_id-:o', 0, 'sku-:p', 1, :quantity) \; COMMIT;
+"""
 
 
 # --- running a scenario --------------------------------------------------------------
@@ -938,6 +1110,7 @@ class Driver:
         self.work = tempfile.mkdtemp(prefix="bench.")
         _scratch.append(self.work)
         self.prepared = {}
+        self.pg = None  # the running scenario's Postgres, if it has one
 
     def binary(self, name):
         if name in self.prepared:
@@ -969,6 +1142,10 @@ class Driver:
     def run_variant(self, scenario, variant, run_dir, pin):
         server_cpu, load_cpu = pin if pin else (None, None)
         subs = {"listen": "127.0.0.1:0", "run_dir": run_dir, "certs": self.certs()}
+        if self.pg:
+            subs["postgres"] = self.pg.uri
+        if isinstance(variant.load, (PgBench, Propagation)):
+            return self.pg_variant(variant.load, run_dir, load_cpu, subs)
         files = {}
         for spec in variant.servers + ((variant.background,) if variant.background else ()):
             for a in spec.args:
@@ -1015,6 +1192,64 @@ class Driver:
             for server in servers:
                 if server in _live:
                     server.kill()
+        return result
+
+    def pg_variant(self, load, run_dir, load_cpu, subs):
+        """pgbench or pg_propagation_bench against the scenario's PostgreSQL
+        (no gRPC server). The PostgreSQL CPU of the run goes in the result."""
+        if self.pg is None:
+            raise BenchError("a PostgreSQL load in a scenario without postgres=True")
+        result = {"commands": []}
+        duration = self.opts.duration or load.duration
+        before = self.pg.cpu_seconds()
+        if isinstance(load, PgBench):
+            script = make_file(load.script, self.work)
+            argv = ["pgbench", "-n", "-c", str(load.clients), "-j", "1", "-f", script]
+            if self.opts.warmup:
+                run_timed(pin_prefix(load_cpu) + argv + ["-T", str(max(1, round(self.opts.warmup))),
+                                                         self.pg.uri],
+                          os.path.join(run_dir, "pgbench-warmup.txt"), 120)
+                before = self.pg.cpu_seconds()
+            argv += ["-T", str(duration)]
+            out = os.path.join(run_dir, "pgbench.txt")
+            status, load_cpu_s = run_timed(pin_prefix(load_cpu) + argv + [self.pg.uri], out,
+                                           duration + 120)
+            text = open(out, errors="replace").read()
+            tps = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", text, re.M)
+            done = re.search(r"^number of transactions actually processed: (\d+)", text, re.M)
+            failed = re.search(r"^number of failed transactions: (\d+)", text, re.M)
+            if status != 0 or not tps or not done or (failed and int(failed.group(1))):
+                raise BenchError(f"pgbench exited {status} or had failures:\n{text[-3000:]}")
+            calls = int(done.group(1))
+            latency = re.search(r"^latency average = ([0-9.]+) ms", text, re.M)
+            result.update(rps=float(tps.group(1)), calls=calls, load_cpu_us=load_cpu_s * 1e6 / calls)
+            if latency:
+                result["mean_ms"] = float(latency.group(1))
+            result["load_command"] = shlex.join(pin_prefix(load_cpu) + argv + ["PG_URI"]).replace(
+                script, "bench/bench.py:PG_RESERVE_SCRIPT")
+        else:
+            binary = self.binary("pg_propagation_bench")[0][0]
+            args = [a.format(**subs) for a in load.args]
+            argv = pin_prefix(load_cpu) + [binary] + args + [f"--duration={duration}s"]
+            out = os.path.join(run_dir, "propagation.txt")
+            status, load_cpu_s = run_timed(argv, out, duration + 300)
+            text = open(out, errors="replace").read()
+            line = next((l for l in text.splitlines() if l.startswith("{")), None)
+            if status != 0 or line is None:
+                raise BenchError(f"pg_propagation_bench exited {status}:\n{text[-3000:]}")
+            report = json.loads(line)
+            result.update(rps=report["acked_rate"], calls=report["writes"] - report["failed"],
+                          offered=report["rate"], failed=report["failed"],
+                          p50_ms=report["ack_to_visible"]["p50_ms"],
+                          p99_ms=report["ack_to_visible"]["p99_ms"],
+                          max_ms=report["ack_to_visible"]["max_ms"],
+                          sched_p99_ms=report["scheduled_to_visible"]["p99_ms"],
+                          commit_p50_ms=report["commit"]["p50_ms"],
+                          commit_p99_ms=report["commit"]["p99_ms"],
+                          late=report["late_starts"], propagation=report)
+            result["load_command"] = shlex.join(argv).replace(self.pg.uri, "PG_URI").replace(
+                binary, "pg_propagation_bench")
+        result["pg_cpu_us"] = (self.pg.cpu_seconds() - before) * 1e6 / result["calls"]
         return result
 
     def h2load_variant(self, load, measured, servers, run_dir, load_cpu, result):
@@ -1171,9 +1406,13 @@ class Driver:
             bg_thread.start()
             time.sleep(1)
         before = [cpu_seconds(s.pid) for s in servers]
+        pg_before = self.pg.cpu_seconds() if self.pg else 0
         runs, load_cpu_s, out_json = run_bench(binary, load, target, run_dir, {}, duration,
                                                load_cpu, "load")
         after = [cpu_seconds(s.pid) for s in servers]
+        if self.pg:
+            result["pg_cpu_us"] = (self.pg.cpu_seconds() - pg_before) * 1e6 / sum(
+                r["calls"] for r in runs)
         if bg_thread:
             bg_thread.join()
             if "error" in bg_result:
@@ -1215,6 +1454,38 @@ class Driver:
                                    if pin else "nothing pinned (all share the machine's CPUs)"),
                  f"# {rounds} round(s), variants interleaved; figures are medians over the rounds",
                  ""]
+        if scenario.postgres:
+            self.start_postgres(scenario, pin, lines)
+        try:
+            results = self.run_rounds(scenario, rounds, pin, lines)
+        finally:
+            if self.pg:
+                self.pg.stop()
+                self.pg = None
+        self.report(scenario, results, lines)
+
+    def start_postgres(self, scenario, pin, lines):
+        root = tempfile.mkdtemp(prefix="postgres.", dir=self.work)
+        os.chmod(self.work, 0o711)  # the server's user (nobody) must reach its directory
+        self.pg = Postgres(root, pin[0] if pin else None)
+        fs = subprocess.run(["df", "--output=fstype", root], capture_output=True,
+                            text=True).stdout.split()[-1]
+        lines.insert(-2, f"# PostgreSQL {self.pg.query('SHOW server_version')}: data directory "
+                         f"{self.pg.data} ({fs}), " + ", ".join(PG_SETTINGS) +
+                     (f"; postmaster and backends on CPU {pin[0]}" if pin else "; unpinned"))
+        if scenario.pg_seed:
+            log(f"== {scenario.name}: seeding PostgreSQL through {scenario.pg_seed.name}")
+            run_dir = tempfile.mkdtemp(prefix="seed.", dir=self.work)
+            subs = {"listen": "127.0.0.1:0", "run_dir": run_dir, "postgres": self.pg.uri}
+            args = tuple(re.sub(r"\{file:(\w+)\}", lambda m: make_file(m.group(1), self.work), a)
+                         for a in scenario.pg_seed.args)
+            argv, env = self.server_argv(dataclasses.replace(scenario.pg_seed, args=args), subs)
+            RunningServer(scenario.pg_seed.name, argv, env, os.path.join(run_dir, "seed.log"),
+                          None, timeout=300).stop()
+            rows = self.pg.query("SELECT count(*) FROM inventory_stock")
+            lines.insert(-2, f"# seeded before the rounds: {rows} rows in inventory_stock")
+
+    def run_rounds(self, scenario, rounds, pin, lines):
         results = {v.label: [] for v in scenario.variants}
         for r in range(rounds):
             for variant in scenario.variants:
@@ -1225,6 +1496,9 @@ class Driver:
                 line = f"round {r + 1} {variant.label}: " + describe(res)
                 log("   " + line)
                 lines.append(line)
+        return results
+
+    def report(self, scenario, results, lines):
         lines += [""] + summary_table(scenario, results) + [""]
         for label, runs in results.items():
             for res in runs:
@@ -1242,6 +1516,9 @@ class Driver:
             if variant.background:
                 lines.append(f"  {variant.label} beside: the writes load above, started 1 s "
                              f"before and running 4 s longer")
+        if any(isinstance(v.load, PgBench) for v in scenario.variants):
+            lines.append("pgbench's script (bench/bench.py PG_RESERVE_SCRIPT):")
+            lines += ["  " + l for l in PG_RESERVE_SCRIPT.splitlines()]
         tools = {res.get("syscall_tool") for runs in results.values() for res in runs} - {None}
         if tools:
             lines.append(f"Syscalls counted with {', '.join(sorted(tools))} on a separate run of "
@@ -1274,8 +1551,18 @@ def describe(res):
         parts.append(f"{res['rps']:.0f} /s over {res['calls']:.0f} calls")
     if "p50_us" in res:
         parts.append(f"p50 {res['p50_us']} us, p99 {res['p99_us']} us")
+    if "p99_ms" in res:
+        parts.append(f"offered {res['offered']}/s, {res['failed']} writes refused or failed")
+        parts.append(f"ack on A to visible on B p50 {res['p50_ms']:.2f} p99 {res['p99_ms']:.2f} "
+                     f"max {res['max_ms']:.2f} ms (from schedule p99 {res['sched_p99_ms']:.2f}); "
+                     f"commit on A p50 {res['commit_p50_ms']:.2f} p99 {res['commit_p99_ms']:.2f} ms; "
+                     f"{res['late']} writes started > 1 ms late")
+    if "mean_ms" in res:
+        parts.append(f"mean latency {res['mean_ms']:.2f} ms")
     if "cpu_us" in res:
         parts.append(f"server CPU {res['cpu_us']:.2f} us/RPC")
+    if "pg_cpu_us" in res:
+        parts.append(f"PostgreSQL CPU {res['pg_cpu_us']:.1f} us/transaction")
     if "server_util" in res:
         parts.append(f"server core {res['server_util'] * 100:.0f}% busy")
     if "tls" in res:
@@ -1316,7 +1603,10 @@ def summary_table(scenario, results):
     columns = [  # (key, header, format)
         ("rps", "req/s (median)", "{:,.0f}"), ("ratio", "vs first", "{:.2f}"),
         ("p50_us", "p50 us", "{:.0f}"), ("p99_us", "p99 us", "{:.0f}"),
+        ("failed", "writes refused", "{:,.0f}"), ("p50_ms", "A->B p50 ms", "{:.2f}"), ("p99_ms", "A->B p99 ms", "{:.2f}"),
+        ("max_ms", "A->B max ms", "{:.2f}"), ("commit_p99_ms", "commit p99 ms", "{:.2f}"),
         ("cpu_us", "server CPU us/RPC", "{:.2f}"), ("cpu_ratio", "CPU vs first", "{:.3f}"),
+        ("pg_cpu_us", "PostgreSQL CPU us/txn", "{:.1f}"),
         ("server_util", "server core busy", "{:.0%}"),
         ("cpu_all_us", "all servers us/RPC", "{:.2f}"),
         ("load_cpu_us", "load CPU us/RPC", "{:.2f}"), ("sys_reads", "reads/RPC", "{:.2f}"),
@@ -1561,6 +1851,8 @@ def self_test(opts, names):
                 server.stop()
         log(f"ok: {name} exited 0 on SIGTERM")
 
+    if names == ["postgres"]:
+        return self_test_postgres(driver)
     unknown = [n for n in names if n not in SELF_TEST_ARGS]
     if unknown:
         raise BenchError(f"self-test: unknown server {unknown}; one of {list(SELF_TEST_ARGS)}")
@@ -1572,6 +1864,60 @@ def self_test(opts, names):
         log("self-test FAILED:\n  " + "\n  ".join(failures))
         return 1
     log("self-test: PASS")
+    return 0
+
+
+def self_test_postgres(driver):
+    """The PostgreSQL scenarios' machinery, briefly (no speed asserted): the
+    driver's own PostgreSQL starts with PG_SETTINGS, inventory_server seeds
+    it, pgbench's ReserveStock script commits orders of the service's shape
+    without a failure, ReserveStock through the service works on the same
+    database, and pg_propagation_bench sees on B every value written on A."""
+    failures = []
+    for name in ("pg-reserve", "pg-reads", "pg-propagation"):
+        if not any(s.name == name for s in SCENARIOS):
+            failures.append(f"scenario {name} is missing")
+    scenario = next(s for s in SCENARIOS if s.name == "pg-reserve")
+    lines = ["", ""]
+    driver.start_postgres(scenario, None, lines)
+    try:
+        log("ok: " + lines[0][2:120])
+        settings = driver.pg.query("SELECT string_agg(name || '=' || setting, ',' ORDER BY name) "
+                                   "FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit')")
+        if settings != "fsync=on,synchronous_commit=on":
+            failures.append(f"PostgreSQL settings {settings}")
+        run_dir = tempfile.mkdtemp(prefix="selftest.", dir=driver.work)
+        short = dataclasses.replace(scenario.variants[0].load, duration=1)
+        res = driver.pg_variant(short, run_dir, None, {"postgres": driver.pg.uri})
+        orders = int(driver.pg.query("SELECT count(*) FROM inventory_order_lines l JOIN "
+                                     "inventory_orders o USING (order_id) WHERE o.order_id "
+                                     "LIKE 'pgb-%' AND l.quantity = 1"))
+        if res["calls"] < 1 or orders != res["calls"]:
+            failures.append(f"pgbench: {res['calls']} transactions, {orders} orders recorded")
+        log(f"ok: pgbench's ReserveStock script: {res['calls']} orders committed, as many recorded")
+        driver.opts.duration, driver.opts.no_syscalls = 1, True
+        service = next(v for v in scenario.variants if v.servers)
+        res = driver.run_variant(scenario, service, run_dir, None)
+        if res["calls"] < 1:
+            failures.append("the service reserved nothing")
+        log(f"ok: ReserveStock through inventory_server --postgres: {res['calls']} orders")
+        if os.access(driver.bins["pg_propagation_bench"].format(build=driver.build, repo=REPO),
+                     os.X_OK):
+            slow = Propagation(("--postgres={postgres}", "--rate=200", "--products=10",
+                                "--warmup=0s"), duration=1)
+            res = driver.pg_variant(slow, run_dir, None, {"postgres": driver.pg.uri})
+            if res["failed"] or res["propagation"]["visible"] < 1:
+                failures.append(f"pg_propagation_bench: {res['propagation']}")
+            log(f"ok: pg_propagation_bench: {res['propagation']['visible']} values seen on B")
+        else:
+            log("skipped: pg_propagation_bench is not built")
+    finally:
+        driver.pg.stop()
+        driver.pg = None
+    if failures:
+        log("self-test postgres FAILED:\n  " + "\n  ".join(failures))
+        return 1
+    log("self-test postgres: PASS")
     return 0
 
 
@@ -1590,6 +1936,10 @@ def list_scenarios():
                         (f" x{v.load.repeat}" if v.load.repeat > 1 else ""))
             elif isinstance(v.load, (SecLoad, Churn)):
                 load = f"security_load {' '.join(v.load.args)} --count={v.load.count}"
+            elif isinstance(v.load, PgBench):
+                load = f"pgbench -c {v.load.clients} -j 1 -f {v.load.script} -T {v.load.duration}"
+            elif isinstance(v.load, Propagation):
+                load = f"pg_propagation_bench {' '.join(v.load.args)} {v.load.duration}s"
             else:
                 load = f"inventory_bench {' '.join(v.load.args)} {v.load.duration}s"
             print(f"{'':22}{v.label}: {servers} | {load}"
