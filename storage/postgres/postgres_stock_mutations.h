@@ -52,6 +52,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "domain/inventory/inventory_store.h"
@@ -124,6 +125,16 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
   // if `version` is newer than the one it holds for `product_id`.
   void ApplyToCache(const std::string& product_id, std::int32_t quantity, std::int64_t version);
 
+  // One committed level of a product, as a statement returned it.
+  struct NewLevel {
+    std::string product_id;
+    std::int32_t quantity = 0;
+    std::int64_t version = 0;
+  };
+  // ApplyToCache of several levels as one cache change (InventoryStore::
+  // SetLevels): a BatchGet sees all of them or none.
+  void ApplyToCache(const std::vector<NewLevel>& levels);
+
   class Session;  // one connection thread's connection (in the .cc)
 
  private:
@@ -134,6 +145,15 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
   bool Enqueue(Job job);
   void WorkerLoop();
   void ListenerLoop();
+  // Chunks received so far of one split notification.
+  struct PartialGroup {
+    std::int64_t received = 0;
+    std::vector<NewLevel> levels;
+  };
+  // Applies one notification's levels, or keeps them until the rest of its
+  // group arrived.
+  void HandleNotification(absl::string_view payload,
+                          absl::flat_hash_map<std::string, PartialGroup>& partial);
 
   const PostgresOptions options_;
   domain::inventory::InventoryStore cache_;
