@@ -25,13 +25,17 @@
 // same order id learns it); the next call reconnects.
 //
 // Reads. Every row of inventory_stock carries a version, raised by each
-// update. A trigger NOTIFYs "version,quantity,product_id" on channel
-// inventory_stock at commit; a listener thread with its own connection
-// applies those to the cache, only when newer than the version the cache
-// holds (so a late or repeated notification never overwrites a newer value),
+// update. Statement-level triggers NOTIFY, on channel inventory_stock at
+// commit, one "version,quantity,product_id" line per row each statement
+// changed (chunks headed "#group,k,n" past NOTIFY's 8000 bytes); a listener
+// thread with its own connection applies each statement's rows to the cache
+// together (InventoryStore::SetLevels, so a BatchGet never sees part of an
+// order), each only when newer than the version the cache holds (so a late
+// or repeated notification never overwrites a newer value),
 // and on every (re)connect it LISTENs first and then reloads every row
 // (whatever it may have missed). A connection thread also applies what its
-// own commit returned, so a replica reads its own writes at once.
+// own commit returned, as one SetLevels, so a replica reads its own writes
+// at once.
 //
 // Schema. Open applies the versioned migrations under a session advisory
 // lock (one replica at a time) and seeds inventory_stock from the catalog

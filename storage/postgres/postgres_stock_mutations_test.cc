@@ -482,3 +482,25 @@ TEST_CASE("PostgreSQL restarted: UNAVAILABLE meanwhile, then recovery and caches
   CHECK(WaitUntil([&] { return b.server.Quantity("apple") == 18; }, absl::Seconds(5)));
   CHECK(DbQuantity(pg, "apple") == 18);
 }
+
+TEST_CASE("--order_retention with PostgreSQL: released orders' records expire, held ones stay",
+          "[postgres]") {
+  PostgresTestServer pg;
+  auto store = OpenStore(
+      pg, {{"apple", 10}},
+      {.order_retention = absl::Milliseconds(300), .retention_interval = absl::Milliseconds(100)});
+  REQUIRE(ReserveNow(*store, "held", {{"apple", 2}}).ok());
+  REQUIRE(ReserveNow(*store, "done", {{"apple", 3}}).ok());
+  REQUIRE(ReleaseNow(*store, "done").ok());
+  CHECK(pg.Query("SELECT count(*) FROM inventory_orders") == "2");
+  CHECK(WaitUntil([&] { return pg.Query("SELECT count(*) FROM inventory_orders") == "1"; },
+                  absl::Seconds(10)));
+  CHECK(pg.Query("SELECT order_id FROM inventory_orders") == "held");
+  CHECK(pg.Query("SELECT count(*) FROM inventory_order_lines") == "1");
+  // Forgotten: its release is NOT_FOUND, nothing returned twice.
+  CHECK(ReleaseNow(*store, "done").status().code() == absl::StatusCode::kNotFound);
+  CHECK(DbQuantity(pg, "apple") == 8);
+  // The held order is still answered from its record.
+  CHECK(ReleaseNow(*store, "held").ok());
+  CHECK(DbQuantity(pg, "apple") == 10);
+}
