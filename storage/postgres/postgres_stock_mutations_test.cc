@@ -483,7 +483,7 @@ TEST_CASE("PostgreSQL restarted: UNAVAILABLE meanwhile, then recovery and caches
   CHECK(DbQuantity(pg, "apple") == 18);
 }
 
-TEST_CASE("--order_retention with PostgreSQL: released orders' records expire, held ones stay",
+TEST_CASE("order retention on PostgreSQL: released orders' records expire, held ones stay",
           "[postgres]") {
   PostgresTestServer pg;
   auto store = OpenStore(
