@@ -98,6 +98,53 @@ absl::Status InventoryStore::Set(absl::string_view product_id, std::int32_t quan
   return absl::OkStatus();
 }
 
+std::vector<Availability> InventoryStore::GetMany(
+    const std::vector<std::string>& product_ids) const {
+  std::vector<std::size_t> shard_indices;
+  shard_indices.reserve(product_ids.size());
+  for (const std::string& id : product_ids) shard_indices.push_back(ShardIndex(id));
+  std::vector<Availability> result(product_ids.size());
+  OrderedLocks locks(StockMutexes(shard_indices), OrderedLocks::Mode::kReader);
+  for (std::size_t i = 0; i < product_ids.size(); ++i) {
+    result[i] = GetLocked(shards_[shard_indices[i]], product_ids[i]);
+  }
+  return result;
+}
+
+Availability InventoryStore::GetLocked(const Shard& shard, absl::string_view product_id) {
+  auto it = shard.quantity.find(product_id);
+  if (it == shard.quantity.end()) return {};
+  return {it->second > 0, it->second};
+}
+
+absl::Status InventoryStore::SetLevels(const std::vector<CatalogEntry>& levels) {
+  for (const CatalogEntry& level : levels) {
+    if (absl::Status valid = ValidateStockLevel(level.product_id, level.quantity); !valid.ok()) {
+      return valid;
+    }
+  }
+  if (levels.empty()) return absl::OkStatus();
+  if (absl::Status accepting = JournalAccepting(); !accepting.ok()) return accepting;
+  std::vector<std::size_t> shard_indices;
+  shard_indices.reserve(levels.size());
+  for (const CatalogEntry& level : levels) shard_indices.push_back(ShardIndex(level.product_id));
+  StockMutation mutation{.levels = {}, .order = std::nullopt, .forgotten_orders = {}};
+  {
+    OrderedLocks locks(StockMutexes(shard_indices), OrderedLocks::Mode::kWriter);
+    for (std::size_t i = 0; i < levels.size(); ++i) {
+      SetLocked(shards_[shard_indices[i]], levels[i].product_id, levels[i].quantity);
+      mutation.levels.push_back({levels[i].product_id, levels[i].quantity});
+    }
+    AppendToJournal(std::move(mutation));
+  }
+  return absl::OkStatus();
+}
+
+void InventoryStore::SetLocked(Shard& shard, const std::string& product_id, std::int32_t quantity) {
+  shard.quantity.insert_or_assign(product_id, quantity);
+  NotifyLocked(shard, product_id, quantity);
+}
+
 void InventoryStore::NotifyLocked(const Shard& shard, const std::string& product_id,
                                   std::int32_t quantity) {
   if (shard.watchers.empty()) return;

@@ -80,6 +80,19 @@ class InventoryStore {
   // (those of the failing batch) stay in memory but are never acknowledged.
   absl::Status Set(absl::string_view product_id, std::int32_t quantity);
 
+  // The stock of each of `product_ids` (in that order) as of one instant:
+  // the stock shards they live in are locked together (reader, ascending),
+  // so a multi-line Reserve, Release or SetLevels is seen whole or not at
+  // all. Thread-safe.
+  std::vector<Availability> GetMany(const std::vector<std::string>& product_ids) const;
+
+  // Sets several absolute quantities as one change: all are validated
+  // before any is applied (INVALID_ARGUMENT, nothing changed), then the
+  // stock shards they live in are locked together (writer, ascending) while
+  // all are written, so GetMany never sees some of them applied and others
+  // not. One journal mutation. Ids must be unique. Thread-safe.
+  absl::Status SetLevels(const std::vector<CatalogEntry>& levels);
+
   // Loads entries; all are validated before any is applied. Not journaled:
   // for start-up, from a catalog or from storage. Watchers are notified.
   absl::Status Load(const std::vector<CatalogEntry>& entries);
@@ -227,6 +240,12 @@ class InventoryStore {
   // shard's lock (writer).
   static void NotifyLocked(const Shard& shard, const std::string& product_id,
                            std::int32_t quantity) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // Reads and writes of one product; the caller holds the shard's lock
+  // (reader for GetLocked, writer for SetLocked, which also notifies).
+  static Availability GetLocked(const Shard& shard,
+                                absl::string_view product_id) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  static void SetLocked(Shard& shard, const std::string& product_id,
+                        std::int32_t quantity) ABSL_NO_THREAD_SAFETY_ANALYSIS;
   // OK without a journal.
   absl::Status JournalAccepting() const;
   void AppendToJournal(StockMutation mutation) {

@@ -279,3 +279,39 @@ TEST_CASE("InventoryStore concurrent readers and writers", "[inventory_store][co
 
 }  // namespace
 }  // namespace domain::inventory
+
+namespace domain::inventory {
+
+TEST_CASE("InventoryStore SetLevels is all or nothing and GetMany never sees it half applied",
+          "[inventory_store]") {
+  InventoryStore store(/*shards=*/8);
+  // A bad entry anywhere: nothing is applied.
+  CHECK(store.SetLevels({{"a", 1}, {"b", -1}}).code() == absl::StatusCode::kInvalidArgument);
+  CHECK_FALSE(store.Get("a").is_available);
+  REQUIRE(store.SetLevels({{"a", 0}, {"b", 0}, {"c", 0}, {"d", 0}}).ok());
+  const std::vector<std::string> ids = {"d", "a", "kiwi", "c", "b"};
+  std::vector<Availability> got = store.GetMany(ids);
+  REQUIRE(got.size() == 5);
+  CHECK_FALSE(got[2].is_available);  // unknown: {false, 0}
+
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    for (std::int32_t level = 1; level <= 20000; ++level) {
+      (void)store.SetLevels({{"a", level}, {"b", level}, {"c", level}, {"d", level}});
+    }
+    writing = false;
+  });
+  int torn = 0;
+  while (writing) {
+    got = store.GetMany(ids);
+    if (got[0].quantity != got[1].quantity || got[1].quantity != got[3].quantity ||
+        got[3].quantity != got[4].quantity) {
+      ++torn;
+    }
+  }
+  writer.join();
+  CHECK(torn == 0);
+  CHECK(store.Get("d").quantity == 20000);
+}
+
+}  // namespace domain::inventory

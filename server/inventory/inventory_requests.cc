@@ -89,11 +89,13 @@ absl::Status AnswerBatchGetProductAvailability(const InventoryStore& store,
       return absl::InvalidArgumentError(absl::StrCat("product_ids[", i, "]: ", valid.message()));
     }
   }
+  // One consistent view: a multi-line order is in all of its products or
+  // in none of them.
+  const std::vector<std::string> ids(request.product_ids().begin(), request.product_ids().end());
+  const std::vector<Availability> levels = store.GetMany(ids);
   auto* items = response.mutable_items();
   items->Reserve(request.product_ids_size());
-  for (const std::string& id : request.product_ids()) {
-    SetAvailability(*items->Add(), id, store.Get(id));
-  }
+  for (std::size_t i = 0; i < ids.size(); ++i) SetAvailability(*items->Add(), ids[i], levels[i]);
   return absl::OkStatus();
 }
 

@@ -70,6 +70,53 @@ END $$;
 CREATE TRIGGER inventory_stock_changed AFTER INSERT OR UPDATE ON inventory_stock
   FOR EACH ROW EXECUTE FUNCTION inventory_stock_notify();
 )sql",
+    // 2: one notification per statement instead of one per row, so a
+    // replica applies all the rows of a multi-line order together. The
+    // payload is "version,quantity,product_id" lines joined by newlines;
+    // a statement whose lines exceed NOTIFY's 8000 bytes is split into
+    // chunks that each start with a "#group,k,n" line, and the listener
+    // applies the group once all n chunks arrived (a transaction's
+    // notifications are delivered together, at commit). Transition tables
+    // take one event per trigger, hence two triggers.
+    R"sql(
+DROP TRIGGER inventory_stock_changed ON inventory_stock;
+CREATE FUNCTION inventory_stock_notify_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  line text;
+  chunks text[] := '{}';
+  payload text := '';
+  grp text;
+BEGIN
+  FOR line IN SELECT c.version || ',' || c.quantity || ',' || c.product_id
+      FROM inventory_stock_changed_rows c ORDER BY c.product_id LOOP
+    IF payload <> '' AND octet_length(payload) + octet_length(line) > 7800 THEN
+      chunks := chunks || payload;
+      payload := '';
+    END IF;
+    payload := CASE WHEN payload = '' THEN line ELSE payload || E'
+' || line END;
+  END LOOP;
+  IF payload = '' THEN RETURN NULL; END IF;
+  chunks := chunks || payload;
+  IF cardinality(chunks) = 1 THEN
+    PERFORM pg_notify('inventory_stock', payload);
+  ELSE
+    grp := gen_random_uuid()::text;
+    FOR i IN 1 .. cardinality(chunks) LOOP
+      PERFORM pg_notify('inventory_stock',
+                        '#' || grp || ',' || i || ',' || cardinality(chunks) || E'
+' || chunks[i]);
+    END LOOP;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER inventory_stock_changed AFTER UPDATE ON inventory_stock
+  REFERENCING NEW TABLE AS inventory_stock_changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION inventory_stock_notify_rows();
+CREATE TRIGGER inventory_stock_inserted AFTER INSERT ON inventory_stock
+  REFERENCING NEW TABLE AS inventory_stock_changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION inventory_stock_notify_rows();
+)sql",
 };
 
 struct ConnDeleter {
@@ -176,11 +223,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, std::int32_t>> LockStock(
   return quantities;
 }
 
-struct NewLevel {
-  std::string product_id;
-  std::int32_t quantity = 0;
-  std::int64_t version = 0;
-};
+using NewLevel = PostgresStockMutations::NewLevel;
 
 // Reads "product_id, quantity, version" rows.
 std::vector<NewLevel> LevelsOf(PGresult* result) {
@@ -357,9 +400,7 @@ absl::StatusOr<std::unique_ptr<PostgresStockMutations>> PostgresStockMutations::
   }
   auto rows = Exec(c, "SELECT product_id, quantity, version FROM inventory_stock");
   if (!rows.ok()) return fail(rows.status());
-  for (const NewLevel& level : LevelsOf(rows->get())) {
-    store->ApplyToCache(level.product_id, level.quantity, level.version);
-  }
+  store->ApplyToCache(LevelsOf(rows->get()));
   conn.reset();
 
   store->listener_ = std::thread([s = store.get()] { s->ListenerLoop(); });
@@ -389,13 +430,26 @@ PostgresStockMutations::~PostgresStockMutations() {
 
 void PostgresStockMutations::ApplyToCache(const std::string& product_id, std::int32_t quantity,
                                           std::int64_t version) {
+  ApplyToCache({{product_id, quantity, version}});
+}
+
+void PostgresStockMutations::ApplyToCache(const std::vector<NewLevel>& levels) {
   absl::MutexLock lock(&versions_mu_);
-  std::int64_t& known = versions_[product_id];
-  if (version <= known) return;
-  known = version;
-  // The cache has no journal, so Set fails only for what the database's
-  // constraints already exclude (bad id, negative quantity).
-  (void)cache_.Set(product_id, quantity);
+  std::vector<domain::inventory::CatalogEntry> newer;
+  newer.reserve(levels.size());
+  for (const NewLevel& level : levels) {
+    std::int64_t& known = versions_[level.product_id];
+    if (level.version <= known) continue;
+    known = level.version;
+    newer.push_back({level.product_id, level.quantity});
+  }
+  // All in one cache change, so a BatchGet sees a transaction whole. The
+  // cache has no journal, so this fails only for what the database's
+  // constraints already exclude (bad id, negative quantity); then the rows
+  // are applied one by one so the valid ones still land.
+  if (!cache_.SetLevels(newer).ok()) {
+    for (const auto& entry : newer) (void)cache_.Set(entry.product_id, entry.quantity);
+  }
 }
 
 bool PostgresStockMutations::Enqueue(Job job) {
@@ -421,11 +475,53 @@ void PostgresStockMutations::WorkerLoop() {
   }
 }
 
+void PostgresStockMutations::HandleNotification(
+    absl::string_view payload, absl::flat_hash_map<std::string, PartialGroup>& partial) {
+  std::vector<absl::string_view> lines = absl::StrSplit(payload, '\n');
+  std::vector<NewLevel> levels;
+  std::size_t first = 0;
+  std::string group;
+  std::int64_t chunk = 0;
+  std::int64_t chunks = 0;
+  if (!lines.empty() && absl::StartsWith(lines[0], "#")) {
+    // "#group,k,n": one of n chunks of one statement's rows.
+    std::vector<absl::string_view> header = absl::StrSplit(lines[0].substr(1), ',');
+    if (header.size() != 3 || !absl::SimpleAtoi(header[1], &chunk) ||
+        !absl::SimpleAtoi(header[2], &chunks) || chunk < 1 || chunks < 1 || chunk > chunks) {
+      return;
+    }
+    group = std::string(header[0]);
+    first = 1;
+  }
+  for (std::size_t i = first; i < lines.size(); ++i) {
+    // "version,quantity,product_id": the id goes last, it may hold commas.
+    std::vector<absl::string_view> parts = absl::StrSplit(lines[i], absl::MaxSplits(',', 2));
+    std::int64_t version = 0;
+    std::int64_t quantity = 0;
+    if (parts.size() == 3 && absl::SimpleAtoi(parts[0], &version) &&
+        absl::SimpleAtoi(parts[1], &quantity)) {
+      levels.push_back({std::string(parts[2]), Saturate(quantity), version});
+    }
+  }
+  if (group.empty()) {
+    ApplyToCache(levels);
+    return;
+  }
+  PartialGroup& pending = partial[group];
+  pending.received += 1;
+  for (NewLevel& level : levels) pending.levels.push_back(std::move(level));
+  if (pending.received < chunks) return;
+  ApplyToCache(pending.levels);
+  partial.erase(group);
+}
+
 void PostgresStockMutations::ListenerLoop() {
   absl::Duration backoff = absl::Milliseconds(50);
   absl::Time next_sweep = absl::Now() + options_.retention_interval;
   const bool sweeping = options_.order_retention > absl::ZeroDuration() &&
                         options_.order_retention != absl::InfiniteDuration();
+  // Chunks of split notifications, by group, until the last one arrives.
+  absl::flat_hash_map<std::string, PartialGroup> partial;
   while (!stop_listener_) {
     std::string error;
     Conn conn = Connect(options_, &error);
@@ -443,9 +539,8 @@ void PostgresStockMutations::ListenerLoop() {
       absl::SleepFor(backoff);
       continue;
     }
-    for (const NewLevel& level : LevelsOf(rows->get())) {
-      ApplyToCache(level.product_id, level.quantity, level.version);
-    }
+    ApplyToCache(LevelsOf(rows->get()));
+    partial.clear();
     ++reloads_;
     listening_ = true;
     backoff = absl::Milliseconds(50);
@@ -455,15 +550,7 @@ void PostgresStockMutations::ListenerLoop() {
       if (ready < 0) continue;
       if (ready > 0 && PQconsumeInput(c) == 0) break;  // connection lost
       while (PGnotify* notify = PQnotifies(c)) {
-        // "version,quantity,product_id": the id goes last, it may hold commas.
-        std::vector<absl::string_view> parts =
-            absl::StrSplit(notify->extra, absl::MaxSplits(',', 2));
-        std::int64_t version = 0;
-        std::int64_t quantity = 0;
-        if (parts.size() == 3 && absl::SimpleAtoi(parts[0], &version) &&
-            absl::SimpleAtoi(parts[1], &quantity)) {
-          ApplyToCache(std::string(parts[2]), Saturate(quantity), version);
-        }
+        HandleNotification(notify->extra, partial);
         PQfreemem(notify);
       }
       if (sweeping && absl::Now() >= next_sweep) {
@@ -580,11 +667,7 @@ void PostgresStockMutations::Reserve(std::string order_id, std::vector<OrderLine
           if (absl::Status ok = ExpectCommitted(*inserted); !ok.ok()) return ok;
           return answer;
         });
-    if (result.ok()) {
-      for (const NewLevel& level : committed) {
-        ApplyToCache(level.product_id, level.quantity, level.version);
-      }
-    }
+    if (result.ok()) ApplyToCache(committed);
     std::move (*shared_done)(std::move(result));
   };
   if (!Enqueue(std::move(job))) {
@@ -669,11 +752,7 @@ void PostgresStockMutations::Release(std::string order_id, std::string caller, a
           }
           return answer;
         });
-    if (result.ok()) {
-      for (const NewLevel& level : committed) {
-        ApplyToCache(level.product_id, level.quantity, level.version);
-      }
-    }
+    if (result.ok()) ApplyToCache(committed);
     std::move (*shared_done)(std::move(result));
   };
   if (!Enqueue(std::move(job))) {

@@ -25,13 +25,17 @@
 // same order id learns it); the next call reconnects.
 //
 // Reads. Every row of inventory_stock carries a version, raised by each
-// update. A trigger NOTIFYs "version,quantity,product_id" on channel
-// inventory_stock at commit; a listener thread with its own connection
-// applies those to the cache, only when newer than the version the cache
-// holds (so a late or repeated notification never overwrites a newer value),
+// update. Statement-level triggers NOTIFY, on channel inventory_stock at
+// commit, one "version,quantity,product_id" line per row each statement
+// changed (chunks headed "#group,k,n" past NOTIFY's 8000 bytes); a listener
+// thread with its own connection applies each statement's rows to the cache
+// together (InventoryStore::SetLevels, so a BatchGet never sees part of an
+// order), each only when newer than the version the cache holds (so a late
+// or repeated notification never overwrites a newer value),
 // and on every (re)connect it LISTENs first and then reloads every row
 // (whatever it may have missed). A connection thread also applies what its
-// own commit returned, so a replica reads its own writes at once.
+// own commit returned, as one SetLevels, so a replica reads its own writes
+// at once.
 //
 // Schema. Open applies the versioned migrations under a session advisory
 // lock (one replica at a time) and seeds inventory_stock from the catalog
@@ -52,6 +56,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "domain/inventory/inventory_store.h"
@@ -124,6 +129,16 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
   // if `version` is newer than the one it holds for `product_id`.
   void ApplyToCache(const std::string& product_id, std::int32_t quantity, std::int64_t version);
 
+  // One committed level of a product, as a statement returned it.
+  struct NewLevel {
+    std::string product_id;
+    std::int32_t quantity = 0;
+    std::int64_t version = 0;
+  };
+  // ApplyToCache of several levels as one cache change (InventoryStore::
+  // SetLevels): a BatchGet sees all of them or none.
+  void ApplyToCache(const std::vector<NewLevel>& levels);
+
   class Session;  // one connection thread's connection (in the .cc)
 
  private:
@@ -134,6 +149,15 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
   bool Enqueue(Job job);
   void WorkerLoop();
   void ListenerLoop();
+  // Chunks received so far of one split notification.
+  struct PartialGroup {
+    std::int64_t received = 0;
+    std::vector<NewLevel> levels;
+  };
+  // Applies one notification's levels, or keeps them until the rest of its
+  // group arrived.
+  void HandleNotification(absl::string_view payload,
+                          absl::flat_hash_map<std::string, PartialGroup>& partial);
 
   const PostgresOptions options_;
   domain::inventory::InventoryStore cache_;
