@@ -28,15 +28,15 @@ import concurrent.futures
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
 import grpc
+
+from server_process import ServerProcess
 
 failures = []
 
@@ -67,32 +67,16 @@ def rss_kib(pid):
     return 0
 
 
-class Server:
-    """inventory_server on 127.0.0.1:0, its log read on a thread."""
+class Server(ServerProcess):
+    """inventory_server on 127.0.0.1:0 with its metrics port."""
 
     def __init__(self, binary, args, log_path):
-        self.log = open(log_path, "a")
-        self.process = subprocess.Popen(
-            [binary, "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"] + args,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self.ready = threading.Event()
-        self.port = None
-        self.metrics_port = None
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(30):
-            self.process.kill()
-            raise RuntimeError("the server did not start: " + "".join(self.lines[-20:]))
+        super().__init__([binary, "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"] + args,
+                         log_path, metrics=True)
 
-    def _read(self):
-        for line in self.process.stdout:
-            self.log.write(line)
-            self.log.flush()
-            self.lines.append(line)
-            match = re.search(r"listening on [0-9.]+:(\d+).*metrics on port (\d+)", line)
-            if match:
-                self.port, self.metrics_port = int(match.group(1)), int(match.group(2))
-                self.ready.set()
+    def stop(self):
+        code = super().stop()
+        check(code == 0, f"the server exited {code} on SIGTERM, not 0")
 
     def metric(self, name):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
@@ -100,15 +84,6 @@ class Server:
             text = answer.read().decode()
         match = re.search(rf"^{name}(?:{{}})? ([0-9.e+]+)$", text, re.M)
         return float(match.group(1)) if match else None
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = "killed after 30 s"
-        check(code == 0, f"the server exited {code} on SIGTERM, not 0")
 
 
 def main():

@@ -27,7 +27,6 @@ Exit status: 0 pass, 1 fail, 2 bad usage.
 """
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -37,6 +36,8 @@ import threading
 import time
 
 import grpc
+
+from server_process import ServerProcess
 
 PG_BIN = "/usr/lib/postgresql/15/bin/"
 failures = []
@@ -87,38 +88,11 @@ class Postgres:
         return out.stdout.strip()
 
 
-class Process:
-    """A server printing "... listening on HOST:PORT" at start-up."""
-
-    def __init__(self, command, log_path):
-        self.log = open(log_path, "a")
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self.ready = threading.Event()
-        self.port = None
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(30):
-            self.process.kill()
-            raise RuntimeError("did not start: " + "".join(self.lines[-20:]))
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.log.write(line)
-            self.log.flush()
-            self.lines.append(line)
-            match = re.search(r"listening on [0-9.]+:(\d+)", line)
-            if match and not self.ready.is_set():
-                self.port = int(match.group(1))
-                self.ready.set()
+class Process(ServerProcess):
+    """A server whose SIGTERM exit status is checked (0) by stop()."""
 
     def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = "killed after 30 s"
+        code = super().stop()
         check(code == 0, f"{self.process.args[0]} exited {code} on SIGTERM, not 0")
 
 
