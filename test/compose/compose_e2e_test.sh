@@ -53,8 +53,10 @@
 #   ENSURE_DOCKER_*       see ensure_docker.sh (data-root cache, lock wait)
 set -euo pipefail
 
-readonly SKIP=77
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+test_name=compose_e2e
+# shellcheck source=test/compose/compose_lib.sh
+. "$here/compose_lib.sh"
 repo=$(cd "$here/../.." && pwd)
 python=/usr/bin/python3
 grpc_python_plugin=${GRPC_PYTHON_PLUGIN:-/usr/bin/grpc_python_plugin}
@@ -74,22 +76,11 @@ while (($# > 0)); do
 done
 [[ -x $health_probe ]] || { echo "compose_e2e: --health-probe '$health_probe' is not executable" >&2; exit 2; }
 
-now() { echo "${EPOCHREALTIME/[.,]/}"; }
-elapsed() { echo "$((($(now) - $1) / 1000000))s"; }
-t_start=$(now)
-
-failures=0
 partial=()
-pass() { echo "ok      $*"; }
-fail() {
-  echo "FAIL    $*" >&2
-  failures=$((failures + 1))
-}
 note_partial() {
   echo "PARTIAL $*"
   partial+=("$*")
 }
-phase() { echo "=== $* ($(elapsed "$t_start") so far)"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/compose_e2e.XXXXXX")
 docker_state=$work/docker
@@ -141,26 +132,7 @@ trap 'exit 143' TERM
 
 # --- an engine, packages and the base image ---
 phase "1. Docker engine"
-rc=0
-bash "$here/ensure_docker.sh" start "$docker_state" >/dev/null 2>"$work/ensure_docker.err" || rc=$?
-cat "$work/ensure_docker.err" >&2
-if ((rc == SKIP)); then
-  echo "compose_e2e: SKIPPED: no Docker engine here:" \
-    "$(sed -n 's/^ensure_docker: SKIP: //p' "$work/ensure_docker.err" | tail -n1)"
-  exit "$SKIP"
-elif ((rc != 0)); then
-  echo "compose_e2e: FAIL: ensure_docker.sh exited with status $rc" >&2
-  exit 1
-fi
-# shellcheck disable=SC1091  # written at run time
-. "$docker_state/env"
-if [[ -n ${COMPOSE:-} ]]; then
-  read -r -a compose_cmd <<<"$COMPOSE"
-elif command -v docker-compose >/dev/null; then
-  compose_cmd=(docker-compose)
-else
-  compose_cmd=(docker compose)
-fi
+start_docker_engine "$docker_state" "$work"
 echo "compose_e2e: engine $(docker version --format '{{.Server.Version}}'), $("${compose_cmd[@]}" version --short 2>/dev/null || "${compose_cmd[@]}" version | head -n1)"
 
 phase "2. base image"
