@@ -57,6 +57,19 @@ def channel(args):
     return grpc.secure_channel(args.address, credentials, options=options)
 
 
+def expect_code(what, call, expected, ok_details):
+    """Runs call(); unless its status code is `expected` (a name: "OK",
+    "PERMISSION_DENIED", ...) exits naming `what`, the code and its details;
+    else prints them. ok_details(response) describes an OK answer."""
+    try:
+        code, details = "OK", ok_details(call())
+    except grpc.RpcError as error:
+        code, details = error.code().name, error.details()
+    if code != expected:
+        sys.exit(f"{what}: {code}: {details}; expected {expected}")
+    print(f"{what}: {code}: {details}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tls_ca")
@@ -96,17 +109,11 @@ def main():
         elif args.command == "order_code":
             stub = product_pb2_grpc.ProductServiceStub(ch)
             order_id, product_id, quantity, expected = rest[0], rest[1], int(rest[2]), rest[3]
-            try:
-                stub.PlaceOrder(product_pb2.PlaceOrderRequest(
+            expect_code(f"PlaceOrder({order_id})", lambda: stub.PlaceOrder(
+                product_pb2.PlaceOrderRequest(
                     order_id=order_id, lines=[product_pb2.OrderLine(product_id=product_id,
                                                                     quantity=quantity)]),
-                    timeout=10)
-                code, details = "OK", "placed"
-            except grpc.RpcError as error:
-                code, details = error.code().name, error.details()
-            if code != expected:
-                sys.exit(f"PlaceOrder({order_id}): {code}: {details}; expected {expected}")
-            print(f"PlaceOrder({order_id}): {code}: {details}")
+                timeout=10), expected, lambda _: "placed")
         elif args.command == "orders":
             stub = product_pb2_grpc.ProductServiceStub(ch)
             prefix, product_id, count = rest[0], rest[1], int(rest[2])
@@ -152,32 +159,19 @@ def main():
             stub = inventory_pb2_grpc.InventoryServiceStub(ch)
             product_id, quantity = rest[0], int(rest[1])
             expected = rest[2] if len(rest) > 2 else "OK"
-            try:
-                response = stub.SetStock(
-                    inventory_pb2.SetStockRequest(product_id=product_id, quantity=quantity),
-                    timeout=10)
-                code, details = "OK", str(response.availability).replace("\n", " ").strip()
-            except grpc.RpcError as error:
-                code, details = error.code().name, error.details()
-            if code != expected:
-                sys.exit(f"SetStock({product_id}, {quantity}): {code}: {details}; "
-                         f"expected {expected}")
-            print(f"SetStock({product_id}, {quantity}): {code}: {details}")
+            expect_code(f"SetStock({product_id}, {quantity})", lambda: stub.SetStock(
+                inventory_pb2.SetStockRequest(product_id=product_id, quantity=quantity),
+                timeout=10), expected,
+                lambda response: str(response.availability).replace("\n", " ").strip())
         elif args.command == "reserve":
             stub = inventory_pb2_grpc.InventoryServiceStub(ch)
             order_id, product_id, quantity = rest[0], rest[1], int(rest[2])
             expected = rest[3] if len(rest) > 3 else "OK"
-            try:
-                stub.ReserveStock(inventory_pb2.ReserveStockRequest(
-                    order_id=order_id,
-                    lines=[inventory_pb2.StockLine(product_id=product_id, quantity=quantity)]),
-                    timeout=10)
-                code, details = "OK", "reserved"
-            except grpc.RpcError as error:
-                code, details = error.code().name, error.details()
-            if code != expected:
-                sys.exit(f"ReserveStock({order_id}): {code}: {details}; expected {expected}")
-            print(f"ReserveStock({order_id}, {quantity} x {product_id}): {code}: {details}")
+            expect_code(f"ReserveStock({order_id}, {quantity} x {product_id})",
+                        lambda: stub.ReserveStock(inventory_pb2.ReserveStockRequest(
+                            order_id=order_id, lines=[inventory_pb2.StockLine(
+                                product_id=product_id, quantity=quantity)]), timeout=10),
+                        expected, lambda _: "reserved")
         else:
             sys.exit(f"unknown command {args.command}")
     except grpc.RpcError as error:
