@@ -76,9 +76,7 @@ InventoryStore::Shard& InventoryStore::ShardFor(absl::string_view product_id) co
 Availability InventoryStore::Get(absl::string_view product_id) const {
   Shard& shard = ShardFor(product_id);
   absl::ReaderMutexLock lock(&shard.mu);
-  auto it = shard.quantity.find(product_id);
-  if (it == shard.quantity.end()) return {};
-  return {it->second > 0, it->second};
+  return GetLocked(shard, product_id);
 }
 
 absl::Status InventoryStore::JournalAccepting() const {
@@ -91,8 +89,7 @@ absl::Status InventoryStore::Set(absl::string_view product_id, std::int32_t quan
   std::string id(product_id);
   Shard& shard = ShardFor(id);
   absl::MutexLock lock(&shard.mu);
-  shard.quantity.insert_or_assign(id, quantity);
-  NotifyLocked(shard, id, quantity);
+  SetLocked(shard, id, quantity);
   AppendToJournal(
       {.levels = {{std::move(id), quantity}}, .order = std::nullopt, .forgotten_orders = {}});
   return absl::OkStatus();
@@ -222,8 +219,7 @@ absl::Status InventoryStore::Load(const std::vector<CatalogEntry>& entries) {
   for (const CatalogEntry& entry : entries) {
     Shard& shard = ShardFor(entry.product_id);
     absl::MutexLock lock(&shard.mu);
-    shard.quantity.insert_or_assign(entry.product_id, entry.quantity);
-    NotifyLocked(shard, entry.product_id, entry.quantity);
+    SetLocked(shard, entry.product_id, entry.quantity);
   }
   return absl::OkStatus();
 }
