@@ -105,26 +105,14 @@ cleanup() {
   set +e
   if ((brought_up)); then
     if ((status != 0 || failures > 0)); then dump_diagnostics; fi
-    if [[ ${COMPOSE_E2E_KEEP:-0} == 1 ]]; then
-      echo "compose_e2e: COMPOSE_E2E_KEEP=1: project $project left running (DOCKER_HOST=${DOCKER_HOST:-})" >&2
-    else
-      compose down -v --remove-orphans >/dev/null 2>&1 ||
-        echo "compose_e2e: 'down -v' failed for project $project" >&2
-    fi
+    compose_down_or_keep COMPOSE_E2E_KEEP
   fi
   # Keep one cached copy of the image for the next run, without a tag per run.
   if [[ -n ${INVENTORY_IMAGE:-} ]] && docker image inspect "$INVENTORY_IMAGE" >/dev/null 2>&1 &&
     [[ ${COMPOSE_E2E_KEEP:-0} != 1 ]]; then
     docker tag "$INVENTORY_IMAGE" grpc-inventory-e2e:latest && docker image rm "$INVENTORY_IMAGE" >/dev/null
   fi
-  if [[ ${COMPOSE_E2E_KEEP:-0} == 1 ]]; then
-    # The engine's socket and exec-root live in $work: keep it.
-    echo "compose_e2e: COMPOSE_E2E_KEEP=1: kept $work; stop a hand-started engine with:" \
-      "bash $here/ensure_docker.sh stop $docker_state" >&2
-  else
-    bash "$here/ensure_docker.sh" stop "$docker_state"
-    rm -rf "$work"
-  fi
+  stop_docker_engine COMPOSE_E2E_KEEP "$docker_state" "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -57,3 +57,32 @@ start_docker_engine() {
     compose_cmd=(docker compose)
   fi
 }
+
+# For the test's EXIT trap, with KEEP_VAR the name of its "keep" variable
+# (e.g. COMPOSE_E2E_KEEP): the value 1 keeps things for debugging.
+#   compose_down_or_keep KEEP_VAR  takes the compose project down with its
+#                                  volumes (the script's `compose` and
+#                                  `project`), or says it was left running
+#   stop_docker_engine KEEP_VAR STATE WORK
+#                                  stops an engine start_docker_engine
+#                                  started and removes WORK, or keeps both
+#                                  (the engine's socket and exec-root live
+#                                  in WORK) and says how to stop it
+# shellcheck disable=SC2154  # project and compose: the sourcing script's
+compose_down_or_keep() {
+  if [[ ${!1:-0} == 1 ]]; then
+    echo "$test_name: $1=1: project $project left running (DOCKER_HOST=${DOCKER_HOST:-})" >&2
+  else
+    compose down -v --remove-orphans >/dev/null 2>&1 ||
+      echo "$test_name: 'down -v' failed for project $project" >&2
+  fi
+}
+stop_docker_engine() {
+  if [[ ${!1:-0} == 1 ]]; then
+    echo "$test_name: $1=1: kept $3; stop a hand-started engine with:" \
+      "bash $compose_lib_dir/ensure_docker.sh stop $2" >&2
+  else
+    bash "$compose_lib_dir/ensure_docker.sh" stop "$2"
+    rm -rf "$3"
+  fi
+}

@@ -95,20 +95,9 @@ cleanup() {
       echo "----- compose logs (last 40 lines per container) -----" >&2
       compose logs --no-color --tail=40 >&2 2>&1
     fi
-    if [[ ${COMPOSE_SCALE_KEEP:-0} == 1 ]]; then
-      echo "compose_scale: COMPOSE_SCALE_KEEP=1: project $project left running (DOCKER_HOST=${DOCKER_HOST:-})" >&2
-    else
-      compose down -v --remove-orphans >/dev/null 2>&1 ||
-        echo "compose_scale: 'down -v' failed for project $project" >&2
-    fi
+    compose_down_or_keep COMPOSE_SCALE_KEEP
   fi
-  if [[ ${COMPOSE_SCALE_KEEP:-0} == 1 ]]; then
-    echo "compose_scale: kept $work; stop a hand-started engine with:" \
-      "bash $here/ensure_docker.sh stop $docker_state" >&2
-  else
-    bash "$here/ensure_docker.sh" stop "$docker_state"
-    rm -rf "$work"
-  fi
+  stop_docker_engine COMPOSE_SCALE_KEEP "$docker_state" "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
