@@ -8,7 +8,9 @@
 #include <cstring>
 #include <limits>
 #include <utility>
+#include <variant>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -117,6 +119,76 @@ CREATE TRIGGER inventory_stock_inserted AFTER INSERT ON inventory_stock
   REFERENCING NEW TABLE AS inventory_stock_changed_rows
   FOR EACH STATEMENT EXECUTE FUNCTION inventory_stock_notify_rows();
 )sql",
+    // 3: a whole ReserveStock in one statement, so that a reservation is
+    // one round trip (one prepared statement, committed at its Sync) rather
+    // than four. Its rows say what happened, one outcome per call:
+    //   'existing': the order is recorded: one row per line (product,
+    //     quantity, remaining, owner, released), nothing written;
+    //   'unknown': line out_a's product is not stocked, nothing written;
+    //   'short': line out_a asks more than out_b available, nothing written;
+    //   'reserved': one row per line's product (its quantity and version
+    //     after the decrement); the order and its lines are recorded.
+    // Rows are locked in product-id order, as every other transaction takes
+    // them. A concurrent first reservation of the same order id fails the
+    // INSERT with a unique violation, which the caller retries (and then
+    // sees 'existing').
+    R"sql(
+CREATE FUNCTION inventory_reserve(p_order text, p_owner text, p_products text[],
+                                  p_quantities integer[])
+RETURNS TABLE(out_outcome text, out_product text, out_a bigint, out_b bigint, out_owner text,
+              out_released boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  n integer := cardinality(p_products);
+  ids text[];
+  qs integer[];
+  have integer;
+  written bigint;
+BEGIN
+  RETURN QUERY SELECT 'existing'::text, l.product_id::text, l.quantity::bigint,
+      l.remaining::bigint, o.owner, o.released_at IS NOT NULL
+    FROM inventory_orders o JOIN inventory_order_lines l ON l.order_id = o.order_id
+    WHERE o.order_id = p_order ORDER BY l.line_index;
+  IF FOUND THEN RETURN; END IF;
+  SELECT coalesce(array_agg(s.product_id), '{}'), coalesce(array_agg(s.quantity), '{}')
+    INTO ids, qs
+    FROM (SELECT t.product_id, t.quantity FROM inventory_stock t
+          WHERE t.product_id = ANY (p_products) ORDER BY t.product_id FOR UPDATE) s;
+  FOR i IN 1 .. n LOOP
+    IF array_position(ids, p_products[i]) IS NULL THEN
+      RETURN QUERY SELECT 'unknown'::text, p_products[i], (i - 1)::bigint, 0::bigint, ''::text,
+          false;
+      RETURN;
+    END IF;
+  END LOOP;
+  FOR i IN 1 .. n LOOP
+    have := qs[array_position(ids, p_products[i])];
+    IF have < p_quantities[i] THEN
+      RETURN QUERY SELECT 'short'::text, p_products[i], (i - 1)::bigint, have::bigint, ''::text,
+          false;
+      RETURN;
+    END IF;
+  END LOOP;
+  INSERT INTO inventory_orders(order_id, owner) VALUES (p_order, p_owner);
+  RETURN QUERY
+    WITH updated AS (
+      UPDATE inventory_stock AS s SET quantity = s.quantity - v.q, version = s.version + 1
+        FROM unnest(p_products, p_quantities) AS v(id, q)
+        WHERE s.product_id = v.id AND s.quantity >= v.q
+        RETURNING s.product_id, s.quantity, s.version),
+    recorded AS (
+      INSERT INTO inventory_order_lines(order_id, line_index, product_id, quantity, remaining)
+        SELECT p_order, v.ord - 1, v.id, v.q, u.quantity
+        FROM unnest(p_products, p_quantities) WITH ORDINALITY AS v(id, q, ord)
+        JOIN updated u ON u.product_id = v.id)
+    SELECT 'reserved'::text, u.product_id::text, u.quantity::bigint, u.version, ''::text, false
+      FROM updated u;
+  GET DIAGNOSTICS written = ROW_COUNT;
+  IF written <> n THEN
+    RAISE EXCEPTION 'a locked stock row changed during its transaction';
+  END IF;
+END $$;
+)sql",
 };
 
 struct ConnDeleter {
@@ -139,9 +211,8 @@ absl::Status ConnectionLost(PGconn* conn) {
   return absl::UnavailableError(absl::StrCat("PostgreSQL connection lost: ", PQerrorMessage(conn)));
 }
 
-// Runs `sql` (one or more statements; the result is the last one's).
-absl::StatusOr<Result> Exec(PGconn* conn, const std::string& sql) {
-  Result result(PQexec(conn, sql.c_str()));
+// The status of a statement's `result`: OK, or its error classified.
+absl::StatusOr<Result> Checked(PGconn* conn, Result result) {
   if (result == nullptr || PQstatus(conn) != CONNECTION_OK) return ConnectionLost(conn);
   const ExecStatusType status = PQresultStatus(result.get());
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
@@ -157,6 +228,59 @@ absl::StatusOr<Result> Exec(PGconn* conn, const std::string& sql) {
   if (code == "57014") return absl::DeadlineExceededError(message);  // statement timeout
   return absl::InternalError(message);
 }
+
+// Runs `sql` (one or more statements; the result is the last one's).
+absl::StatusOr<Result> Exec(PGconn* conn, const std::string& sql) {
+  return Checked(conn, Result(PQexec(conn, sql.c_str())));
+}
+
+// Runs the statement prepared as `name` (Session::Get prepares them) with
+// text parameters, in one round trip; outside BEGIN it is its own
+// transaction, committed before the answer arrives.
+absl::StatusOr<Result> ExecPrepared(PGconn* conn, const char* name,
+                                    const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& param : params) values.push_back(param.c_str());
+  return Checked(conn, Result(PQexecPrepared(conn, name, static_cast<int>(values.size()),
+                                             values.data(), nullptr, nullptr, /*resultFormat=*/0)));
+}
+
+// A text[] parameter: every element quoted, so any text is taken as is.
+std::string ArrayLiteral(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+// The statements every connection prepares (Session::Get).
+constexpr char kReserveStatement[] = "inventory_reserve";
+constexpr char kSetStatement[] = "inventory_set";
+struct Prepared {
+  const char* name;
+  const char* sql;
+};
+constexpr Prepared kPrepared[] = {
+    {kReserveStatement,
+     "SELECT out_outcome, out_product, out_a, out_b, out_owner, out_released FROM "
+     "inventory_reserve($1, $2, $3::text[], $4::integer[])"},
+    // SetStock of several products at once (distinct ids): one statement,
+    // one commit, one notification.
+    {kSetStatement,
+     "INSERT INTO inventory_stock(product_id, quantity, version) SELECT v.id, v.q, 1 FROM "
+     "unnest($1::text[], $2::integer[]) AS v(id, q) ON CONFLICT (product_id) DO UPDATE SET "
+     "quantity = EXCLUDED.quantity, version = inventory_stock.version + 1 RETURNING product_id, "
+     "quantity, version"},
+};
 
 std::string Literal(PGconn* conn, absl::string_view text) {
   char* escaped = PQescapeLiteral(conn, text.data(), text.size());
@@ -225,6 +349,8 @@ absl::StatusOr<absl::flat_hash_map<std::string, std::int32_t>> LockStock(
 
 using NewLevel = PostgresStockMutations::NewLevel;
 
+absl::Status ShuttingDown() { return absl::UnavailableError("the server is shutting down"); }
+
 // Reads "product_id, quantity, version" rows.
 std::vector<NewLevel> LevelsOf(PGresult* result) {
   std::vector<NewLevel> levels;
@@ -258,6 +384,14 @@ class PostgresStockMutations::Session {
     conn_ = Connect(options_, &error);
     if (conn_ == nullptr) {
       return absl::UnavailableError(absl::StrCat("PostgreSQL unreachable: ", error));
+    }
+    for (const Prepared& statement : kPrepared) {
+      absl::StatusOr<Result> prepared = Checked(
+          conn_.get(), Result(PQprepare(conn_.get(), statement.name, statement.sql, 0, nullptr)));
+      if (!prepared.ok()) {
+        conn_.reset();
+        return prepared.status();
+      }
     }
     return conn_.get();
   }
@@ -420,12 +554,18 @@ PostgresStockMutations::~PostgresStockMutations() {
   stop_listener_ = true;
   if (listener_.joinable()) listener_.join();
   // Whatever was queued after the workers left.
-  std::deque<Job> left;
+  std::deque<Work> left;
   {
     absl::MutexLock lock(&queue_mu_);
     left.swap(queue_);
   }
-  for (Job& job : left) std::move(job)(nullptr);
+  for (Work& work : left) {
+    if (auto* set = std::get_if<SetRequest>(&work)) {
+      std::move(set->done)(ShuttingDown());
+    } else {
+      std::move(std::get<Job>(work))(nullptr);
+    }
+  }
 }
 
 void PostgresStockMutations::ApplyToCache(const std::string& product_id, std::int32_t quantity,
@@ -452,10 +592,10 @@ void PostgresStockMutations::ApplyToCache(const std::vector<NewLevel>& levels) {
   }
 }
 
-bool PostgresStockMutations::Enqueue(Job job) {
+bool PostgresStockMutations::Enqueue(Work& work) {
   absl::MutexLock lock(&queue_mu_);
   if (stopping_ || queue_.size() >= static_cast<std::size_t>(options_.queue_limit)) return false;
-  queue_.push_back(std::move(job));
+  queue_.push_back(std::move(work));
   queue_cv_.Signal();
   return true;
 }
@@ -463,16 +603,67 @@ bool PostgresStockMutations::Enqueue(Job job) {
 void PostgresStockMutations::WorkerLoop() {
   Session session(options_);
   for (;;) {
-    Job job;
+    Work work;
+    std::vector<SetRequest> sets;
     {
       absl::MutexLock lock(&queue_mu_);
       while (!stopping_ && queue_.empty()) queue_cv_.Wait(&queue_mu_);
       if (queue_.empty()) return;  // stopping, and nothing left
-      job = std::move(queue_.front());
+      work = std::move(queue_.front());
       queue_.pop_front();
+      if (auto* set = std::get_if<SetRequest>(&work)) {
+        // The SetStocks queued right behind it go in the same statement,
+        // up to the first that names a product already in it.
+        absl::flat_hash_set<std::string> products = {set->product_id};
+        sets.push_back(std::move(*set));
+        while (!queue_.empty() && sets.size() < kMaxSetBatch) {
+          auto* next = std::get_if<SetRequest>(&queue_.front());
+          if (next == nullptr || !products.insert(next->product_id).second) break;
+          sets.push_back(std::move(*next));
+          queue_.pop_front();
+        }
+      }
     }
-    std::move(job)(&session);
+    if (sets.empty()) {
+      std::move(std::get<Job>(work))(&session);
+    } else {
+      RunSets(session, sets);
+    }
   }
+}
+
+void PostgresStockMutations::RunSets(Session& session, std::vector<SetRequest>& sets) {
+  const absl::Time now = absl::Now();
+  std::vector<SetRequest*> live;
+  std::vector<std::string> products;
+  std::vector<std::string> quantities;
+  absl::Time deadline = absl::InfinitePast();
+  for (SetRequest& set : sets) {
+    if (now > set.deadline) {
+      std::move(set.done)(
+          absl::DeadlineExceededError("deadline passed before PostgreSQL answered"));
+      continue;
+    }
+    deadline = std::max(deadline, set.deadline);
+    live.push_back(&set);
+    products.push_back(set.product_id);
+    quantities.push_back(absl::StrCat(set.quantity));
+  }
+  if (live.empty()) return;
+  const std::string product_array = ArrayLiteral(products);
+  const std::string quantity_array = absl::StrCat("{", absl::StrJoin(quantities, ","), "}");
+  absl::StatusOr<std::vector<NewLevel>> result = session.Run<std::vector<NewLevel>>(
+      deadline, [&](PGconn* c) -> absl::StatusOr<std::vector<NewLevel>> {
+        auto rows = ExecPrepared(c, kSetStatement, {product_array, quantity_array});
+        if (!rows.ok()) return rows.status();
+        if (PQntuples(rows->get()) != static_cast<int>(live.size())) {
+          return absl::InternalError(
+              "SetStock: PostgreSQL returned a row count unlike the batch's");
+        }
+        return LevelsOf(rows->get());
+      });
+  if (result.ok()) ApplyToCache(*result);
+  for (SetRequest* set : live) std::move(set->done)(result.status());
 }
 
 void PostgresStockMutations::HandleNotification(
@@ -575,102 +766,83 @@ void PostgresStockMutations::Reserve(std::string order_id, std::vector<OrderLine
   Job job = [this, order_id = std::move(order_id), lines = std::move(lines),
              owner = std::move(owner), deadline, shared_done](Session* session) mutable {
     if (session == nullptr) {
-      std::move (*shared_done)(absl::UnavailableError("the server is shutting down"));
+      std::move (*shared_done)(ShuttingDown());
       return;
     }
+    std::vector<std::string> products;
+    std::vector<std::string> amounts;
+    products.reserve(lines.size());
+    amounts.reserve(lines.size());
+    for (const OrderLine& line : lines) {
+      products.push_back(line.product_id);
+      amounts.push_back(absl::StrCat(line.quantity));
+    }
+    const std::string quantities = absl::StrCat("{", absl::StrJoin(amounts, ","), "}");
     std::vector<NewLevel> committed;
-    StockResult result =
-        session->Run<std::vector<ProductStock>>(deadline, [&](PGconn* c) -> StockResult {
-          committed.clear();
-          const std::string id = Literal(c, order_id);
-          auto recorded = Exec(
-              c, absl::StrCat("BEGIN; SELECT o.owner, o.released_at IS NOT NULL, l.product_id, "
-                              "l.quantity, l.remaining FROM inventory_orders o JOIN "
-                              "inventory_order_lines l ON l.order_id = o.order_id WHERE "
-                              "o.order_id = ",
-                              id, " ORDER BY l.line_index"));
-          if (!recorded.ok()) return recorded.status();
-          PGresult* r = recorded->get();
-          if (PQntuples(r) > 0) {
-            auto ended = Exec(c, "ROLLBACK");
-            if (!ended.ok()) return ended.status();
-            if (domain::inventory::OwnedByAnother(Field(r, 0, 0), owner)) {
-              return domain::inventory::NotYourOrder(order_id);
-            }
-            OrderState state;
-            state.order_id = order_id;
-            state.released = Field(r, 0, 1) == "t";
-            for (int row = 0; row < PQntuples(r); ++row) {
-              state.lines.push_back(
-                  {Field(r, row, 2), Saturate(IntField(r, row, 3)), Saturate(IntField(r, row, 4))});
-            }
-            return domain::inventory::ReplayOrder(state, lines);
-          }
-          std::vector<std::string> ids;
-          ids.reserve(lines.size());
-          for (const OrderLine& line : lines) ids.push_back(line.product_id);
-          auto stock = LockStock(c, ids);
-          if (!stock.ok()) return stock.status();
-          for (std::size_t i = 0; i < lines.size(); ++i) {
-            if (!stock->contains(lines[i].product_id)) {
-              return domain::inventory::UnknownProduct(i, lines[i].product_id);
-            }
-          }
-          for (std::size_t i = 0; i < lines.size(); ++i) {
-            const std::int32_t available = stock->at(lines[i].product_id);
-            if (available < lines[i].quantity) {
-              return domain::inventory::InsufficientStock(i, lines[i].product_id, lines[i].quantity,
-                                                          available);
-            }
-          }
-          std::vector<std::string> values;
-          for (const OrderLine& line : lines) {
-            values.push_back(
-                absl::StrCat("(", Literal(c, line.product_id), ", ", line.quantity, ")"));
-          }
-          auto updated =
-              Exec(c, absl::StrCat("UPDATE inventory_stock AS s SET quantity = s.quantity - v.q, "
-                                   "version = s.version + 1 FROM (VALUES ",
-                                   absl::StrJoin(values, ", "),
-                                   ") AS v(id, q) WHERE s.product_id = v.id AND s.quantity >= v.q "
-                                   "RETURNING s.product_id, s.quantity, s.version"));
-          if (!updated.ok()) return updated.status();
-          if (PQntuples(updated->get()) != static_cast<int>(lines.size())) {
-            return absl::InternalError("a locked stock row changed during its transaction");
-          }
-          committed = LevelsOf(updated->get());
-          absl::flat_hash_map<std::string, std::int32_t> left;
-          for (const NewLevel& level : committed) left[level.product_id] = level.quantity;
-          std::vector<std::string> line_rows;
-          std::vector<ProductStock> answer;
-          for (std::size_t i = 0; i < lines.size(); ++i) {
-            const std::int32_t remaining = left.at(lines[i].product_id);
-            line_rows.push_back(absl::StrCat("(", id, ", ", i, ", ",
-                                             Literal(c, lines[i].product_id), ", ",
-                                             lines[i].quantity, ", ", remaining, ")"));
-            answer.push_back({lines[i].product_id, {remaining > 0, remaining}});
-          }
-          auto inserted =
-              Exec(c, absl::StrCat("INSERT INTO inventory_orders(order_id, owner) VALUES (", id,
-                                   ", ", Literal(c, owner),
-                                   "); INSERT INTO inventory_order_lines(order_id, line_index, "
-                                   "product_id, quantity, remaining) VALUES ",
-                                   absl::StrJoin(line_rows, ", "), "; COMMIT"));
-          if (!inserted.ok()) {
-            if (absl::IsUnavailable(inserted.status())) {
-              return absl::UnavailableError(absl::StrCat(
-                  "the reservation's outcome is unknown (retry with the same order id): ",
-                  inserted.status().message()));
-            }
-            return inserted.status();
-          }
-          if (absl::Status ok = ExpectCommitted(*inserted); !ok.ok()) return ok;
-          return answer;
-        });
+    StockResult result = session->Run<
+        std::vector<ProductStock>>(deadline, [&](PGconn* c) -> StockResult {
+      committed.clear();
+      auto rows =
+          ExecPrepared(c, kReserveStatement, {order_id, owner, ArrayLiteral(products), quantities});
+      if (!rows.ok()) {
+        if (absl::IsUnavailable(rows.status())) {
+          return absl::UnavailableError(
+              absl::StrCat("the reservation's outcome is unknown (retry with the same order id): ",
+                           rows.status().message()));
+        }
+        return rows.status();
+      }
+      PGresult* r = rows->get();
+      const int count = PQntuples(r);
+      const std::string outcome = count > 0 ? Field(r, 0, 0) : "";
+      if (outcome == "existing") {
+        if (domain::inventory::OwnedByAnother(Field(r, 0, 4), owner)) {
+          return domain::inventory::NotYourOrder(order_id);
+        }
+        OrderState state;
+        state.order_id = order_id;
+        state.released = Field(r, 0, 5) == "t";
+        for (int row = 0; row < count; ++row) {
+          state.lines.push_back(
+              {Field(r, row, 1), Saturate(IntField(r, row, 2)), Saturate(IntField(r, row, 3))});
+        }
+        return domain::inventory::ReplayOrder(state, lines);
+      }
+      if (outcome == "unknown" || outcome == "short") {
+        const std::int64_t index = IntField(r, 0, 2);
+        if (index < 0 || index >= static_cast<std::int64_t>(lines.size())) {
+          return absl::InternalError("inventory_reserve named a line the order does not have");
+        }
+        const OrderLine& line = lines[index];
+        if (outcome == "unknown") return domain::inventory::UnknownProduct(index, line.product_id);
+        return domain::inventory::InsufficientStock(index, line.product_id, line.quantity,
+                                                    Saturate(IntField(r, 0, 3)));
+      }
+      if (outcome != "reserved" || count != static_cast<int>(lines.size())) {
+        return absl::InternalError(
+            absl::StrCat("inventory_reserve answered ", count, " rows of outcome '", outcome, "'"));
+      }
+      absl::flat_hash_map<std::string, std::int32_t> left;
+      for (int row = 0; row < count; ++row) {
+        committed.push_back({Field(r, row, 1), Saturate(IntField(r, row, 2)), IntField(r, row, 3)});
+        left[committed.back().product_id] = committed.back().quantity;
+      }
+      std::vector<ProductStock> answer;
+      answer.reserve(lines.size());
+      for (const OrderLine& line : lines) {
+        auto it = left.find(line.product_id);
+        if (it == left.end()) {
+          return absl::InternalError(
+              absl::StrCat("inventory_reserve did not return '", line.product_id, "'"));
+        }
+        answer.push_back({line.product_id, {it->second > 0, it->second}});
+      }
+      return answer;
+    });
     if (result.ok()) ApplyToCache(committed);
     std::move (*shared_done)(std::move(result));
   };
-  if (!Enqueue(std::move(job))) {
+  if (Work work = std::move(job); !Enqueue(work)) {
     std::move (*shared_done)(absl::ResourceExhaustedError(
         "too many reservations waiting for PostgreSQL (--postgres_queue_limit)"));
   }
@@ -686,7 +858,7 @@ void PostgresStockMutations::Release(std::string order_id, std::string caller, a
   Job job = [this, order_id = std::move(order_id), caller = std::move(caller), deadline,
              shared_done](Session* session) mutable {
     if (session == nullptr) {
-      std::move (*shared_done)(absl::UnavailableError("the server is shutting down"));
+      std::move (*shared_done)(ShuttingDown());
       return;
     }
     std::vector<NewLevel> committed;
@@ -755,7 +927,7 @@ void PostgresStockMutations::Release(std::string order_id, std::string caller, a
     if (result.ok()) ApplyToCache(committed);
     std::move (*shared_done)(std::move(result));
   };
-  if (!Enqueue(std::move(job))) {
+  if (Work work = std::move(job); !Enqueue(work)) {
     std::move (*shared_done)(absl::ResourceExhaustedError(
         "too many releases waiting for PostgreSQL (--postgres_queue_limit)"));
   }
@@ -768,29 +940,10 @@ void PostgresStockMutations::Set(std::string product_id, std::int32_t quantity, 
     std::move(done)(std::move(valid));
     return;
   }
-  auto shared_done = std::make_shared<SetDone>(std::move(done));
-  Job job = [this, product_id = std::move(product_id), quantity, deadline,
-             shared_done](Session* session) mutable {
-    if (session == nullptr) {
-      std::move (*shared_done)(absl::UnavailableError("the server is shutting down"));
-      return;
-    }
-    absl::StatusOr<NewLevel> result =
-        session->Run<NewLevel>(deadline, [&](PGconn* c) -> absl::StatusOr<NewLevel> {
-          auto row = Exec(
-              c, absl::StrCat("INSERT INTO inventory_stock(product_id, quantity, version) VALUES (",
-                              Literal(c, product_id), ", ", quantity,
-                              ", 1) ON CONFLICT (product_id) DO UPDATE SET quantity = "
-                              "EXCLUDED.quantity, version = inventory_stock.version + 1 "
-                              "RETURNING product_id, quantity, version"));
-          if (!row.ok()) return row.status();
-          return LevelsOf(row->get()).at(0);
-        });
-    if (result.ok()) ApplyToCache(result->product_id, result->quantity, result->version);
-    std::move (*shared_done)(result.status());
-  };
-  if (!Enqueue(std::move(job))) {
-    std::move (*shared_done)(absl::ResourceExhaustedError(
+  Work work(std::in_place_type<SetRequest>,
+            SetRequest{std::move(product_id), quantity, deadline, std::move(done)});
+  if (!Enqueue(work)) {
+    std::move(std::get<SetRequest>(work).done)(absl::ResourceExhaustedError(
         "too many stock changes waiting for PostgreSQL (--postgres_queue_limit)"));
   }
 }

@@ -9,15 +9,21 @@
 //       PostgresStockMutations::Open(options, catalog);
 //   InventoryGrpcService service((*pg)->cache(), {.mutations = pg->get()});
 //
-// Writes. Every ReserveStock, ReleaseReservation and SetStock is one
-// transaction, run by one of `pool_size` connection threads; the calling
-// (completion-queue) thread only queues it. A full queue (`queue_limit`
-// waiting) is RESOURCE_EXHAUSTED at once. Inside a transaction the stock rows
-// of an order are locked in product-id order (SELECT ... ORDER BY ... FOR
-// UPDATE), decremented by conditional updates that cannot go below zero (and
-// a CHECK constraint), and the order's idempotency record (id, owner, lines
-// with the quantities left) is inserted in the same transaction. A call is
-// answered only after COMMIT returned, with synchronous_commit on.
+// Writes. Every ReserveStock and ReleaseReservation is one transaction, run
+// by one of `pool_size` connection threads; the calling (completion-queue)
+// thread only queues it. A full queue (`queue_limit` waiting) is
+// RESOURCE_EXHAUSTED at once. A ReserveStock is one round trip: the prepared
+// call of the inventory_reserve function (migration 3), which locks the
+// order's stock rows in product-id order (SELECT ... ORDER BY ... FOR
+// UPDATE), checks them, decrements them by a conditional update that cannot
+// go below zero (and a CHECK constraint), and inserts the order's
+// idempotency record (id, owner, lines with the quantities left), all in the
+// statement's own transaction. A call is answered only after COMMIT
+// returned, with synchronous_commit on. SetStocks queued together (for
+// distinct products, up to kMaxSetBatch) are committed by one statement in
+// one transaction, each answered after that COMMIT: group commit, as the
+// embedded store does, so that one notification and one WAL flush carry
+// them all.
 // Serialization failures, deadlocks and a concurrent first reservation of
 // the same order id (unique violation) are retried, `max_attempts` in all,
 // then ABORTED. A lost connection, or a server that cannot be reached, is
@@ -50,6 +56,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -143,11 +150,24 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
 
  private:
   using Job = absl::AnyInvocable<void(Session*) &&>;  // null: shutting down
+  // A SetStock waiting. Unlike a Job it is data, so that a connection thread
+  // commits the SetStocks queued together in one statement (RunSets).
+  struct SetRequest {
+    std::string product_id;
+    std::int32_t quantity = 0;
+    absl::Time deadline;
+    domain::inventory::SetDone done;
+  };
+  using Work = std::variant<Job, SetRequest>;
+  // The most SetStocks one statement commits.
+  static constexpr std::size_t kMaxSetBatch = 256;
 
   explicit PostgresStockMutations(PostgresOptions options);
-  // False (and nothing queued) when the queue is full.
-  bool Enqueue(Job job);
+  // False (and `work` left as it was) when the queue is full.
+  bool Enqueue(Work& work);
   void WorkerLoop();
+  // Commits `sets` (distinct products) as one statement and answers each.
+  void RunSets(Session& session, std::vector<SetRequest>& sets);
   void ListenerLoop();
   // Chunks received so far of one split notification.
   struct PartialGroup {
@@ -172,7 +192,7 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
   // unlocks the mutex, which ThreadSanitizer (through the test shim) cannot
   // see as holding it.
   absl::CondVar queue_cv_;
-  std::deque<Job> queue_ ABSL_GUARDED_BY(queue_mu_);
+  std::deque<Work> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
 
   std::atomic<bool> stop_listener_{false};

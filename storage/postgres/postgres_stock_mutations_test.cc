@@ -95,7 +95,7 @@ TEST_CASE("migrations and seeding: seeded once, from the catalog, into an empty 
     CHECK(first->cache().Get("apple").quantity == 5);
     CHECK(first->cache().size() == 2);
   }
-  CHECK(pg.Query("SELECT max(version) FROM inventory_schema_migrations") == "2");
+  CHECK(pg.Query("SELECT max(version) FROM inventory_schema_migrations") == "3");
   // A second start (another catalog) finds the database seeded: its
   // catalog is ignored and the stored stock is served.
   pg.Query(
@@ -235,6 +235,55 @@ TEST_CASE("a full queue is RESOURCE_EXHAUSTED at once, and the queued work still
   CHECK(codes[0] == absl::StatusCode::kOk);
   CHECK(codes[1] == absl::StatusCode::kOk);
   CHECK(DbQuantity(pg, "apple") == 8);
+}
+
+TEST_CASE("SetStocks queued together commit as one statement, split at a repeated product",
+          "[postgres]") {
+  PostgresTestServer pg;
+  auto store = OpenStore(pg, {{"apple", 10}}, {.pool_size = 1});
+  PGconn* blocker = PQconnectdb(pg.uri().c_str());
+  REQUIRE(PQstatus(blocker) == CONNECTION_OK);
+  PQclear(PQexec(blocker, "BEGIN; SELECT * FROM inventory_stock FOR UPDATE"));
+  std::atomic<int> answered{0};
+  std::vector<absl::StatusCode> codes(6, absl::StatusCode::kUnknown);
+  const auto set = [&](int i, const std::string& id, int quantity, absl::Duration timeout) {
+    store->Set(id, quantity, absl::Now() + timeout, [&, i](absl::Status status) {
+      codes[i] = status.code();
+      ++answered;
+    });
+  };
+  set(0, "apple", 1, absl::Seconds(30));  // the only connection thread waits on the lock
+  REQUIRE(WaitUntil([&] {
+    return pg.Query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == "1";
+  }));
+  set(1, "b", 1, absl::Seconds(30));
+  set(2, "c", 2, absl::Seconds(30));
+  set(3, "e", 5, absl::Milliseconds(50));  // expires while queued
+  set(4, "b", 3, absl::Seconds(30));       // b again: starts the next statement
+  set(5, "d", 4, absl::Seconds(30));
+  absl::SleepFor(absl::Milliseconds(200));
+  CHECK(answered == 0);
+  PQclear(PQexec(blocker, "COMMIT"));
+  PQfinish(blocker);
+  REQUIRE(WaitUntil([&] { return answered == 6; }));
+  CHECK(codes == std::vector<absl::StatusCode>{absl::StatusCode::kOk, absl::StatusCode::kOk,
+                                               absl::StatusCode::kOk,
+                                               absl::StatusCode::kDeadlineExceeded,
+                                               absl::StatusCode::kOk, absl::StatusCode::kOk});
+  CHECK(DbQuantity(pg, "apple") == 1);
+  CHECK(DbQuantity(pg, "b") == 3);  // in queue order
+  CHECK(DbQuantity(pg, "c") == 2);
+  CHECK(DbQuantity(pg, "d") == 4);
+  CHECK(pg.Query("SELECT count(*) FROM inventory_stock WHERE product_id = 'e'") == "0");
+  // One transaction per statement: b's last write and d's share theirs,
+  // c's is the first statement's.
+  const auto xmin = [&](const std::string& id) {
+    return pg.Query(absl::StrCat("SELECT xmin FROM inventory_stock WHERE product_id = '", id, "'"));
+  };
+  CHECK(xmin("b") == xmin("d"));
+  CHECK(xmin("c") != xmin("d"));
+  CHECK(store->cache().Get("b").quantity == 3);
+  CHECK(store->cache().Get("d").quantity == 4);
 }
 
 TEST_CASE("two replicas, 64 clients, 5000 attempts on 1000 units: exactly 1000 succeed",
