@@ -208,6 +208,7 @@ class PgBench:
     script: str  # a make_file name
     clients: int = 4
     duration: int = 10
+    per_script: int = 1  # reservations one run of the script makes (its rate is tps x this)
 
 
 @dataclasses.dataclass
@@ -284,6 +285,7 @@ OPEN_LOOP_RATES = "5000,10000,20000,40000,60000,70000,80000,90000,100000,110000"
 # every id as the same literal the service sends ('sku-:p', p a number);
 # inventory_bench asks for the same ids with --id_prefix=sku-1 --id_width=7.
 PG_POOL = 4  # --postgres_pool_size's default, and pgbench's clients
+PG_PIPELINE = 16  # PostgresStockMutations::kMaxReservePipeline
 PG_RESERVER = inv("--postgres={postgres}", "--catalog={file:pg_catalog}",
                   f"--postgres_pool_size={PG_POOL}")
 PG_RESERVE_256 = Bench(("--target={target}", "--method=reserve", "--inflight=256",
@@ -508,7 +510,10 @@ SCENARIOS = [
              "in one round trip, bench/bench.py PG_RESERVE_SCRIPT) on 4 connections, same database, "
              "rounds interleaved; PostgreSQL and the server on CPU 0, the load on CPU 1", [
                  Variant("pgbench", (), PgBench("pg_reserve_script", clients=PG_POOL)),
-                 Variant("inventory_server", (PG_RESERVER,), PG_RESERVE_256)],
+                 Variant("inventory_server", (PG_RESERVER,), PG_RESERVE_256),
+                 Variant("pgbench-pipelined", (), PgBench(
+                     "pg_reserve_pipelined_script", clients=PG_POOL,
+                     per_script=PG_PIPELINE))],
              rounds=5, postgres=True, pg_seed=PG_RESERVER),
     Scenario("pg-reads", "GetProductAvailability (the core goal's h2load load, 8 connections x "
              "64 streams) on a replica whose system of record is PostgreSQL (its cache) against "
@@ -1064,6 +1069,8 @@ def make_file(name, work):
             f.writelines(f"sku-1{i:07d},100000000\n" for i in range(100000))
         elif name == "pg_reserve_script":
             f.write(PG_RESERVE_SCRIPT)
+        elif name == "pg_reserve_pipelined_script":
+            f.write(pg_reserve_pipelined_script())
         elif name == "ids_sku42":
             f.write("sku-00000042\n")
         elif name == "admin_token":
@@ -1085,6 +1092,29 @@ PG_RESERVE_SCRIPT = r"""\set p random(10000000, 10099999)
 \set o random(1, 9223372036854775806)
 SELECT out_outcome, out_product, out_a, out_b, out_owner, out_released FROM inventory_reserve('pgb-' || :client_id || '-' || :o, '', ARRAY['sku-' || :p], ARRAY[1]);
 """
+
+
+# The service pipelines the reservations waiting for a connection, up to
+# PostgresStockMutations::kMaxReservePipeline, each its own BEGIN, call and
+# COMMIT, one Sync after them all. This script does the same with a full
+# pipeline every time (the service's are as long as its queue): the
+# database's rate with pipelining, for comparison (PG_PIPELINE, above).
+
+
+def pg_reserve_pipelined_script():
+    lines = []
+    for i in range(PG_PIPELINE):
+        lines += [f"\\set p{i} random(10000000, 10099999)",
+                  f"\\set o{i} random(1, 9223372036854775806)"]
+    lines.append("\\startpipeline")
+    for i in range(PG_PIPELINE):
+        lines += ["BEGIN;",
+                  "SELECT out_outcome, out_product, out_a, out_b, out_owner, out_released FROM "
+                  f"inventory_reserve('pgb-' || :client_id || '-' || :o{i}, '', "
+                  f"ARRAY['sku-' || :p{i}], ARRAY[1]);",
+                  "COMMIT;"]
+    lines.append("\\endpipeline")
+    return "\n".join(lines) + "\n"
 
 
 # --- running a scenario --------------------------------------------------------------
@@ -1221,11 +1251,14 @@ class Driver:
                 raise BenchError(f"pgbench exited {status} or had failures:\n{text[-3000:]}")
             calls = int(done.group(1))
             latency = re.search(r"^latency average = ([0-9.]+) ms", text, re.M)
-            result.update(rps=float(tps.group(1)), calls=calls, load_cpu_us=load_cpu_s * 1e6 / calls)
+            calls *= load.per_script
+            result.update(rps=float(tps.group(1)) * load.per_script, calls=calls,
+                          load_cpu_us=load_cpu_s * 1e6 / calls)
             if latency:
                 result["mean_ms"] = float(latency.group(1))
             result["load_command"] = shlex.join(pin_prefix(load_cpu) + argv + ["PG_URI"]).replace(
-                script, "bench/bench.py:PG_RESERVE_SCRIPT")
+                script, "bench/bench.py:" + {"pg_reserve_script": "PG_RESERVE_SCRIPT"}.get(
+                    load.script, load.script + "()"))
         else:
             binary = self.binary("pg_propagation_bench")[0][0]
             args = [a.format(**subs) for a in load.args]

@@ -129,6 +129,8 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
   Origin origin() const { return origin_; }
   // Full reloads of the cache the listener has done (one per connect).
   std::int64_t reloads() const { return reloads_.load(); }
+  // Reservations sent in pipelines of several (RunPipelined) so far.
+  std::int64_t pipelined() const { return pipelined_.load(); }
   // Whether the listener is connected and listening right now.
   bool listening() const { return listening_.load(); }
 
@@ -158,9 +160,20 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
     absl::Time deadline;
     domain::inventory::SetDone done;
   };
-  using Work = std::variant<Job, SetRequest>;
+  // A ReserveStock waiting; the ones queued together are pipelined
+  // (RunReserves).
+  struct ReserveRequest {
+    std::string order_id;
+    std::vector<domain::inventory::OrderLine> lines;
+    std::string owner;
+    absl::Time deadline;
+    domain::inventory::StockDone done;
+  };
+  using Work = std::variant<Job, SetRequest, ReserveRequest>;
   // The most SetStocks one statement commits.
   static constexpr std::size_t kMaxSetBatch = 256;
+  // The most reservations one connection sends before reading answers.
+  static constexpr std::size_t kMaxReservePipeline = 16;
 
   explicit PostgresStockMutations(PostgresOptions options);
   // False (and `work` left as it was) when the queue is full.
@@ -168,6 +181,16 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
   void WorkerLoop();
   // Commits `sets` (distinct products) as one statement and answers each.
   void RunSets(Session& session, std::vector<SetRequest>& sets);
+  // Answers each of `reserves`: pipelined when there are several, then one
+  // by one (with retries) for those the pipeline did not settle.
+  void RunReserves(Session& session, std::vector<ReserveRequest>& reserves);
+  // One reservation, its own transaction, retried on conflicts.
+  void RunReserve(Session& session, ReserveRequest& request);
+  // Sends every one of `live` on one connection in pipeline mode, each its
+  // own transaction, and answers those that committed or failed for good;
+  // returns the ones to run again (never run, or a retryable conflict).
+  std::vector<ReserveRequest*> RunPipelined(Session& session,
+                                            const std::vector<ReserveRequest*>& live);
   void ListenerLoop();
   // Chunks received so far of one split notification.
   struct PartialGroup {
@@ -198,6 +221,7 @@ class PostgresStockMutations final : public domain::inventory::StockMutations {
   std::atomic<bool> stop_listener_{false};
   std::atomic<bool> listening_{false};
   std::atomic<std::int64_t> reloads_{0};
+  std::atomic<std::int64_t> pipelined_{0};
   std::vector<std::thread> workers_;
   std::thread listener_;
 };

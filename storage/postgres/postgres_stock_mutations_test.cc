@@ -286,6 +286,63 @@ TEST_CASE("SetStocks queued together commit as one statement, split at a repeate
   CHECK(store->cache().Get("d").quantity == 4);
 }
 
+TEST_CASE("reservations queued together are pipelined; an order failing mid-pipeline is alone",
+          "[postgres]") {
+  PostgresTestServer pg;
+  auto store = OpenStore(pg, {{"apple", 10}, {"pear", 3}},
+                         {.pool_size = 1, .statement_timeout = absl::Seconds(2)});
+  const auto lock_row = [&](const std::string& id) {
+    PGconn* conn = PQconnectdb(pg.uri().c_str());
+    REQUIRE(PQstatus(conn) == CONNECTION_OK);
+    PQclear(PQexec(conn, absl::StrCat("BEGIN; SELECT * FROM inventory_stock WHERE product_id = '",
+                                      id, "' FOR UPDATE")
+                             .c_str()));
+    return conn;
+  };
+  PGconn* apple_lock = lock_row("apple");
+  PGconn* pear_lock = lock_row("pear");  // held past q2's statement_timeout
+  std::atomic<int> answered{0};
+  std::vector<StockResult> results(6, absl::UnknownError("unanswered"));
+  const auto reserve = [&](int i, const std::string& order, std::vector<OrderLine> lines) {
+    store->Reserve(order, std::move(lines), "", absl::Now() + absl::Seconds(30),
+                   [&, i](StockResult r) {
+                     results[i] = std::move(r);
+                     ++answered;
+                   });
+  };
+  reserve(0, "q0", {{"apple", 1}});  // the only connection thread waits on apple
+  REQUIRE(WaitUntil([&] {
+    return pg.Query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == "1";
+  }));
+  reserve(1, "q1", {{"apple", 1}});
+  reserve(2, "q2", {{"pear", 1}});   // waits on pear, then times out: the rest is aborted
+  reserve(3, "q1", {{"apple", 1}});  // q1 again: replayed
+  reserve(4, "q4", {{"kiwi", 1}});
+  reserve(5, "q5", {{"apple", 100}});
+  PQclear(PQexec(apple_lock, "COMMIT"));
+  PQfinish(apple_lock);
+  REQUIRE(WaitUntil([&] { return answered == 6; }, absl::Seconds(30)));
+  PQclear(PQexec(pear_lock, "COMMIT"));
+  PQfinish(pear_lock);
+  CHECK(store->pipelined() == 5);
+  CHECK(results[0].ok());
+  REQUIRE(results[1].ok());
+  CHECK((*results[1])[0].availability.quantity == 8);
+  CHECK(results[2].status().code() == absl::StatusCode::kDeadlineExceeded);
+  INFO(results[3].status().ToString());
+  REQUIRE(results[3].ok());
+  CHECK((*results[3])[0].availability.quantity == 8);  // q1's own answer
+  CHECK(results[4].status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(results[5].status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(DbQuantity(pg, "apple") == 8);
+  CHECK(DbQuantity(pg, "pear") == 3);
+  CHECK(pg.Query("SELECT count(*) FROM inventory_orders") == "2");
+  CHECK(store->cache().Get("apple").quantity == 8);
+  // Afterwards the connection is back out of pipeline mode and serves alone.
+  CHECK(ReserveNow(*store, "q6", {{"pear", 3}}).ok());
+  CHECK(DbQuantity(pg, "pear") == 0);
+}
+
 TEST_CASE("two replicas, 64 clients, 5000 attempts on 1000 units: exactly 1000 succeed",
           "[postgres]") {
   PostgresTestServer pg;
