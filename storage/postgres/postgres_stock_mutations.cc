@@ -954,7 +954,11 @@ std::vector<PostgresStockMutations::ReserveRequest*> PostgresStockMutations::Run
     }
     absl::StatusOr<Result> answered = Checked(c, std::move(rows));
     absl::Status status = answered.status();
-    if (status.ok() && !aborted(ended)) {
+    if (status.ok() && aborted(ended)) {  // cannot be: the call succeeded; so, never committed
+      again.push_back(request);
+      continue;
+    }
+    if (status.ok()) {
       absl::StatusOr<Result> committed = Checked(c, std::move(ended));
       status = committed.ok() ? ExpectCommitted(*committed) : committed.status();
     }

@@ -18,8 +18,12 @@
 // UPDATE), checks them, decrements them by a conditional update that cannot
 // go below zero (and a CHECK constraint), and inserts the order's
 // idempotency record (id, owner, lines with the quantities left), all in the
-// statement's own transaction. A call is answered only after COMMIT
-// returned, with synchronous_commit on. SetStocks queued together (for
+// statement's own transaction. A connection thread sends the reservations
+// queued behind the one it takes (up to kMaxReservePipeline) at once, in
+// libpq's pipeline mode, each in its own BEGIN ... COMMIT; one that fails
+// is answered alone, and those the server then skipped run again one by
+// one. A call is answered only after its COMMIT returned, with
+// synchronous_commit on. SetStocks queued together (for
 // distinct products, up to kMaxSetBatch) are committed by one statement in
 // one transaction, each answered after that COMMIT: group commit, as the
 // embedded store does, so that one notification and one WAL flush carry
