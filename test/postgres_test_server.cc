@@ -37,6 +37,11 @@ PostgresTestServer::PostgresTestServer() {
 }
 
 PostgresTestServer::~PostgresTestServer() {
+  if (frozen_) {
+    std::system(absl::StrCat("pid=$(head -n 1 '", dir_.Path("data/postmaster.pid"),
+                             "') && kill -CONT $pid; pkill -CONT -P $pid")
+                    .c_str());
+  }
   if (running_) {
     std::system(absl::StrCat(geteuid() == 0 ? absl::StrCat("runuser -u ", kUser, " -- ") : "", kBin,
                              "pg_ctl -D '", dir_.Path("data"),
@@ -68,6 +73,17 @@ void PostgresTestServer::Stop() {
                           dir_.Path("pg_ctl.log"), "' 2>&1"),
              dir_.Path("pg_ctl.log"));
   running_ = false;
+}
+
+void PostgresTestServer::Freeze(bool frozen) {
+  // The postmaster's pid is the first line of postmaster.pid; the
+  // backends are its children.
+  const std::string signal = frozen ? "STOP" : "CONT";
+  const std::string command =
+      absl::StrCat("pid=$(head -n 1 '", dir_.Path("data/postmaster.pid"), "') && kill -", signal,
+                   " $pid && pkill -", signal, " -P $pid");
+  REQUIRE(std::system(command.c_str()) == 0);
+  frozen_ = frozen;
 }
 
 std::string PostgresTestServer::uri() const {

@@ -27,6 +27,10 @@ class PostgresTestServer {
   void Start();
   void Stop();
   bool running() const { return running_; }
+  // SIGSTOP (true) or SIGCONT (false) to the postmaster and every backend:
+  // a server that hangs with its connections open. The destructor thaws
+  // a frozen server before stopping it.
+  void Freeze(bool frozen);
 
   // libpq connection string of the server's "postgres" database.
   std::string uri() const;
@@ -41,6 +45,7 @@ class PostgresTestServer {
 
   TempDir dir_{"pg_test"};
   bool running_ = false;
+  bool frozen_ = false;
 };
 
 }  // namespace testing_util

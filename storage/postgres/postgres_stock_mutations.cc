@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -233,21 +234,74 @@ absl::StatusOr<Result> Checked(PGconn* conn, Result result) {
   return absl::InternalError(message);
 }
 
+// How long to wait for PostgreSQL's answer: until the call's deadline
+// (then DEADLINE_EXCEEDED), and at most until `hung`, past which a server
+// that has not answered even its statement_timeout is taken for hung (then
+// UNAVAILABLE). Either way the outcome of what was sent is unknown, and the
+// connection must be dropped (Session::Recover does).
+struct WaitLimit {
+  absl::Time call = absl::InfiniteFuture();
+  absl::Time hung = absl::InfiniteFuture();
+};
+
+// Waits until `conn` can hand over a whole result without blocking.
+absl::Status AwaitResult(PGconn* conn, const WaitLimit& limit) {
+  while (PQisBusy(conn) == 1) {
+    const absl::Time now = absl::Now();
+    if (now >= limit.call) {
+      return absl::DeadlineExceededError(
+          "PostgreSQL did not answer before the call's deadline (the outcome is unknown)");
+    }
+    if (now >= limit.hung) {
+      return absl::UnavailableError(
+          "PostgreSQL did not answer within statement_timeout: taken for hung");
+    }
+    const absl::Duration left = std::min(limit.call, limit.hung) - now;
+    const int timeout_ms =
+        left == absl::InfiniteDuration()
+            ? -1
+            : static_cast<int>(std::min<std::int64_t>(absl::ToInt64Milliseconds(left) + 1, 60000));
+    pollfd fd{PQsocket(conn), POLLIN, 0};
+    const int ready = poll(&fd, 1, timeout_ms);
+    if (ready < 0 && errno != EINTR) return ConnectionLost(conn);
+    if (ready > 0 && PQconsumeInput(conn) == 0) return ConnectionLost(conn);
+  }
+  return absl::OkStatus();
+}
+
+// The results of the query sent last, as PQexec gathers them: the last
+// one's status (an error stops a multi-statement query where it occurs).
+absl::StatusOr<Result> Gather(PGconn* conn, const WaitLimit& limit) {
+  Result last;
+  for (;;) {
+    if (absl::Status ready = AwaitResult(conn, limit); !ready.ok()) return ready;
+    Result next(PQgetResult(conn));
+    if (next == nullptr) break;
+    last = std::move(next);
+  }
+  return Checked(conn, std::move(last));
+}
+
 // Runs `sql` (one or more statements; the result is the last one's).
-absl::StatusOr<Result> Exec(PGconn* conn, const std::string& sql) {
-  return Checked(conn, Result(PQexec(conn, sql.c_str())));
+absl::StatusOr<Result> Exec(PGconn* conn, const std::string& sql, const WaitLimit& limit = {}) {
+  if (PQsendQuery(conn, sql.c_str()) != 1) return ConnectionLost(conn);
+  return Gather(conn, limit);
 }
 
 // Runs the statement prepared as `name` (Session::Get prepares them) with
 // text parameters, in one round trip; outside BEGIN it is its own
 // transaction, committed before the answer arrives.
 absl::StatusOr<Result> ExecPrepared(PGconn* conn, const char* name,
-                                    const std::vector<std::string>& params) {
+                                    const std::vector<std::string>& params,
+                                    const WaitLimit& limit) {
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const std::string& param : params) values.push_back(param.c_str());
-  return Checked(conn, Result(PQexecPrepared(conn, name, static_cast<int>(values.size()),
-                                             values.data(), nullptr, nullptr, /*resultFormat=*/0)));
+  if (PQsendQueryPrepared(conn, name, static_cast<int>(values.size()), values.data(), nullptr,
+                          nullptr, /*resultFormat=*/0) != 1) {
+    return ConnectionLost(conn);
+  }
+  return Gather(conn, limit);
 }
 
 // A text[] parameter: every element quoted, so any text is taken as is.
@@ -309,7 +363,12 @@ std::int32_t Saturate(std::int64_t value) {
       value, std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max()));
 }
 
-Conn Connect(const PostgresOptions& options, std::string* error) {
+// A new connection, within connect_timeout and by `deadline` (a call's):
+// libpq's non-blocking connect, so that a server that accepts and then
+// hangs holds no call past its deadline. (A host name is still resolved
+// blocking, by libpq.)
+Conn Connect(const PostgresOptions& options, std::string* error,
+             absl::Time deadline = absl::InfiniteFuture()) {
   const std::string timeout =
       absl::StrCat(std::max<std::int64_t>(2, absl::ToInt64Seconds(options.connect_timeout)));
   const std::string pg_options =
@@ -318,7 +377,25 @@ Conn Connect(const PostgresOptions& options, std::string* error) {
   const char* keys[] = {"dbname", "connect_timeout", "options", "application_name", nullptr};
   const char* values[] = {options.uri.c_str(), timeout.c_str(), pg_options.c_str(),
                           "inventory_server", nullptr};
-  Conn conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  const absl::Time give_up =
+      std::min(deadline, absl::Now() + std::max(options.connect_timeout, absl::Seconds(2)));
+  Conn conn(PQconnectStartParams(keys, values, /*expand_dbname=*/1));
+  PostgresPollingStatusType polled = PGRES_POLLING_WRITING;
+  while (conn != nullptr && PQstatus(conn.get()) != CONNECTION_BAD && polled != PGRES_POLLING_OK &&
+         polled != PGRES_POLLING_FAILED) {
+    const absl::Duration left = give_up - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      *error = deadline < give_up ? "no connection before the call's deadline"
+                                  : "timed out connecting (connect_timeout)";
+      return nullptr;
+    }
+    pollfd fd{PQsocket(conn.get()),
+              static_cast<short>(polled == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+    const int ready =
+        poll(&fd, 1,
+             static_cast<int>(std::min<std::int64_t>(absl::ToInt64Milliseconds(left) + 1, 60000)));
+    if (ready > 0 || (ready < 0 && errno != EINTR)) polled = PQconnectPoll(conn.get());
+  }
   if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
     *error = conn == nullptr ? "out of memory" : PQerrorMessage(conn.get());
     while (!error->empty() && error->back() == '\n') error->pop_back();
@@ -339,10 +416,12 @@ std::string InList(PGconn* conn, const std::vector<std::string>& ids) {
 // transaction takes them in, so overlapping orders cannot deadlock) and
 // returns their quantities.
 absl::StatusOr<absl::flat_hash_map<std::string, std::int32_t>> LockStock(
-    PGconn* conn, const std::vector<std::string>& ids) {
-  absl::StatusOr<Result> rows = Exec(
-      conn, absl::StrCat("SELECT product_id, quantity FROM inventory_stock WHERE product_id IN ",
-                         InList(conn, ids), " ORDER BY product_id FOR UPDATE"));
+    PGconn* conn, const std::vector<std::string>& ids, const WaitLimit& limit) {
+  absl::StatusOr<Result> rows =
+      Exec(conn,
+           absl::StrCat("SELECT product_id, quantity FROM inventory_stock WHERE product_id IN ",
+                        InList(conn, ids), " ORDER BY product_id FOR UPDATE"),
+           limit);
   if (!rows.ok()) return rows.status();
   absl::flat_hash_map<std::string, std::int32_t> quantities;
   for (int row = 0; row < PQntuples(rows->get()); ++row) {
@@ -454,18 +533,24 @@ class PostgresStockMutations::Session {
  public:
   explicit Session(const PostgresOptions& options) : options_(options) {}
 
-  // The open connection, or UNAVAILABLE if PostgreSQL cannot be reached.
-  absl::StatusOr<PGconn*> Get() {
-    if (conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK) return conn_.get();
+  // Whether a connection is open (Get would not connect).
+  bool connected() const { return conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK; }
+
+  // The open connection, or a new one by `deadline`; UNAVAILABLE if
+  // PostgreSQL cannot be reached (by then).
+  absl::StatusOr<PGconn*> Get(absl::Time deadline) {
+    if (connected()) return conn_.get();
     conn_.reset();
     std::string error;
-    conn_ = Connect(options_, &error);
+    conn_ = Connect(options_, &error, deadline);
     if (conn_ == nullptr) {
       return absl::UnavailableError(absl::StrCat("PostgreSQL unreachable: ", error));
     }
     for (const Prepared& statement : kPrepared) {
-      absl::StatusOr<Result> prepared = Checked(
-          conn_.get(), Result(PQprepare(conn_.get(), statement.name, statement.sql, 0, nullptr)));
+      absl::StatusOr<Result> prepared =
+          PQsendPrepare(conn_.get(), statement.name, statement.sql, 0, nullptr) == 1
+              ? Gather(conn_.get(), Limit(deadline))
+              : ConnectionLost(conn_.get());
       if (!prepared.ok()) {
         conn_.reset();
         return prepared.status();
@@ -478,20 +563,28 @@ class PostgresStockMutations::Session {
   // broken connection.
   void Recover() {
     if (conn_ == nullptr) return;
+    // A query still running (its wait gave up) cannot be taken back: the
+    // connection goes.
     if (PQstatus(conn_.get()) != CONNECTION_OK ||
+        PQtransactionStatus(conn_.get()) == PQTRANS_ACTIVE ||
         (PQpipelineStatus(conn_.get()) != PQ_PIPELINE_OFF &&
          PQexitPipelineMode(conn_.get()) != 1)) {
       conn_.reset();
       return;
     }
     if (PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
-      Result rolled(PQexec(conn_.get(), "ROLLBACK"));
-      if (PQstatus(conn_.get()) != CONNECTION_OK) conn_.reset();
+      if (!Exec(conn_.get(), "ROLLBACK", Limit(absl::InfiniteFuture())).ok()) conn_.reset();
     }
   }
 
-  // Runs `body(conn)` (one transaction) until it succeeds, fails for a
-  // reason other than a retryable conflict, or max_attempts are used.
+  // How long to wait for an answer to what is sent now for a call due at
+  // `deadline`.
+  WaitLimit Limit(absl::Time deadline) const {
+    return {deadline, absl::Now() + options_.statement_timeout + absl::Seconds(1)};
+  }
+
+  // Runs `body(conn, limit)` (one transaction) until it succeeds, fails for
+  // a reason other than a retryable conflict, or max_attempts are used.
   template <class T, class Body>
   absl::StatusOr<T> Run(absl::Time deadline, Body body) {
     absl::Status last;
@@ -499,9 +592,9 @@ class PostgresStockMutations::Session {
       if (absl::Now() > deadline) {
         return absl::DeadlineExceededError("deadline passed before PostgreSQL answered");
       }
-      absl::StatusOr<PGconn*> conn = Get();
+      absl::StatusOr<PGconn*> conn = Get(deadline);
       if (!conn.ok()) return conn.status();
-      absl::StatusOr<T> result = body(*conn);
+      absl::StatusOr<T> result = body(*conn, Limit(deadline));
       if (result.ok()) return result;
       Recover();
       if (!IsRetryable(result.status())) return result.status();
@@ -747,8 +840,8 @@ void PostgresStockMutations::RunSets(Session& session, std::vector<SetRequest>& 
   const std::string product_array = ArrayLiteral(products);
   const std::string quantity_array = absl::StrCat("{", absl::StrJoin(quantities, ","), "}");
   absl::StatusOr<std::vector<NewLevel>> result = session.Run<std::vector<NewLevel>>(
-      deadline, [&](PGconn* c) -> absl::StatusOr<std::vector<NewLevel>> {
-        auto rows = ExecPrepared(c, kSetStatement, {product_array, quantity_array});
+      deadline, [&](PGconn* c, const WaitLimit& limit) -> absl::StatusOr<std::vector<NewLevel>> {
+        auto rows = ExecPrepared(c, kSetStatement, {product_array, quantity_array}, limit);
         if (!rows.ok()) return rows.status();
         if (PQntuples(rows->get()) != static_cast<int>(live.size())) {
           return absl::InternalError(
@@ -818,8 +911,14 @@ void PostgresStockMutations::ListenerLoop() {
     PGconn* c = conn.get();
     // LISTEN before the reload: a change committed in between is both in
     // the reload and notified, and the version keeps the newer.
-    absl::StatusOr<Result> rows = Exec(c, absl::StrCat("LISTEN ", kChannel));
-    if (rows.ok()) rows = Exec(c, "SELECT product_id, quantity, version FROM inventory_stock");
+    // Bounded, so that a hung server does not hold the listener (and a
+    // shutdown) forever.
+    const WaitLimit limit{absl::InfiniteFuture(),
+                          absl::Now() + options_.statement_timeout + absl::Seconds(1)};
+    absl::StatusOr<Result> rows = Exec(c, absl::StrCat("LISTEN ", kChannel), limit);
+    if (rows.ok()) {
+      rows = Exec(c, "SELECT product_id, quantity, version FROM inventory_stock", limit);
+    }
     if (!rows.ok()) {
       absl::SleepFor(backoff);
       continue;
@@ -840,10 +939,18 @@ void PostgresStockMutations::ListenerLoop() {
       }
       if (sweeping && absl::Now() >= next_sweep) {
         next_sweep = absl::Now() + options_.retention_interval;
-        (void)Exec(
-            c, absl::StrCat("DELETE FROM inventory_orders WHERE released_at < now() - "
-                            "interval '",
-                            absl::ToInt64Milliseconds(options_.order_retention), " milliseconds'"));
+        const WaitLimit sweep_limit{absl::InfiniteFuture(),
+                                    absl::Now() + options_.statement_timeout + absl::Seconds(1)};
+        if (!Exec(c,
+                  absl::StrCat("DELETE FROM inventory_orders WHERE released_at < now() - "
+                               "interval '",
+                               absl::ToInt64Milliseconds(options_.order_retention),
+                               " milliseconds'"),
+                  sweep_limit)
+                 .ok() &&
+            PQtransactionStatus(c) == PQTRANS_ACTIVE) {
+          break;  // hung: reconnect
+        }
       }
     }
     listening_ = false;
@@ -869,10 +976,10 @@ void PostgresStockMutations::RunReserve(Session& session, ReserveRequest& reques
   const std::vector<std::string> params =
       ReserveParams(request.order_id, request.owner, request.lines);
   std::vector<NewLevel> committed;
-  StockResult result =
-      session.Run<std::vector<ProductStock>>(request.deadline, [&](PGconn* c) -> StockResult {
+  StockResult result = session.Run<std::vector<ProductStock>>(
+      request.deadline, [&](PGconn* c, const WaitLimit& limit) -> StockResult {
         committed.clear();
-        auto rows = ExecPrepared(c, kReserveStatement, params);
+        auto rows = ExecPrepared(c, kReserveStatement, params, limit);
         if (!rows.ok()) {
           return absl::IsUnavailable(rows.status()) ? OutcomeUnknown(rows.status()) : rows.status();
         }
@@ -894,13 +1001,16 @@ void PostgresStockMutations::RunReserves(Session& session, std::vector<ReserveRe
     }
     live.push_back(&request);
   }
-  std::vector<ReserveRequest*> again = live.size() > 1 ? RunPipelined(session, live) : live;
+  // Pipelined on an open connection only: a connection is made within
+  // each call's own deadline.
+  std::vector<ReserveRequest*> again =
+      live.size() > 1 && session.connected() ? RunPipelined(session, live) : live;
   for (ReserveRequest* request : again) RunReserve(session, *request);
 }
 
 std::vector<PostgresStockMutations::ReserveRequest*> PostgresStockMutations::RunPipelined(
     Session& session, const std::vector<ReserveRequest*>& live) {
-  absl::StatusOr<PGconn*> conn = session.Get();
+  absl::StatusOr<PGconn*> conn = session.Get(absl::InfiniteFuture());
   if (!conn.ok()) {
     for (ReserveRequest* request : live) std::move(request->done)(conn.status());
     return {};
@@ -922,11 +1032,19 @@ std::vector<PostgresStockMutations::ReserveRequest*> PostgresStockMutations::Run
   }
   if (sent) sent = PQpipelineSync(c) == 1;
   pipelined_ += static_cast<std::int64_t>(live.size());
-  // The next query's result, and the null that ends it.
-  const auto next = [c]() {
+  // The next query's result, and the null that ends it; null when the
+  // wait for it gave up (`*waited` says why) or the connection failed.
+  const auto next = [c](const WaitLimit& limit, absl::Status* waited) {
+    *waited = AwaitResult(c, limit);
+    if (!waited->ok()) return Result();
     Result result(PQgetResult(c));
     if (result != nullptr && PQresultStatus(result.get()) != PGRES_PIPELINE_SYNC) {
-      while (PGresult* extra = PQgetResult(c)) PQclear(extra);
+      while ((*waited = AwaitResult(c, limit)).ok()) {
+        PGresult* extra = PQgetResult(c);
+        if (extra == nullptr) break;
+        PQclear(extra);
+      }
+      if (!waited->ok()) return Result();
     }
     return result;
   };
@@ -934,18 +1052,23 @@ std::vector<PostgresStockMutations::ReserveRequest*> PostgresStockMutations::Run
     return result != nullptr && PQresultStatus(result.get()) == PGRES_PIPELINE_ABORTED;
   };
   std::vector<ReserveRequest*> again;  // never run, or a retryable conflict
-  bool broken = !sent;
+  absl::Status broken = sent ? absl::OkStatus() : ConnectionLost(c);
   for (ReserveRequest* request : live) {
-    if (broken) {
-      std::move(request->done)(OutcomeUnknown(ConnectionLost(c)));
+    if (!broken.ok()) {
+      std::move(request->done)(OutcomeUnknown(broken));
       continue;
     }
-    Result begun = next();
-    Result rows = next();
-    Result ended = next();
+    const WaitLimit limit = session.Limit(request->deadline);
+    absl::Status waited;
+    Result begun = next(limit, &waited);
+    Result rows = waited.ok() ? next(limit, &waited) : nullptr;
+    Result ended = waited.ok() ? next(limit, &waited) : nullptr;
     if (begun == nullptr || rows == nullptr || ended == nullptr || PQstatus(c) != CONNECTION_OK) {
-      broken = true;
-      std::move(request->done)(OutcomeUnknown(ConnectionLost(c)));
+      broken = waited.ok() ? ConnectionLost(c) : waited;
+      std::move(request->done)(absl::IsDeadlineExceeded(broken) ? broken : OutcomeUnknown(broken));
+      if (absl::IsDeadlineExceeded(broken)) {  // the others' outcome is as unknown
+        broken = absl::UnavailableError("an earlier reservation's wait gave up on the connection");
+      }
       continue;
     }
     if (aborted(begun) || aborted(rows)) {  // after an earlier order's error
@@ -976,7 +1099,9 @@ std::vector<PostgresStockMutations::ReserveRequest*> PostgresStockMutations::Run
     if (result.ok()) ApplyToCache(levels);
     std::move(request->done)(std::move(result));
   }
-  if (!broken) PQclear(PQgetResult(c));  // the Sync's result
+  if (broken.ok() && AwaitResult(c, session.Limit(absl::InfiniteFuture())).ok()) {
+    PQclear(PQgetResult(c));  // the Sync's result
+  }
   // Out of pipeline mode (which fails, dropping the connection, if results
   // are still due), and out of the transaction block an order that failed
   // left open (a Sync ends only implicit transactions).
@@ -998,15 +1123,17 @@ void PostgresStockMutations::Release(std::string order_id, std::string caller, a
       return;
     }
     std::vector<NewLevel> committed;
-    StockResult result =
-        session->Run<std::vector<ProductStock>>(deadline, [&](PGconn* c) -> StockResult {
+    StockResult result = session->Run<std::vector<ProductStock>>(
+        deadline, [&](PGconn* c, const WaitLimit& limit) -> StockResult {
           committed.clear();
           const std::string id = Literal(c, order_id);
-          auto recorded = Exec(
-              c, absl::StrCat("BEGIN; SELECT o.owner, o.released_at IS NOT NULL, l.product_id, "
-                              "l.quantity FROM inventory_orders o JOIN inventory_order_lines l "
-                              "ON l.order_id = o.order_id WHERE o.order_id = ",
-                              id, " ORDER BY l.line_index FOR UPDATE OF o"));
+          auto recorded =
+              Exec(c,
+                   absl::StrCat("BEGIN; SELECT o.owner, o.released_at IS NOT NULL, l.product_id, "
+                                "l.quantity FROM inventory_orders o JOIN inventory_order_lines l "
+                                "ON l.order_id = o.order_id WHERE o.order_id = ",
+                                id, " ORDER BY l.line_index FOR UPDATE OF o"),
+                   limit);
           if (!recorded.ok()) return recorded.status();
           PGresult* r = recorded->get();
           if (PQntuples(r) == 0) return domain::inventory::OrderNotFound(order_id);
@@ -1027,7 +1154,7 @@ void PostgresStockMutations::Release(std::string order_id, std::string caller, a
                 "SELECT product_id, quantity, version FROM inventory_stock WHERE product_id IN ",
                 InList(c, ids));
           } else {
-            auto locked = LockStock(c, ids);
+            auto locked = LockStock(c, ids, limit);
             if (!locked.ok()) return locked.status();
             sql = absl::StrCat(
                 "UPDATE inventory_stock AS s SET quantity = least(s.quantity::bigint + v.q, "
@@ -1036,13 +1163,15 @@ void PostgresStockMutations::Release(std::string order_id, std::string caller, a
                 ") AS v(id, q) WHERE s.product_id = v.id RETURNING s.product_id, s.quantity, "
                 "s.version");
           }
-          auto levels = Exec(c, sql);
+          auto levels = Exec(c, sql, limit);
           if (!levels.ok()) return levels.status();
           committed = LevelsOf(levels->get());
-          auto ended = Exec(c, released ? std::string("ROLLBACK")
-                                        : absl::StrCat("UPDATE inventory_orders SET released_at "
-                                                       "= now() WHERE order_id = ",
-                                                       id, "; COMMIT"));
+          auto ended = Exec(c,
+                            released ? std::string("ROLLBACK")
+                                     : absl::StrCat("UPDATE inventory_orders SET released_at "
+                                                    "= now() WHERE order_id = ",
+                                                    id, "; COMMIT"),
+                            limit);
           if (!ended.ok()) return ended.status();
           if (!released) {
             if (absl::Status ok = ExpectCommitted(*ended); !ok.ok()) return ok;

@@ -32,7 +32,10 @@
 // the same order id (unique violation) are retried, `max_attempts` in all,
 // then ABORTED. A lost connection, or a server that cannot be reached, is
 // UNAVAILABLE (an interrupted COMMIT's outcome is unknown: a retry with the
-// same order id learns it); the next call reconnects.
+// same order id learns it); the next call reconnects. No call waits past
+// its deadline, nor a call without one past statement_timeout + 1 s: the
+// connect and every answer are awaited by poll, then the connection is
+// dropped (DEADLINE_EXCEEDED, or UNAVAILABLE for a server taken for hung).
 //
 // Reads. Every row of inventory_stock carries a version, raised by each
 // update. Statement-level triggers NOTIFY, on channel inventory_stock at

@@ -589,6 +589,56 @@ TEST_CASE("PostgreSQL restarted: UNAVAILABLE meanwhile, then recovery and caches
   CHECK(DbQuantity(pg, "apple") == 18);
 }
 
+TEST_CASE("PostgreSQL hung: calls answered by their deadline, then recovery", "[postgres]") {
+  PostgresTestServer pg;
+  Replica replica(pg, {{"apple", 10}}, {.statement_timeout = absl::Seconds(2)});
+  REQUIRE(WaitUntil([&] { return replica.store->listening(); }));
+  REQUIRE(Reserve(replica.server.stub(), "before", {{"apple", 1}}).ok());
+  pg.Freeze(true);
+  // Connections stay open and nothing answers: a reservation and a
+  // SetStock with a 500 ms deadline, several reservations at once (the
+  // pipeline), and one without a deadline, bounded by statement_timeout.
+  std::atomic<int> answered{0};
+  std::vector<absl::StatusCode> codes(8, absl::StatusCode::kUnknown);
+  std::vector<absl::Duration> took(8);
+  const absl::Time start = absl::Now();
+  const auto note = [&](int i, absl::StatusCode code) {
+    codes[i] = code;
+    took[i] = absl::Now() - start;
+    ++answered;
+  };
+  for (int i = 0; i < 6; ++i) {
+    replica.store->Reserve(absl::StrCat("hung-", i), {{"apple", 1}}, "",
+                           start + absl::Milliseconds(500),
+                           [&, i](StockResult r) { note(i, r.status().code()); });
+  }
+  replica.store->Set("apple", 3, start + absl::Milliseconds(500),
+                     [&](absl::Status status) { note(6, status.code()); });
+  replica.store->Reserve("hung-forever", {{"apple", 1}}, "", absl::InfiniteFuture(),
+                         [&](StockResult r) { note(7, r.status().code()); });
+  REQUIRE(WaitUntil([&] { return answered == 8; }, absl::Seconds(20)));
+  for (int i = 0; i < 7; ++i) {
+    INFO(i);
+    CHECK((codes[i] == absl::StatusCode::kDeadlineExceeded ||
+           codes[i] == absl::StatusCode::kUnavailable));
+    CHECK(took[i] < absl::Milliseconds(1500));  // by the deadline, not by statement_timeout
+  }
+  CHECK(codes[7] == absl::StatusCode::kUnavailable);
+  CHECK(took[7] < absl::Seconds(10));
+  // Reads are served from the cache meanwhile.
+  CHECK(replica.server.Quantity("apple") == 9);
+  pg.Freeze(false);
+  // Writes recover on new connections, without a restart; of the calls the
+  // hang cut off, some may have committed (their outcome was unknown).
+  CHECK(WaitUntil(
+      [&] {
+        return Reserve(replica.server.stub(), "after", {{"apple", 1}}).ok();
+      },
+      absl::Seconds(10)));
+  const int left = DbQuantity(pg, "apple");
+  CHECK(WaitUntil([&] { return replica.server.Quantity("apple") == left; }, absl::Seconds(5)));
+}
+
 TEST_CASE("order retention on PostgreSQL: released orders' records expire, held ones stay",
           "[postgres]") {
   PostgresTestServer pg;
