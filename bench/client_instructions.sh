@@ -13,13 +13,14 @@
 # set-up and shutdown cancel out. h2load (nghttp2-client) is measured the
 # same way for the yardstick when it is installed. About 2 minutes.
 set -euo pipefail
+# KEEP_CALLGRIND=1 keeps the callgrind files (their directory is printed).
 cd "$(dirname "$0")/.."
 build=${1:-build}
 n=${2:-5000}
 server=$build/server/inventory/inventory_server
 tool=$build/bench/inventory_bench
 work=$(mktemp -d)
-trap 'kill "${spid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${spid:-}" 2>/dev/null || true; [[ -n ${KEEP_CALLGRIND:-} ]] || rm -rf "$work"' EXIT
 "$server" --synthetic_products=100000 --completion_queues=1 --listen=127.0.0.1:0 \
   >"$work/server.log" 2>&1 &
 spid=$!
@@ -37,7 +38,7 @@ run_tool() {
     --proto=proto/inventory.proto '--data={"product_id": "sku-00000042"}' \
     --connections=8 --inflight=512 --client_cqs=1 --progress=false --warmup=0s --duration=300s --deadline=60s \
     --total="$calls" --client_api="$api" --format=json >"$work/$api.$calls.json" 2>"$work/$api.$calls.err"
-  grep -q "\"ok\":$calls," "$work/$api.$calls.json" || { cat "$work/$api.$calls.json" "$work/$api.$calls.err"; exit 1; }
+  grep -Eq "\"ok\":$calls[,}]" "$work/$api.$calls.json" || { cat "$work/$api.$calls.json" "$work/$api.$calls.err"; exit 1; }
 }
 run_h2load() {
   local calls=$1
@@ -47,6 +48,7 @@ run_h2load() {
     >"$work/h2load.$calls.log" 2>&1
   grep -q "$calls succeeded" "$work/h2load.$calls.log" || { cat "$work/h2load.$calls.log"; exit 1; }
 }
+[[ -n ${KEEP_CALLGRIND:-} ]] && echo "callgrind files: $work"
 printf '%-8s %14s %14s %10s\n' load "Ir ($n)" "Ir ($((3 * n)))" "Ir/call"
 loads=(cpp core)
 command -v h2load >/dev/null && loads+=(h2load)

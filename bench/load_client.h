@@ -15,11 +15,13 @@
 //    (batches, orders with a fresh order id) are assembled from pre-encoded
 //    fields with a few memcpy into one slice (request_wire.h).
 //  * Responses stay raw bytes; they are parsed only with --verify.
-//  * Call slots are reused: the ClientContext is rebuilt in place
-//    (std::optional::emplace), and the response reader lives in the call's
-//    arena. The only per-call allocations are gRPC's own (the call, its
-//    arena, the byte-buffer copy it makes of the request) and, for requests
-//    that change per call, the one slice that holds them.
+//  * Call slots are reused: with ClientApi::kCpp the ClientContext is
+//    rebuilt in place (std::optional::emplace), and the response reader
+//    lives in the call's arena; with kCore the send buffer and metadata
+//    arrays are the slot's. The only per-call allocations are gRPC's own
+//    (the call, its arena, the response's buffer; with kCpp the byte-buffer
+//    copy it makes of the request) and, for requests that change per call,
+//    the one slice that holds them.
 //  * Unary calls go through gRPC's C API by default (ClientApi::kCore): the
 //    method is registered once per channel (grpc_channel_register_call),
 //    and each call is one grpc_channel_create_registered_call and one
