@@ -401,6 +401,18 @@ SCENARIOS = [
                       '--data={{"product_id": "sku-00000042"}}', "--connections=8",
                       "--inflight=512", "--progress=false"))),
              ]),
+    Scenario("client-api", "inventory_bench --call through gRPC's C API (--client_api=core, the "
+             "default) and its C++ API (--client_api=cpp), against h2load on the same core, "
+             "same server and request, 8 connections x 64 calls in flight", [
+                 Variant("h2load", (inv(SYNTH, "--completion_queues=1"),), H2Load("get-sku42")),
+             ] + [
+                 Variant(f"inventory_bench-{api}", (inv(SYNTH, "--completion_queues=1"),), Bench(
+                     ("--target={target}",
+                      "--call=inventory.InventoryService/GetProductAvailability",
+                      f"--proto={REPO}/proto/inventory.proto",
+                      '--data={{"product_id": "sku-00000042"}}', "--connections=8",
+                      "--inflight=512", "--progress=false", f"--client_api={api}")))
+                 for api in ("core", "cpp")]),
     Scenario("client-grpc-build", "inventory_bench --call built on our release gRPC and on "
              "Debian's libgrpc++ (build-sys), against one server, 8 connections x 64 calls in "
              "flight", [

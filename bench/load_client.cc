@@ -2,8 +2,12 @@
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/slice.h>
+#include <grpc/slice_buffer.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -14,6 +18,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -34,6 +39,21 @@
 #include "engine/write_coalescing.h"
 #include "inventory.pb.h"
 #include "product.pb.h"
+
+// The C core channel under a grpc::Channel, for ClientApi::kCore.
+// grpc::Channel keeps it private and names one friend, for gRPC's own tests:
+// grpc::testing::ChannelTestPeer (gRPC's libraries define no such class).
+// This is that class, and it only reads the pointer. Calling on the core of
+// a channel made by grpc::CreateCustomChannel keeps every channel argument,
+// the credentials (TLS with watched files included) and the user agent
+// exactly as the C++ path has them. Pinned to gRPC 1.51's grpcpp/channel.h:
+// should the friend go, this stops compiling rather than misbehaving.
+namespace grpc::testing {
+class ChannelTestPeer {
+ public:
+  static grpc_channel* CoreChannel(const grpc::Channel& channel) { return channel.c_channel_; }
+};
+}  // namespace grpc::testing
 
 namespace bench {
 
@@ -109,10 +129,14 @@ double ProcessCpuSeconds() {
 }
 
 // A connection: a channel with arguments of its own (so it gets its own
-// HTTP/2 connection) and a generic stub on it that takes raw requests.
+// HTTP/2 connection) and either a generic stub on it that takes raw requests
+// (ClientApi::kCpp, server-streaming) or its core channel with the method
+// registered (ClientApi::kCore).
 struct Connection {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>> stub;
+  grpc_channel* core = nullptr;       // owned by `channel`
+  void* registered_method = nullptr;  // grpc_channel_register_call's handle, for `core`
 };
 
 class Worker;
@@ -121,7 +145,32 @@ class Worker;
 // calls complete through `tag`: only Finish is ever started with it (one
 // operation per call), so one kOperation tag serves every call of the slot.
 struct Slot final : engine::CompletionHandler {
-  explicit Slot(Worker* owner) : worker(owner) {}
+  explicit Slot(Worker* owner)
+      : worker(owner), send_buffer(grpc_raw_byte_buffer_create(nullptr, 0)) {
+    grpc_metadata_array_init(&recv_initial);
+    grpc_metadata_array_init(&recv_trailing);
+  }
+  ~Slot() {
+    ReleaseCoreCall();
+    grpc_byte_buffer_destroy(send_buffer);
+    grpc_metadata_array_destroy(&recv_initial);
+    grpc_metadata_array_destroy(&recv_trailing);
+  }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+
+  // ClientApi::kCore: what the finished call left that is not reused (its
+  // response, status message and debug string, and the call itself).
+  void ReleaseCoreCall() {
+    if (recv_message != nullptr) grpc_byte_buffer_destroy(recv_message);
+    recv_message = nullptr;
+    grpc_slice_unref(status_details);
+    status_details = grpc_empty_slice();
+    gpr_free(const_cast<char*>(error_string));
+    error_string = nullptr;
+    if (call != nullptr) grpc_call_unref(call);
+    call = nullptr;
+  }
 
   // Hands the finished call to its worker (Worker::Finished), on the
   // worker's thread: the one virtual call per completion. A server-streaming
@@ -150,6 +199,20 @@ struct Slot final : engine::CompletionHandler {
   bool measured = false;
   std::vector<std::uint32_t> ids;  // the ids asked for, in request order
   std::string order_id;            // with --verify, of order requests
+
+  // ClientApi::kCore: the call while it is out, and what its one batch
+  // sends and fills in. The send buffer and the metadata arrays are reused:
+  // the batch moves the request's slices out of the buffer when it starts,
+  // and a received array's elements belong to the call (its count is reset
+  // before the next one).
+  grpc_call* call = nullptr;
+  grpc_byte_buffer* const send_buffer;
+  grpc_metadata_array recv_initial;
+  grpc_metadata_array recv_trailing;
+  grpc_byte_buffer* recv_message = nullptr;  // the response; null if none came
+  grpc_status_code core_status = GRPC_STATUS_OK;
+  grpc_slice status_details = grpc_empty_slice();
+  const char* error_string = nullptr;
 };
 
 // What a worker has seen; guarded by the worker's mutex (taken once per
@@ -201,6 +264,8 @@ struct Plan {
   const LoadRequests& requests;
   std::vector<Connection> connections;
   std::string path;
+  // Unary calls through gRPC's C API (ClientApi::kCore, not streaming).
+  bool core = false;
   int workers = 1;
   std::int64_t start_ns = 0;    // warm-up begins
   std::int64_t measure_ns = 0;  // measured window begins
@@ -214,10 +279,9 @@ struct Plan {
   mutable std::atomic<int> finished_workers{0};
 };
 
-// Null if an OK response is what the request asked for; else what is wrong.
-const char* Verify(const LoadRequests& r, const Slot& slot) {
-  grpc::Slice bytes;
-  if (!slot.response.DumpToSingleSlice(&bytes).ok()) return "unreadable response";
+// Null if an OK response (`bytes`) is what the request asked for; else what
+// is wrong.
+const char* Verify(const LoadRequests& r, const Slot& slot, const grpc::Slice& bytes) {
   const auto* data = reinterpret_cast<const char*>(bytes.begin());
   const int size = static_cast<int>(bytes.size());
   auto stock_ok = [](bool available, std::int32_t quantity) {
@@ -291,19 +355,31 @@ class CallStarter {
  public:
   CallStarter(const Plan& plan, const std::string& thread_label, std::uint64_t stream)
       : plan_(plan),
+        core_metadata_(CoreMetadata(plan.options)),
         rng_(plan.options.seed * 0x9e3779b97f4a7c15ULL + stream),
         order_prefix_(absl::StrCat(plan.options.order_prefix, "-", thread_label, "-")),
         next_request_(plan.requests.fields.size() == 0
                           ? 0
                           : static_cast<std::size_t>(stream % plan.requests.fields.size())) {}
 
-  // Starts the next call on `slot`, completing on `cq`, timed from start_ns.
-  void Start(Slot& slot, grpc::CompletionQueue* cq, std::int64_t start_ns) {
-    BuildRequest(slot);
+  // Starts the next call on `slot`, completing on `cq` (or on `core_cq`
+  // with plan.core), timed from start_ns.
+  void Start(Slot& slot, grpc::CompletionQueue* cq, grpc_completion_queue* core_cq,
+             std::int64_t start_ns) {
+    grpc_slice bytes = BuildRequest(slot);
     // Set before the call starts: its completion may be handled at once, on
     // another thread.
     slot.start_ns = start_ns;
     slot.measured = start_ns >= plan_.measure_ns && start_ns < plan_.end_ns;
+    if (plan_.core) {
+      StartCore(slot, core_cq, bytes);
+      return;
+    }
+    {
+      grpc::Slice slice(bytes, grpc::Slice::STEAL_REF);
+      grpc::ByteBuffer fresh(&slice, 1);
+      slot.request.Swap(&fresh);
+    }
     const SerializedRequest request{&slot.request};
     slot.reader.reset();
     slot.stream.reset();
@@ -332,10 +408,68 @@ class CallStarter {
   }
 
  private:
-  // Fills slot.request: a single-id request is its pre-encoded id field
-  // (copied into the slice itself when it fits, 23 bytes); the others are
-  // assembled into one fresh slice.
-  void BuildRequest(Slot& slot) {
+  // --metadata as the C API takes it: slices that point into the options'
+  // strings (alive for the whole run). One copy per starter, so no two
+  // threads ever hand gRPC the same array.
+  static std::vector<grpc_metadata> CoreMetadata(const LoadOptions& options) {
+    std::vector<grpc_metadata> metadata;
+    for (const auto& [key, value] : options.metadata) {
+      grpc_metadata& md = metadata.emplace_back();
+      std::memset(&md, 0, sizeof(md));
+      md.key = grpc_slice_from_static_buffer(key.data(), key.size());
+      md.value = grpc_slice_from_static_buffer(value.data(), value.size());
+    }
+    return metadata;
+  }
+
+  // A unary call through the C API: the registered method, the deadline
+  // and one batch of all six client operations, completing on the slot's
+  // tag. `bytes` (one reference) goes to the call.
+  void StartCore(Slot& slot, grpc_completion_queue* cq, grpc_slice bytes) {
+    const Connection& connection = plan_.connections[slot.connection];
+    slot.call = grpc_channel_create_registered_call(
+        connection.core, nullptr, GRPC_PROPAGATE_DEFAULTS, cq, connection.registered_method,
+        FromNow(plan_.deadline_ns), nullptr);
+    // The previous batch moved its slices out; the API promises only
+    // "likely empty", so make sure before adding this call's.
+    grpc_slice_buffer* const send = &slot.send_buffer->data.raw.slice_buffer;
+    if (send->count > 0) grpc_slice_buffer_reset_and_unref(send);
+    grpc_slice_buffer_add(send, bytes);
+    slot.recv_initial.count = 0;
+    slot.recv_trailing.count = 0;
+    grpc_op ops[6];
+    std::memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = core_metadata_.size();
+    ops[0].data.send_initial_metadata.metadata = core_metadata_.data();
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = slot.send_buffer;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &slot.recv_initial;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &slot.recv_message;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &slot.recv_trailing;
+    ops[5].data.recv_status_on_client.status = &slot.core_status;
+    ops[5].data.recv_status_on_client.status_details = &slot.status_details;
+    ops[5].data.recv_status_on_client.error_string = &slot.error_string;
+    const grpc_call_error error = grpc_call_start_batch(slot.call, ops, std::size(ops),
+                                                        slot.tag.ToCompletionQueueTag(), nullptr);
+    if (error != GRPC_CALL_OK) {
+      // As the C++ API does (it asserts): a batch refused is a bug here, or
+      // metadata gRPC will not send.
+      std::fprintf(stderr, "inventory_bench: gRPC refused a call's batch: %s\n",
+                   grpc_call_error_to_string(error));
+      std::abort();
+    }
+  }
+
+  // The next request for `slot`, as one slice (one reference, the caller's):
+  // a single-id request is its pre-encoded id field (copied into the slice
+  // itself when it fits, 23 bytes); the others are assembled into one fresh
+  // slice.
+  grpc_slice BuildRequest(Slot& slot) {
     const LoadRequests& r = plan_.requests;
     slot.ids.clear();
     if (r.method == LoadMethod::kGeneric) {
@@ -343,20 +477,13 @@ class CallStarter {
       // no copy and no allocation.
       const absl::string_view bytes = r.fields.Get(next_request_);
       next_request_ = (next_request_ + static_cast<std::size_t>(plan_.workers)) % r.fields.size();
-      grpc::Slice slice(grpc_slice_from_static_buffer(bytes.data(), bytes.size()),
-                        grpc::Slice::STEAL_REF);
-      grpc::ByteBuffer fresh(&slice, 1);
-      slot.request.Swap(&fresh);
-      return;
+      return grpc_slice_from_static_buffer(bytes.data(), bytes.size());
     }
     if (IsSingle(r.method)) {
       const std::uint64_t id = r.sampler->Next(rng_);
       slot.ids.push_back(static_cast<std::uint32_t>(id));
       const absl::string_view field = r.fields.Get(id);
-      grpc::Slice slice(field.data(), field.size());
-      grpc::ByteBuffer fresh(&slice, 1);
-      slot.request.Swap(&fresh);
-      return;
+      return grpc_slice_from_copied_buffer(field.data(), field.size());
     }
     std::size_t size = 0;
     char digits[24];
@@ -395,12 +522,11 @@ class CallStarter {
       std::memcpy(out, field.data(), field.size());
       out += field.size();
     }
-    grpc::Slice slice(bytes, grpc::Slice::STEAL_REF);
-    grpc::ByteBuffer fresh(&slice, 1);
-    slot.request.Swap(&fresh);
+    return bytes;
   }
 
   const Plan& plan_;
+  std::vector<grpc_metadata> core_metadata_;
   Rng rng_;
   const std::string order_prefix_;
   std::uint64_t order_seq_ = 0;
@@ -413,6 +539,7 @@ class Worker {
   Worker(const Plan& plan, int index)
       : plan_(plan),
         index_(index),
+        core_cq_(plan.core ? grpc_completion_queue_create_for_next(nullptr) : nullptr),
         starter_(plan, absl::StrCat(index), index),
         quota_(plan.options.total == 0
                    ? std::numeric_limits<std::uint64_t>::max()
@@ -432,8 +559,20 @@ class Worker {
       RunClosedLoop();
     }
     Drain();
-    cq_.Shutdown();
     bool ok;
+    if (core_cq_ != nullptr) {
+      // Every call has completed and been released (Drain): nothing is left
+      // but the shutdown event.
+      grpc_completion_queue_shutdown(core_cq_);
+      bool shut_down = false;
+      while (!shut_down) {
+        engine::Tag::NextFromCoreQueue(core_cq_, gpr_inf_future(GPR_CLOCK_MONOTONIC), &ok,
+                                       &shut_down);
+      }
+      grpc_completion_queue_destroy(core_cq_);
+      core_cq_ = nullptr;
+    }
+    cq_.Shutdown();
     while (engine::Tag::Next(&cq_, &ok) != nullptr) {
     }
     plan_.finished_workers.fetch_add(1, std::memory_order_release);
@@ -453,7 +592,10 @@ class Worker {
     }
     bool ok = false;
     while (outstanding_ > 0) {
-      engine::Tag* tag = engine::Tag::Next(&cq_, &ok);
+      engine::Tag* tag =
+          core_cq_ != nullptr
+              ? engine::Tag::NextFromCoreQueue(core_cq_, gpr_inf_future(GPR_CLOCK_MONOTONIC), &ok)
+              : engine::Tag::Next(&cq_, &ok);
       if (tag == nullptr) break;  // never before Shutdown
       Slot* slot = CompleteCall(tag, ok);
       if (slot == nullptr) continue;  // a streaming call's step
@@ -539,6 +681,7 @@ class Worker {
       }
       if (!cancelled && MonotonicNowNs() >= plan_.drain_limit_ns) {
         for (Slot& slot : slots_) {
+          if (slot.call != nullptr) grpc_call_cancel(slot.call, nullptr);
           if (slot.context.has_value()) slot.context->TryCancel();
         }
         cancelled = true;
@@ -605,7 +748,7 @@ class Worker {
   bool Begin(Slot& slot, std::int64_t start_ns) {
     if (start_ns >= plan_.measure_ns && measured_started_ >= quota_) return false;
     ++outstanding_;
-    starter_.Start(slot, &cq_, start_ns);
+    starter_.Start(slot, &cq_, core_cq_, start_ns);
     if (slot.measured) ++measured_started_;
     return true;
   }
@@ -614,7 +757,7 @@ class Worker {
   // the connections), recorded; null if none.
   Slot* Poll() {
     bool ok = false;
-    engine::Tag* tag = engine::Tag::AsyncNext(&cq_, gpr_inf_past(GPR_CLOCK_MONOTONIC), &ok);
+    engine::Tag* tag = NextBy(gpr_inf_past(GPR_CLOCK_MONOTONIC), &ok);
     return tag == nullptr ? nullptr : CompleteCall(tag, ok);
   }
 
@@ -622,8 +765,15 @@ class Worker {
   // slot, or null on timeout.
   Slot* Await(std::int64_t until_ns) {
     bool ok = false;
-    engine::Tag* tag = engine::Tag::AsyncNext(&cq_, FromNow(until_ns - MonotonicNowNs()), &ok);
+    engine::Tag* tag = NextBy(FromNow(until_ns - MonotonicNowNs()), &ok);
     return tag == nullptr ? nullptr : CompleteCall(tag, ok);
+  }
+
+  // The next event of this worker's queue (the core one with plan.core)
+  // until `deadline`; null on timeout.
+  engine::Tag* NextBy(gpr_timespec deadline, bool* ok) {
+    if (core_cq_ != nullptr) return engine::Tag::NextFromCoreQueue(core_cq_, deadline, ok);
+    return engine::Tag::AsyncNext(&cq_, deadline, ok);
   }
 
   // Completes the call `tag` belongs to (its slot hands it to Finished) and
@@ -634,18 +784,41 @@ class Worker {
     return finished_;
   }
 
+  // The response as one slice; false if there is none to read.
+  bool ResponseBytes(const Slot& slot, grpc::Slice* bytes) const {
+    if (!plan_.core) return slot.response.DumpToSingleSlice(bytes).ok();
+    if (slot.recv_message == nullptr) return false;
+    grpc_byte_buffer_reader reader;
+    if (grpc_byte_buffer_reader_init(&reader, slot.recv_message) == 0) return false;
+    *bytes = grpc::Slice(grpc_byte_buffer_reader_readall(&reader), grpc::Slice::STEAL_REF);
+    grpc_byte_buffer_reader_destroy(&reader);
+    return true;
+  }
+
+  std::string StatusMessage(const Slot& slot) const {
+    if (!plan_.core) return slot.status.error_message();
+    return std::string(reinterpret_cast<const char*>(GRPC_SLICE_START_PTR(slot.status_details)),
+                       GRPC_SLICE_LENGTH(slot.status_details));
+  }
+
   void Complete(Slot& slot, bool ok, std::int64_t now) {
-    int outcome = slot.status.error_code();
+    int outcome = plan_.core ? static_cast<int>(slot.core_status) : slot.status.error_code();
     const char* verify_problem = nullptr;
-    if (!ok && outcome == 0) outcome = grpc::StatusCode::UNKNOWN;  // Finish is always ok
+    // Finish (and a batch that receives the status) is always ok.
+    if (!ok && outcome == 0) outcome = grpc::StatusCode::UNKNOWN;
     if (outcome == 0 && plan_.options.verify) {
-      verify_problem = Verify(plan_.requests, slot);
+      grpc::Slice bytes;
+      verify_problem =
+          ResponseBytes(slot, &bytes) ? Verify(plan_.requests, slot, bytes) : "unreadable response";
       if (verify_problem != nullptr) outcome = kVerifyFailed;
     }
     // {false, 0} is the only GetProductAvailabilityResponse that encodes to
     // no bytes, so a miss is seen without parsing.
+    const std::size_t response_length =
+        plan_.core ? (slot.recv_message == nullptr ? 0 : grpc_byte_buffer_length(slot.recv_message))
+                   : slot.response.Length();
     const bool not_available =
-        outcome == 0 && plan_.requests.method == LoadMethod::kGet && slot.response.Length() == 0;
+        outcome == 0 && plan_.requests.method == LoadMethod::kGet && response_length == 0;
     slot.response.Clear();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -673,19 +846,23 @@ class Worker {
           ++tally_.failed;
           std::string& message = tally_.first_message[outcome];
           if (message.empty()) {
-            message = verify_problem != nullptr ? verify_problem : slot.status.error_message();
+            message = verify_problem != nullptr ? verify_problem : StatusMessage(slot);
             if (message.empty()) message = "(no message)";
           }
         }
         tally_.last_completion_ns = std::max(tally_.last_completion_ns, now);
       }
     }
+    if (plan_.core) slot.ReleaseCoreCall();
     --outstanding_;
   }
 
   const Plan& plan_;
   const int index_;
   grpc::CompletionQueue cq_;
+  // plan.core: the queue the calls complete on (cq_ then has none); null
+  // once shut down and drained.
+  grpc_completion_queue* core_cq_;
   CallStarter starter_;
   const std::uint64_t quota_;  // measured calls this worker may start
   std::uint64_t measured_started_ = 0;
@@ -896,6 +1073,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
   }
   plan.path = options.method == LoadMethod::kGeneric ? options.call_path
                                                      : std::string(InfoOf(options.method).path);
+  plan.core = options.client_api == ClientApi::kCore && !options.server_streaming;
   // More workers than calls would leave some idle (and skew the spread).
   plan.workers =
       options.rate > 0 ? options.client_cqs : std::min(options.client_cqs, options.inflight);
@@ -917,9 +1095,15 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const LoadRequest
         options.target,
         options.credentials != nullptr ? options.credentials : grpc::InsecureChannelCredentials(),
         args);
-    connection.stub =
-        std::make_unique<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>>(
-            connection.channel);
+    if (plan.core) {
+      connection.core = grpc::testing::ChannelTestPeer::CoreChannel(*connection.channel);
+      connection.registered_method =
+          grpc_channel_register_call(connection.core, plan.path.c_str(), nullptr, nullptr);
+    } else {
+      connection.stub =
+          std::make_unique<grpc::TemplatedGenericStub<SerializedRequest, grpc::ByteBuffer>>(
+              connection.channel);
+    }
     plan.connections.push_back(std::move(connection));
   }
   const auto connect_by =

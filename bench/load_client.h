@@ -15,13 +15,25 @@
 //    (batches, orders with a fresh order id) are assembled from pre-encoded
 //    fields with a few memcpy into one slice (request_wire.h).
 //  * Responses stay raw bytes; they are parsed only with --verify.
-//  * Call slots are reused: the ClientContext is rebuilt in place
-//    (std::optional::emplace), and the response reader lives in the call's
-//    arena. The only per-call allocations are gRPC's own (the call, its
-//    arena, the byte-buffer copy it makes of the request) and, for requests
-//    that change per call, the one slice that holds them.
-//  * Calls go through grpc::GenericStub (PrepareUnaryCall, StartCall, Finish
-//    with the call's tag). Registering the method with each channel instead
+//  * Call slots are reused: with ClientApi::kCpp the ClientContext is
+//    rebuilt in place (std::optional::emplace), and the response reader
+//    lives in the call's arena; with kCore the send buffer and metadata
+//    arrays are the slot's. The only per-call allocations are gRPC's own
+//    (the call, its arena, the response's buffer; with kCpp the byte-buffer
+//    copy it makes of the request) and, for requests that change per call,
+//    the one slice that holds them.
+//  * Unary calls go through gRPC's C API by default (ClientApi::kCore): the
+//    method is registered once per channel (grpc_channel_register_call),
+//    and each call is one grpc_channel_create_registered_call and one
+//    grpc_call_start_batch of all six client operations on a core
+//    completion queue, with the slot's send buffer, metadata arrays and
+//    status reused from call to call. That skips the C++ layer's per-call
+//    ClientContext, CallOpSet and interceptor machinery. The channels are
+//    still made by grpc::CreateCustomChannel (same arguments, credentials
+//    and TLS), and the calls are the same on the wire.
+//  * ClientApi::kCpp, and every server-streaming call, go through
+//    grpc::GenericStub (PrepareUnaryCall, StartCall, Finish with the call's
+//    tag). Registering the method with each channel instead
 //    (grpc::internal::RpcMethod, as generated stubs do, saving GenericStub's
 //    per-call copy of the method name) was measured: no difference.
 //  * A call completes through its slot's engine::Tag (engine/tag.h,
@@ -73,6 +85,10 @@ const LoadMethodInfo& InfoOf(LoadMethod method);
 
 enum class IdDistribution { kUniform, kZipf };
 
+// Which of gRPC's APIs makes the unary calls (see the file comment).
+// Server-streaming calls always use kCpp.
+enum class ClientApi { kCpp, kCore };
+
 struct LoadOptions {
   std::string target;  // host:port
   LoadMethod method = LoadMethod::kGet;
@@ -96,6 +112,7 @@ struct LoadOptions {
   double zipf_s = 0.99;
   std::uint64_t seed = 1;
 
+  ClientApi client_api = ClientApi::kCore;
   int connections = 8;  // channels, each its own HTTP/2 connection
   int client_cqs = 1;   // completion queues, one thread each
   // Each queue's thread sends the calls it starts one after another in one

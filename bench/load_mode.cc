@@ -109,6 +109,10 @@ ABSL_FLAG(int, max_outstanding, 0,
 ABSL_FLAG(int, client_cqs, 0,
           "Client completion queues, one polling thread each. 0: one per CPU in this process's "
           "affinity mask (taskset -c 1 gives 1).");
+ABSL_FLAG(std::string, client_api, "core",
+          "Which gRPC API makes the unary calls: core (gRPC's C API, one batch per call on a "
+          "core completion queue: fewer instructions per call) or cpp (the C++ generic stub, "
+          "a ClientContext per call). Server-streaming calls always use cpp.");
 ABSL_FLAG(bool, coalesce_writes, true,
           "Each client queue's thread sends the calls it starts one after another in one write "
           "per connection (needs the project's build of gRPC). false: one write per call.");
@@ -434,6 +438,15 @@ absl::Status RegisterLoadBenchmarks() {
   }
   if (options.max_outstanding == 0) options.max_outstanding = 512 * options.client_cqs;
   options.verify = absl::GetFlag(FLAGS_verify);
+  const std::string client_api = absl::GetFlag(FLAGS_client_api);
+  if (client_api == "core") {
+    options.client_api = ClientApi::kCore;
+  } else if (client_api == "cpp") {
+    options.client_api = ClientApi::kCpp;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--client_api must be core or cpp, got '", client_api, "'"));
+  }
   options.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   options.channel_args = absl::GetFlag(FLAGS_channel_args);
   options.tls = server::host::ChannelTlsOptionsFromFlags();

@@ -9,6 +9,15 @@ Tag* Tag::Next(grpc::CompletionQueue* cq, bool* ok) {
   return static_cast<Tag*>(completion_queue_tag);
 }
 
+Tag* Tag::NextFromCoreQueue(grpc_completion_queue* cq, gpr_timespec deadline, bool* ok,
+                            bool* shut_down) {
+  const grpc_event event = grpc_completion_queue_next(cq, deadline, nullptr);
+  if (shut_down != nullptr) *shut_down = event.type == GRPC_QUEUE_SHUTDOWN;
+  if (event.type != GRPC_OP_COMPLETE) return nullptr;
+  *ok = event.success != 0;
+  return static_cast<Tag*>(event.tag);
+}
+
 void Tag::CompleteAllUntilShutdown(grpc::CompletionQueue* cq) {
   bool ok = false;
   while (Tag* tag = Next(cq, &ok)) tag->Complete(ok);

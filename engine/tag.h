@@ -8,6 +8,7 @@
 #ifndef ENGINE_TAG_H_
 #define ENGINE_TAG_H_
 
+#include <grpc/grpc.h>
 #include <grpcpp/completion_queue.h>
 
 #include <cstdint>
@@ -70,6 +71,17 @@ class Tag {
     if (next != grpc::CompletionQueue::GOT_EVENT) return nullptr;
     return static_cast<Tag*>(completion_queue_tag);
   }
+
+  // The same for a queue of gRPC's C API (grpc_completion_queue_create_for_next),
+  // for code that starts its operations with grpc_call_start_batch and this
+  // tag's ToCompletionQueueTag(): the next event of `cq` until `deadline`
+  // (gpr_inf_past: only one already there; gpr_inf_future: blocks), or
+  // nullptr on timeout and once the queue is shut down and drained
+  // (`shut_down`, if not null, tells which). Every tag on such a queue must
+  // be a Tag. It does not set QueueDrainedByThisThread (that names a C++
+  // queue).
+  static Tag* NextFromCoreQueue(grpc_completion_queue* cq, gpr_timespec deadline, bool* ok,
+                                bool* shut_down = nullptr);
 
   // Hands the event to the handler that owns this tag.
   void Complete(bool ok) { handler_->OnCompletion(kind_, ok); }
