@@ -320,6 +320,40 @@ std::string ArrayLiteral(const std::vector<std::string>& items) {
   return out;
 }
 
+// An integer[] parameter.
+std::string IntArrayLiteral(const std::vector<std::int32_t>& items) {
+  return absl::StrCat("{", absl::StrJoin(items, ","), "}");
+}
+
+// How long to wait for what is sent now for a call due at `deadline`: a
+// server that has not answered even by statement_timeout and a second more
+// is taken for hung.
+WaitLimit LimitFor(const PostgresOptions& options, absl::Time deadline = absl::InfiniteFuture()) {
+  return {deadline, absl::Now() + options.statement_timeout + absl::Seconds(1)};
+}
+
+// A call whose deadline passed before it reached the database.
+absl::Status DeadlinePassed() {
+  return absl::DeadlineExceededError("deadline passed before PostgreSQL answered");
+}
+
+// The requests whose deadline has not passed; the others are answered
+// DEADLINE_EXCEEDED.
+template <class Request>
+std::vector<Request*> Unexpired(std::vector<Request>& requests) {
+  const absl::Time now = absl::Now();
+  std::vector<Request*> live;
+  live.reserve(requests.size());
+  for (Request& request : requests) {
+    if (now > request.deadline) {
+      std::move(request.done)(DeadlinePassed());
+    } else {
+      live.push_back(&request);
+    }
+  }
+  return live;
+}
+
 // The statements every connection prepares (Session::Get).
 constexpr char kReserveStatement[] = "inventory_reserve";
 constexpr char kSetStatement[] = "inventory_set";
@@ -463,15 +497,14 @@ absl::Status ExpectCommitted(const Result& result) {
 std::vector<std::string> ReserveParams(const std::string& order_id, const std::string& owner,
                                        const std::vector<OrderLine>& lines) {
   std::vector<std::string> products;
-  std::vector<std::string> amounts;
+  std::vector<std::int32_t> quantities;
   products.reserve(lines.size());
-  amounts.reserve(lines.size());
+  quantities.reserve(lines.size());
   for (const OrderLine& line : lines) {
     products.push_back(line.product_id);
-    amounts.push_back(absl::StrCat(line.quantity));
+    quantities.push_back(line.quantity);
   }
-  return {order_id, owner, ArrayLiteral(products),
-          absl::StrCat("{", absl::StrJoin(amounts, ","), "}")};
+  return {order_id, owner, ArrayLiteral(products), IntArrayLiteral(quantities)};
 }
 
 // The answer to a Reserve from inventory_reserve's rows (migration 3 says
@@ -579,9 +612,7 @@ class PostgresStockMutations::Session {
 
   // How long to wait for an answer to what is sent now for a call due at
   // `deadline`.
-  WaitLimit Limit(absl::Time deadline) const {
-    return {deadline, absl::Now() + options_.statement_timeout + absl::Seconds(1)};
-  }
+  WaitLimit Limit(absl::Time deadline) const { return LimitFor(options_, deadline); }
 
   // Runs `body(conn, limit)` (one transaction) until it succeeds, fails for
   // a reason other than a retryable conflict, or max_attempts are used.
@@ -590,7 +621,7 @@ class PostgresStockMutations::Session {
     absl::Status last;
     for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
       if (absl::Now() > deadline) {
-        return absl::DeadlineExceededError("deadline passed before PostgreSQL answered");
+        return DeadlinePassed();
       }
       absl::StatusOr<PGconn*> conn = Get(deadline);
       if (!conn.ok()) return conn.status();
@@ -820,25 +851,18 @@ void PostgresStockMutations::WorkerLoop() {
 }
 
 void PostgresStockMutations::RunSets(Session& session, std::vector<SetRequest>& sets) {
-  const absl::Time now = absl::Now();
-  std::vector<SetRequest*> live;
-  std::vector<std::string> products;
-  std::vector<std::string> quantities;
-  absl::Time deadline = absl::InfinitePast();
-  for (SetRequest& set : sets) {
-    if (now > set.deadline) {
-      std::move(set.done)(
-          absl::DeadlineExceededError("deadline passed before PostgreSQL answered"));
-      continue;
-    }
-    deadline = std::max(deadline, set.deadline);
-    live.push_back(&set);
-    products.push_back(set.product_id);
-    quantities.push_back(absl::StrCat(set.quantity));
-  }
+  const std::vector<SetRequest*> live = Unexpired(sets);
   if (live.empty()) return;
+  std::vector<std::string> products;
+  std::vector<std::int32_t> quantities;
+  absl::Time deadline = absl::InfinitePast();
+  for (const SetRequest* set : live) {
+    deadline = std::max(deadline, set->deadline);
+    products.push_back(set->product_id);
+    quantities.push_back(set->quantity);
+  }
   const std::string product_array = ArrayLiteral(products);
-  const std::string quantity_array = absl::StrCat("{", absl::StrJoin(quantities, ","), "}");
+  const std::string quantity_array = IntArrayLiteral(quantities);
   absl::StatusOr<std::vector<NewLevel>> result = session.Run<std::vector<NewLevel>>(
       deadline, [&](PGconn* c, const WaitLimit& limit) -> absl::StatusOr<std::vector<NewLevel>> {
         auto rows = ExecPrepared(c, kSetStatement, {product_array, quantity_array}, limit);
@@ -913,8 +937,7 @@ void PostgresStockMutations::ListenerLoop() {
     // the reload and notified, and the version keeps the newer.
     // Bounded, so that a hung server does not hold the listener (and a
     // shutdown) forever.
-    const WaitLimit limit{absl::InfiniteFuture(),
-                          absl::Now() + options_.statement_timeout + absl::Seconds(1)};
+    const WaitLimit limit = LimitFor(options_);
     absl::StatusOr<Result> rows = Exec(c, absl::StrCat("LISTEN ", kChannel), limit);
     if (rows.ok()) {
       rows = Exec(c, "SELECT product_id, quantity, version FROM inventory_stock", limit);
@@ -939,14 +962,12 @@ void PostgresStockMutations::ListenerLoop() {
       }
       if (sweeping && absl::Now() >= next_sweep) {
         next_sweep = absl::Now() + options_.retention_interval;
-        const WaitLimit sweep_limit{absl::InfiniteFuture(),
-                                    absl::Now() + options_.statement_timeout + absl::Seconds(1)};
         if (!Exec(c,
                   absl::StrCat("DELETE FROM inventory_orders WHERE released_at < now() - "
                                "interval '",
                                absl::ToInt64Milliseconds(options_.order_retention),
                                " milliseconds'"),
-                  sweep_limit)
+                  LimitFor(options_))
                  .ok() &&
             PQtransactionStatus(c) == PQTRANS_ACTIVE) {
           break;  // hung: reconnect
@@ -991,16 +1012,7 @@ void PostgresStockMutations::RunReserve(Session& session, ReserveRequest& reques
 }
 
 void PostgresStockMutations::RunReserves(Session& session, std::vector<ReserveRequest>& reserves) {
-  const absl::Time now = absl::Now();
-  std::vector<ReserveRequest*> live;
-  for (ReserveRequest& request : reserves) {
-    if (now > request.deadline) {
-      std::move(request.done)(
-          absl::DeadlineExceededError("deadline passed before PostgreSQL answered"));
-      continue;
-    }
-    live.push_back(&request);
-  }
+  const std::vector<ReserveRequest*> live = Unexpired(reserves);
   // Pipelined on an open connection only: a connection is made within
   // each call's own deadline.
   std::vector<ReserveRequest*> again =
