@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -18,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -134,6 +137,20 @@ ABSL_FLAG(std::vector<std::string>, channel_args, {},
 
 namespace bench {
 namespace {
+
+// The value that `text`, given to --`flag`, names among `choices`, or
+// INVALID_ARGUMENT listing them ("--ids must be uniform or zipf, got 'x'").
+template <class T>
+absl::StatusOr<T> FlagChoice(absl::string_view flag, absl::string_view text,
+                             std::initializer_list<std::pair<absl::string_view, T>> choices) {
+  std::vector<absl::string_view> names;
+  for (const auto& [name, value] : choices) {
+    if (name == text) return value;
+    names.push_back(name);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " must be ", absl::StrJoin(names, " or "), ", got '", text, "'"));
+}
 
 struct Registry {
   bool any_run = false;
@@ -411,15 +428,12 @@ absl::Status RegisterLoadBenchmarks() {
   if (options.order_prefix.empty()) {
     options.order_prefix = absl::StrCat("bench-", getpid(), "-", absl::ToUnixSeconds(absl::Now()));
   }
-  const std::string distribution = absl::GetFlag(FLAGS_ids);
-  if (distribution == "uniform") {
-    options.distribution = IdDistribution::kUniform;
-  } else if (distribution == "zipf") {
-    options.distribution = IdDistribution::kZipf;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--ids must be uniform or zipf, got '", distribution, "'"));
-  }
+  const std::string distribution = absl::GetFlag(FLAGS_ids);  // also in the run's label
+  absl::StatusOr<IdDistribution> distribution_choice = FlagChoice<IdDistribution>(
+      "ids", distribution,
+      {{"uniform", IdDistribution::kUniform}, {"zipf", IdDistribution::kZipf}});
+  if (!distribution_choice.ok()) return distribution_choice.status();
+  options.distribution = *distribution_choice;
   options.zipf_s = absl::GetFlag(FLAGS_zipf_s);
   if (!(options.zipf_s > 0)) return absl::InvalidArgumentError("--zipf_s must be > 0");
   options.seed = absl::GetFlag(FLAGS_seed);
@@ -438,15 +452,11 @@ absl::Status RegisterLoadBenchmarks() {
   }
   if (options.max_outstanding == 0) options.max_outstanding = 512 * options.client_cqs;
   options.verify = absl::GetFlag(FLAGS_verify);
-  const std::string client_api = absl::GetFlag(FLAGS_client_api);
-  if (client_api == "core") {
-    options.client_api = ClientApi::kCore;
-  } else if (client_api == "cpp") {
-    options.client_api = ClientApi::kCpp;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--client_api must be core or cpp, got '", client_api, "'"));
-  }
+  absl::StatusOr<ClientApi> client_api =
+      FlagChoice<ClientApi>("client_api", absl::GetFlag(FLAGS_client_api),
+                            {{"core", ClientApi::kCore}, {"cpp", ClientApi::kCpp}});
+  if (!client_api.ok()) return client_api.status();
+  options.client_api = *client_api;
   options.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   options.channel_args = absl::GetFlag(FLAGS_channel_args);
   options.tls = server::host::ChannelTlsOptionsFromFlags();
